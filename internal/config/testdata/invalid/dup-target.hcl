@@ -1,0 +1,3 @@
+# want: 3:1 Duplicate target block
+target { registry = "r.example.com" }
+target { registry = "s.example.com" }

@@ -1,0 +1,3 @@
+# want: 2:8 Missing required argument
+target {
+}

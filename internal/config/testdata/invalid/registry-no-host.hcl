@@ -1,0 +1,2 @@
+# want: 2:21 Invalid target registry
+target { registry = "myteam/images" }

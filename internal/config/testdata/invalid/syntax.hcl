@@ -1,0 +1,2 @@
+# want: 2:9 Argument or block definition required
+target {{ registry = "x" }

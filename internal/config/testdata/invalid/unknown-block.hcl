@@ -1,0 +1,3 @@
+# want: 3:1 Unsupported block type
+target { registry = "r.example.com" }
+mirror "x" {}

@@ -1,0 +1,2 @@
+# want: 2:21 Variables not allowed
+target { registry = var.reg }

@@ -1,0 +1,25 @@
+target {
+  registry = "registry.example.com/ai-infra-matrix"
+  layout   = "flat"
+}
+discover {
+  compose     = ["docker-compose.yml", "docker-compose.prod.yml"]
+  env_files   = [".env"]
+  env         = { IMAGE_TAG = "v0.3.5" }
+  use_os_env  = false
+  dockerfiles = ["src/**/Dockerfile"]
+  exclude     = ["archive/**"]
+  build_args  = { GO_VERSION = "1.25" }
+}
+registry "docker.io" {
+  mirrors  = ["https://mirror.example.com", "http://127.0.0.1:5101/dockerhub"]
+  insecure = false
+}
+registry "quay.io" {
+  insecure = true
+}
+image "docker.io/library/memcached:1.6" {
+  target = "cache/memcached:1.6"
+}
+image "redis" {}
+exclude = ["docker.io/redislabs/redisinsight:*"]

@@ -1,0 +1,54 @@
+// Package discover finds every image a repository needs: the images its
+// compose files run, the images its Dockerfiles are built from, and the
+// images the repository builds itself. It reads files only; resolving
+// references to digests is the registry package's job.
+package discover
+
+import "github.com/imagesync/imagesync/internal/imageref"
+
+// Found is one image reference seen at one place in one file.
+type Found struct {
+	Ref imageref.Ref
+	// Locator names the place without line numbers so that it does not
+	// churn when unrelated lines move, e.g. "src/web/Dockerfile#FROM builder",
+	// "src/web/Dockerfile#COPY --from", "src/web/Dockerfile#syntax",
+	// "docker-compose.yml#services.postgres.image".
+	Locator string
+}
+
+// Image is an image the repository needs but does not build: it is mirrored.
+type Image struct {
+	Ref     imageref.Ref
+	Sources []string // sorted, deduplicated locators
+}
+
+// Build is an image the repository builds itself from a Dockerfile.
+type Build struct {
+	Ref     imageref.Ref // the image the build produces
+	Service string       // compose service name
+	// Context is the build context directory, slash-separated and relative
+	// to the root (the directory of images.hcl).
+	Context string
+	// Dockerfile is the Dockerfile path relative to the root, or a locator
+	// ending in "build.dockerfile_inline" when Inline is set.
+	Dockerfile string
+	Inline     []byte // dockerfile_inline content, if any
+	// TargetStage is build.target, if set.
+	TargetStage string
+	// Args are the effective build arguments: discover.build_args overlaid
+	// by the service's build.args.
+	Args map[string]string
+	// Platforms are the service's build.platforms, sorted.
+	Platforms []string
+	// Bases are the images the build is built from (FROM, COPY --from,
+	// RUN --mount=from, # syntax=, additional contexts), sorted and
+	// deduplicated. A base may itself be another Build of the repository.
+	Bases   []imageref.Ref
+	Sources []string // where the build is declared, e.g. "docker-compose.yml#services.backend.build"
+}
+
+// Result is everything discovered in a repository.
+type Result struct {
+	Images []Image // sorted by reference
+	Builds []Build // sorted by reference
+}

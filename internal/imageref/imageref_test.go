@@ -1,0 +1,52 @@
+package imageref
+
+import "testing"
+
+func TestParse(t *testing.T) {
+	const d = "sha256:2d0ae5a0c6a8a4f3e4c76b8c4f7e0b7a0e2bdbf4d6b5b6f1c0e4e2a3f1e5d6c7"
+	tests := []struct {
+		in, want string
+		digestOnly bool
+		wantErr    bool
+	}{
+		{in: "nginx", want: "docker.io/library/nginx:latest"},
+		{in: "nginx:1.27-alpine", want: "docker.io/library/nginx:1.27-alpine"},
+		{in: "osixia/openldap:stable", want: "docker.io/osixia/openldap:stable"},
+		{in: "docker.io/library/nginx:1.27", want: "docker.io/library/nginx:1.27"},
+		{in: "index.docker.io/library/nginx:1.27", want: "docker.io/library/nginx:1.27"},
+		{in: "quay.io/minio/minio", want: "quay.io/minio/minio:latest"},
+		{in: "localhost:5000/a/b:c", want: "localhost:5000/a/b:c"},
+		{in: "nginx@" + d, want: "docker.io/library/nginx@" + d, digestOnly: true},
+		{in: "nginx:1.27@" + d, want: "docker.io/library/nginx:1.27@" + d},
+		{in: "", wantErr: true},
+		{in: "postgres:", wantErr: true},
+		{in: "Nginx", wantErr: true},
+		{in: " nginx", wantErr: true},
+		{in: "--platform=linux/amd64", wantErr: true},
+		{in: "nginx@sha256:abc", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			r, err := Parse(tt.in)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("Parse(%q) = %v, want error", tt.in, r)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.String(); got != tt.want {
+				t.Errorf("Parse(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if r.IsDigestOnly() != tt.digestOnly {
+				t.Errorf("IsDigestOnly = %v, want %v", r.IsDigestOnly(), tt.digestOnly)
+			}
+			again, err := Parse(r.String())
+			if err != nil || again != r {
+				t.Errorf("round trip: %v, %v", again, err)
+			}
+		})
+	}
+}
