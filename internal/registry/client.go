@@ -1,0 +1,219 @@
+// Package registry talks to container registries: it turns an image
+// reference into the endpoints that serve it (mirrors first, as configured
+// in images.hcl), with the right TLS settings and credentials, and bounds
+// how many requests run against one host at a time.
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/imageref"
+)
+
+// Client reaches the registries an images.hcl names. It is safe for
+// concurrent use.
+type Client struct {
+	cfg    *config.Config
+	opts   options
+	mu     sync.Mutex
+	hosts  map[string]*host // by endpoint host, created on first use
+	logger *slog.Logger
+}
+
+// host is the per-endpoint state: its HTTP transport and its request bound.
+type host struct {
+	sem    chan struct{}
+	puller *remote.Puller
+}
+
+type options struct {
+	keychain   authn.Keychain
+	jobs       int
+	userAgent  string
+	logger     *slog.Logger
+	transport  http.RoundTripper
+	remoteOpts []remote.Option
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+// WithKeychain sets where credentials come from; the default is
+// authn.DefaultKeychain (~/.docker/config.json, DOCKER_CONFIG and
+// credential helpers, as docker uses them).
+func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
+
+// WithJobsPerHost bounds the requests in flight to one registry host; the
+// default is 8. Values below 1 mean 1.
+func WithJobsPerHost(n int) Option {
+	return func(o *options) { o.jobs = max(n, 1) }
+}
+
+// WithUserAgent sets the User-Agent prefix; the default is "imagesync".
+func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
+
+// WithLogger sets where debug logs go; the default discards them.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithBaseTransport replaces the HTTP transport under TLS settings, for
+// tests; the default is a clone of http.DefaultTransport.
+func WithBaseTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
+
+// New returns a Client for the registries of cfg.
+func New(cfg *config.Config, opts ...Option) *Client {
+	o := options{keychain: authn.DefaultKeychain, jobs: 8, userAgent: "imagesync"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{cfg: cfg, opts: o, hosts: map[string]*host{}, logger: o.logger}
+}
+
+// Endpoint is one place a repository can be read from.
+type Endpoint struct {
+	// Repo is the repository on that endpoint, e.g. 127.0.0.1:5101/library/nginx.
+	Repo name.Repository
+	// Mirror is the mirror URL as configured, "" for the registry itself.
+	Mirror string
+	// settings for TLS of this endpoint
+	insecure bool
+	caFile   string
+}
+
+// String names the endpoint in messages.
+func (e Endpoint) String() string {
+	if e.Mirror != "" {
+		return "mirror " + e.Mirror
+	}
+	return e.Repo.RegistryStr()
+}
+
+// Endpoints lists where ref's repository is read from, in order: the
+// configured mirrors of its registry, then the registry itself.
+func (c *Client) Endpoints(ref imageref.Ref) ([]Endpoint, error) {
+	reg := c.cfg.Registry(ref.Domain())
+	var eps []Endpoint
+	for _, m := range reg.Mirrors {
+		repo, err := name.NewRepository(m.Host+"/"+path.Join(m.Prefix, ref.Path()), nameOpts(m.Insecure)...)
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s for %s: %w", m.URL, ref, err)
+		}
+		eps = append(eps, Endpoint{Repo: repo, Mirror: m.URL, insecure: m.Insecure, caFile: reg.CAFile})
+	}
+	repo, err := c.repository(ref.Repository(), reg.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	return append(eps, Endpoint{Repo: repo, insecure: reg.Insecure, caFile: reg.CAFile}), nil
+}
+
+// TargetRepository returns the endpoint of a target reference (no
+// mirrors: the target is written to and read from directly).
+func (c *Client) TargetRepository(ref imageref.Ref) (Endpoint, error) {
+	reg := c.cfg.Registry(ref.Domain())
+	repo, err := c.repository(ref.Repository(), reg.Insecure)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return Endpoint{Repo: repo, insecure: reg.Insecure, caFile: reg.CAFile}, nil
+}
+
+func (c *Client) repository(repo string, insecure bool) (name.Repository, error) {
+	r, err := name.NewRepository(repo, nameOpts(insecure)...)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("repository %s: %w", repo, err)
+	}
+	return r, nil
+}
+
+// nameOpts marks insecure endpoints; loopback hosts are plain HTTP without
+// it, as in docker (go-containerregistry's name package does that).
+func nameOpts(insecure bool) []name.Option {
+	if insecure {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// host returns the state of an endpoint's host, creating it on first use.
+func (c *Client) host(ep Endpoint) (*host, error) {
+	key := ep.Repo.RegistryStr()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h, ok := c.hosts[key]; ok {
+		return h, nil
+	}
+	tr, err := c.transport(ep)
+	if err != nil {
+		return nil, err
+	}
+	ropts := append([]remote.Option{
+		remote.WithTransport(tr),
+		remote.WithAuthFromKeychain(c.opts.keychain),
+		remote.WithUserAgent(c.opts.userAgent),
+	}, c.opts.remoteOpts...)
+	p, err := remote.NewPuller(ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry client for %s: %w", key, err)
+	}
+	h := &host{sem: make(chan struct{}, c.opts.jobs), puller: p}
+	c.hosts[key] = h
+	return h, nil
+}
+
+func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
+	if c.opts.transport != nil {
+		return c.opts.transport, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = c.opts.jobs * 2
+	if ep.insecure || ep.caFile != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if ep.insecure {
+			tc.InsecureSkipVerify = true //nolint:gosec // the user asked for it with insecure = true
+		}
+		if ep.caFile != "" {
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			pem, err := os.ReadFile(ep.caFile)
+			if err != nil {
+				return nil, fmt.Errorf("read ca_file for %s: %w", ep.Repo.RegistryStr(), err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ca_file %s for %s holds no PEM certificate", ep.caFile, ep.Repo.RegistryStr())
+			}
+			tc.RootCAs = pool
+		}
+		tr.TLSClientConfig = tc
+	}
+	return tr, nil
+}
+
+// acquire waits for a request slot on h, or for ctx to end.
+func (h *host) acquire(ctx context.Context) error {
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *host) release() { <-h.sem }
