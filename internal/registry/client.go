@@ -14,10 +14,11 @@ import (
 	"os"
 	"path"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/imageref"
@@ -33,19 +34,26 @@ type Client struct {
 	logger *slog.Logger
 }
 
-// host is the per-endpoint state: its HTTP transport and its request bound.
+// host is the per-endpoint-host state: its HTTP transport (TLS, retries,
+// the cached ping), its authenticated transports by repository and scope,
+// and its bounds on requests and on blob transfers.
 type host struct {
-	sem    chan struct{}
-	puller *remote.Puller
+	sem       chan struct{} // requests in flight (resolution, plan)
+	transfers chan struct{} // blob transfers in flight (apply)
+	base      http.RoundTripper
+
+	mu   sync.Mutex
+	auth map[repoKey]http.RoundTripper
 }
 
 type options struct {
-	keychain   authn.Keychain
-	jobs       int
-	userAgent  string
-	logger     *slog.Logger
-	transport  http.RoundTripper
-	remoteOpts []remote.Option
+	keychain  authn.Keychain
+	jobs      int
+	transfers int
+	userAgent string
+	logger    *slog.Logger
+	transport http.RoundTripper
+	retry     RetryPolicy
 }
 
 // Option configures a Client.
@@ -62,6 +70,16 @@ func WithJobsPerHost(n int) Option {
 	return func(o *options) { o.jobs = max(n, 1) }
 }
 
+// WithTransfersPerHost bounds the blob transfers (uploads, mounts) in
+// flight to one registry host; the default is 8. Values below 1 mean 1.
+func WithTransfersPerHost(n int) Option {
+	return func(o *options) { o.transfers = max(n, 1) }
+}
+
+// WithRetryPolicy sets how failed requests are retried; the default is
+// RetryPolicy's zero value (5 tries, 200ms base, 30s cap).
+func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
+
 // WithUserAgent sets the User-Agent prefix; the default is "imagesync".
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
 
@@ -74,7 +92,7 @@ func WithBaseTransport(t http.RoundTripper) Option { return func(o *options) { o
 
 // New returns a Client for the registries of cfg.
 func New(cfg *config.Config, opts ...Option) *Client {
-	o := options{keychain: authn.DefaultKeychain, jobs: 8, userAgent: "imagesync"}
+	o := options{keychain: authn.DefaultKeychain, jobs: 8, transfers: 8, userAgent: "imagesync"}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -162,16 +180,20 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 	if err != nil {
 		return nil, err
 	}
-	ropts := append([]remote.Option{
-		remote.WithTransport(tr),
-		remote.WithAuthFromKeychain(c.opts.keychain),
-		remote.WithUserAgent(c.opts.userAgent),
-	}, c.opts.remoteOpts...)
-	p, err := remote.NewPuller(ropts...)
-	if err != nil {
-		return nil, fmt.Errorf("registry client for %s: %w", key, err)
+	retry := c.opts.retry
+	if retry.OnRetry == nil {
+		retry.OnRetry = func(req *http.Request, attempt int, wait time.Duration, reason string) {
+			c.logger.Debug("retrying", "method", req.Method, "host", req.URL.Host, "path", req.URL.Path,
+				"attempt", attempt, "wait", wait, "reason", reason)
+		}
 	}
-	h := &host{sem: make(chan struct{}, c.opts.jobs), puller: p}
+	base := newPingCache(transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent))
+	h := &host{
+		sem:       make(chan struct{}, c.opts.jobs),
+		transfers: make(chan struct{}, c.opts.transfers),
+		base:      base,
+		auth:      map[repoKey]http.RoundTripper{},
+	}
 	c.hosts[key] = h
 	return h, nil
 }
@@ -182,6 +204,9 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = c.opts.jobs * 2
+	// A registry that accepts a request and never answers must not hang a
+	// run: the retry layer above treats the timeout as a transient fault.
+	tr.ResponseHeaderTimeout = 60 * time.Second
 	if ep.insecure || ep.caFile != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if ep.insecure {

@@ -1,16 +1,18 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/imageref"
@@ -74,27 +76,24 @@ func (c *Client) HeadTarget(ctx context.Context, ref imageref.Ref) (Head, error)
 }
 
 func (c *Client) head(ctx context.Context, ep Endpoint, ref imageref.Ref) (Head, error) {
-	h, err := c.host(ep)
+	repo, err := c.Repo(ctx, ep, false)
 	if err != nil {
 		return Head{}, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	if err := repo.host.acquire(ctx); err != nil {
 		return Head{}, err
 	}
-	defer h.release()
-	desc, err := h.puller.Head(ctx, endpointRef(ep, ref))
-	if err != nil {
-		return Head{}, classify(err)
-	}
-	return Head{Digest: digest.Digest(desc.Digest.String()), MediaType: string(desc.MediaType), Size: desc.Size, Endpoint: ep}, nil
+	defer repo.host.release()
+	return repo.HeadManifest(ctx, endpointRef(ref))
 }
 
-// endpointRef is ref on an endpoint: by digest when pinned, else by tag.
-func endpointRef(ep Endpoint, ref imageref.Ref) name.Reference {
+// endpointRef is what names ref in a registry URL: its digest when pinned,
+// else its tag.
+func endpointRef(ref imageref.Ref) string {
 	if ref.IsPinned() {
-		return ep.Repo.Digest(ref.Digest().String())
+		return ref.Digest().String()
 	}
-	return ep.Repo.Tag(ref.Tag())
+	return ref.Tag()
 }
 
 // classify turns a registry's "no such manifest" answers into ErrNotFound.
@@ -102,41 +101,37 @@ func classify(err error) error {
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		if terr.StatusCode == http.StatusNotFound {
-			return fmt.Errorf("%w: %v", ErrNotFound, err)
+			return fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
 		for _, d := range terr.Errors {
 			if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-				return fmt.Errorf("%w: %v", ErrNotFound, err)
+				return fmt.Errorf("%w: %w", ErrNotFound, err)
 			}
 		}
 	}
 	return err
 }
 
-// Platforms lists the platforms of the manifest d names, fetched by digest
-// from the endpoint that resolved it: the platforms of an index's children
-// (leaving out attestation manifests, "unknown/unknown"), or a single
-// image's own platform from its config.
+// Platforms lists the platforms of the manifest a Head names, fetched by
+// digest from the endpoint that resolved it: the platforms of an index's
+// children (leaving out attestation manifests, "unknown/unknown"), or a
+// single image's own platform from its config.
 func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
-	h, err := c.host(head.Endpoint)
+	repo, err := c.Repo(ctx, head.Endpoint, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	if err := repo.host.acquire(ctx); err != nil {
 		return nil, err
 	}
-	defer h.release()
-	desc, err := h.puller.Get(ctx, head.Endpoint.Repo.Digest(head.Digest.String()))
+	defer repo.host.release()
+	data, mt, err := repo.GetManifest(ctx, head.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("fetch manifest %s from %s: %w", head.Digest, head.Endpoint, err)
+		return nil, err
 	}
 	var platforms []string
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return nil, fmt.Errorf("read index %s: %w", head.Digest, err)
-		}
-		im, err := idx.IndexManifest()
+	if types.MediaType(mt).IsIndex() {
+		im, err := v1.ParseIndexManifest(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("read index %s: %w", head.Digest, err)
 		}
@@ -146,20 +141,34 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 			}
 		}
 	} else {
-		img, err := desc.Image()
+		m, err := v1.ParseManifest(bytes.NewReader(data))
 		if err != nil {
-			return nil, fmt.Errorf("read image %s: %w", head.Digest, err)
+			return nil, fmt.Errorf("read manifest %s: %w", head.Digest, err)
 		}
-		cf, err := img.ConfigFile()
+		cfg, err := repo.readConfig(ctx, digest.Digest(m.Config.Digest.String()))
 		if err != nil {
-			return nil, fmt.Errorf("read config of %s: %w", head.Digest, err)
+			return nil, err
 		}
-		if p := cf.Platform(); p != nil && p.OS != "" {
+		if p := cfg.Platform(); p != nil && p.OS != "" {
 			platforms = append(platforms, platformString(*p))
 		}
 	}
 	sort.Strings(platforms)
 	return platforms, nil
+}
+
+// readConfig fetches and parses an image config blob.
+func (r *Repo) readConfig(ctx context.Context, d digest.Digest) (*v1.ConfigFile, error) {
+	rc, _, err := r.GetBlob(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	cfg, err := v1.ParseConfigFile(io.LimitReader(rc, MaxManifestSize))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", d, err)
+	}
+	return cfg, nil
 }
 
 // platformString is os/arch[/variant], the form docker prints; OS version

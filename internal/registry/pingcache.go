@@ -1,0 +1,83 @@
+package registry
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// pingCache answers the registry's "GET /v2/" ping from memory after the
+// first time. go-containerregistry pings once per repository and scope to
+// learn how to authenticate; the answer is the same for every repository
+// of a host, and without the cache a plan of a thousand images would send
+// a thousand extra requests.
+type pingCache struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	resp map[string]*cachedPing // by host
+}
+
+type cachedPing struct {
+	scheme string
+	status int
+	header http.Header
+	body   []byte
+}
+
+func newPingCache(next http.RoundTripper) *pingCache {
+	return &pingCache{next: next, resp: map[string]*cachedPing{}}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet || req.URL.Path != "/v2/" {
+		return p.next.RoundTrip(req)
+	}
+	key := req.URL.Host
+	p.mu.Lock()
+	c, ok := p.resp[key]
+	p.mu.Unlock()
+	if ok {
+		if c.scheme != req.URL.Scheme {
+			// go-containerregistry pings an insecure host over https and
+			// http at once; the host already told us which one it speaks.
+			return nil, fmt.Errorf("%s speaks %s, not %s", key, c.scheme, req.URL.Scheme)
+		}
+		return c.response(req), nil
+	}
+	resp, err := p.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	// Only the answers that describe the registry are cached; anything
+	// else (a 5xx that outlived the retries) is passed on and asked again.
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+		return resp, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c = &cachedPing{scheme: req.URL.Scheme, status: resp.StatusCode, header: resp.Header.Clone(), body: body}
+	p.mu.Lock()
+	p.resp[key] = c
+	p.mu.Unlock()
+	return c.response(req), nil
+}
+
+func (c *cachedPing) response(req *http.Request) *http.Response {
+	return &http.Response{
+		Status:        http.StatusText(c.status),
+		StatusCode:    c.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        c.header.Clone(),
+		Body:          io.NopCloser(bytes.NewReader(c.body)),
+		ContentLength: int64(len(c.body)),
+		Request:       req,
+	}
+}
