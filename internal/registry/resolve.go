@@ -76,14 +76,20 @@ func (c *Client) HeadTarget(ctx context.Context, ref imageref.Ref) (Head, error)
 }
 
 func (c *Client) head(ctx context.Context, ep Endpoint, ref imageref.Ref) (Head, error) {
+	h, err := c.host(ep)
+	if err != nil {
+		return Head{}, err
+	}
+	// The slot is taken before the repository is opened: opening it may
+	// ping the registry and fetch a token, requests the bound covers too.
+	if err := h.acquire(ctx); err != nil {
+		return Head{}, err
+	}
+	defer h.release()
 	repo, err := c.Repo(ctx, ep, false)
 	if err != nil {
 		return Head{}, err
 	}
-	if err := repo.host.acquire(ctx); err != nil {
-		return Head{}, err
-	}
-	defer repo.host.release()
 	return repo.HeadManifest(ctx, endpointRef(ref))
 }
 
@@ -117,14 +123,18 @@ func classify(err error) error {
 // children (leaving out attestation manifests, "unknown/unknown"), or a
 // single image's own platform from its config.
 func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
+	h, err := c.host(head.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer h.release()
 	repo, err := c.Repo(ctx, head.Endpoint, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := repo.host.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer repo.host.release()
 	data, mt, err := repo.GetManifest(ctx, head.Digest)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.Max = defaultRetryMax
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleepCtx
+		p.Sleep = retrySleep
 	}
 	return p
 }
@@ -114,7 +114,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.next.RoundTrip(try)
 		reason := retryReason(resp, err)
 		if reason == "" || !replayable || attempt >= t.p.Attempts || ctx.Err() != nil {
-			return finish(req, attempt, resp, err)
+			return retryFinish(req, attempt, resp, err)
 		}
 		wait, ok := t.backoff(resp, attempt)
 		if !ok {
@@ -122,7 +122,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			// answer (a 429 usually) to the caller rather than hide it.
 			return resp, nil
 		}
-		drain(resp)
+		retryDrain(resp)
 		if t.p.OnRetry != nil {
 			t.p.OnRetry(req, attempt, wait, reason)
 		}
@@ -132,16 +132,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err := ctx.Err(); err != nil { // a Sleep that ignores ctx
 			return nil, newAttemptsError(req, attempt, err)
 		}
-		if try, err = replay(req); err != nil {
+		if try, err = retryReplay(req); err != nil {
 			return nil, newAttemptsError(req, attempt, fmt.Errorf("replay request body: %w", err))
 		}
 	}
 }
 
-// finish returns the outcome of the last try: a response as is, an error
+// retryFinish returns the outcome of the last try: a response as is, an error
 // wrapped so that it names the request and the number of tries, and the
 // context's error if the caller gave up meanwhile.
-func finish(req *http.Request, attempts int, resp *http.Response, err error) (*http.Response, error) {
+func retryFinish(req *http.Request, attempts int, resp *http.Response, err error) (*http.Response, error) {
 	if err == nil {
 		return resp, nil
 	}
@@ -151,8 +151,8 @@ func finish(req *http.Request, attempts int, resp *http.Response, err error) (*h
 	return nil, newAttemptsError(req, attempts, err)
 }
 
-// replay copies req for another try, with a fresh body when it has one.
-func replay(req *http.Request) (*http.Request, error) {
+// retryReplay copies req for another try, with a fresh body when it has one.
+func retryReplay(req *http.Request) (*http.Request, error) {
 	try := req.Clone(req.Context())
 	if req.Body != nil && req.Body != http.NoBody {
 		body, err := req.GetBody()
@@ -168,7 +168,7 @@ func replay(req *http.Request) (*http.Request, error) {
 // overload and gateway answers and network faults before a response are.
 func retryReason(resp *http.Response, err error) string {
 	if err != nil {
-		return errReason(err)
+		return retryErrReason(err)
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
@@ -178,9 +178,9 @@ func retryReason(resp *http.Response, err error) string {
 	return ""
 }
 
-// errReason names the transient network failure err is, "" if it is none
+// retryErrReason names the transient network failure err is, "" if it is none
 // (TLS, DNS "no such host", a malformed URL... are not worth repeating).
-func errReason(err error) string {
+func retryErrReason(err error) string {
 	switch {
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset"
@@ -256,9 +256,9 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// drain reads a little of a failed response's body and closes it, so the
+// retryDrain reads a little of a failed response's body and closes it, so the
 // connection can carry the next try.
-func drain(resp *http.Response) {
+func retryDrain(resp *http.Response) {
 	if resp == nil || resp.Body == nil {
 		return
 	}
@@ -266,8 +266,8 @@ func drain(resp *http.Response) {
 	_ = resp.Body.Close()
 }
 
-// sleepCtx waits d, or until ctx ends and then returns its error.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// retrySleep waits d, or until ctx ends and then returns its error.
+func retrySleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
