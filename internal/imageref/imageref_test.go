@@ -5,7 +5,7 @@ import "testing"
 func TestParse(t *testing.T) {
 	const d = "sha256:2d0ae5a0c6a8a4f3e4c76b8c4f7e0b7a0e2bdbf4d6b5b6f1c0e4e2a3f1e5d6c7"
 	tests := []struct {
-		in, want string
+		in, want   string
 		digestOnly bool
 		wantErr    bool
 	}{

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/view"
+)
+
+func runLock(ctx context.Context, e *env, args []string) (int, error) {
+	a, err := parseLock(args)
+	if err != nil {
+		return exitUsage, err
+	}
+	var only []imageref.Ref
+	for _, s := range a.Refs {
+		r, err := imageref.Parse(s)
+		if err != nil {
+			return exitUsage, usagef("lock --upgrade: %v", err)
+		}
+		only = append(only, r)
+	}
+	w, err := loadWorkspace(e, &a.globals)
+	if err != nil {
+		return exitError, err
+	}
+	found, err := w.discover(ctx)
+	if err != nil {
+		return exitError, err
+	}
+	old, oldSrc, err := w.loadLock(e)
+	if err != nil {
+		return exitError, err
+	}
+	if a.Check {
+		return checkLock(e, w, found, old)
+	}
+	for _, r := range only {
+		if old == nil || old.Image(r) == nil {
+			return exitError, fmt.Errorf("lock --upgrade %s: not in %s", r, w.relLock())
+		}
+	}
+	client := registry.New(w.cfg, registry.WithLogger(e.logger))
+	next, changes, err := lock.Update(ctx, w.cfg, found, old, client,
+		lock.UpdateOptions{Upgrade: a.Upgrade, UpgradeOnly: only})
+	if err != nil {
+		return exitError, err
+	}
+	data := lock.Format(next)
+	if string(data) != string(oldSrc) {
+		if err := lock.WriteFile(w.lockPath, data); err != nil {
+			return exitError, err
+		}
+	}
+	view.WriteLockChanges(e.stdout, w.relLock(), next, changes, old == nil)
+	return exitOK, nil
+}
+
+// checkLock compares images.lock with the config and files without
+// network I/O, as CI does in pull-request checks.
+func checkLock(e *env, w *workspace, found *discover.Result, old *lock.Lock) (int, error) {
+	stale, err := reportStale(e, w, found, old)
+	if err != nil {
+		return exitError, err
+	}
+	if stale {
+		return exitError, nil
+	}
+	fmt.Fprintf(e.stdout, "%s is up to date: %d images, %d builds.\n", w.relLock(), len(old.Images), len(old.Builds))
+	return exitOK, nil
+}
+
+// reportStale writes why images.lock does not match the config and files,
+// ending with the command that fixes it, and reports whether it is stale.
+// plan and apply use it too, so that all three refuse a stale lock with the
+// same message.
+func reportStale(e *env, w *workspace, found *discover.Result, old *lock.Lock) (bool, error) {
+	const hint = `run "imagesync lock" to update images.lock`
+	if old == nil {
+		fmt.Fprintf(e.stderr, "%s does not exist\n%s\n", w.relLock(), hint)
+		return true, nil
+	}
+	changes, err := lock.Check(w.cfg, found, old)
+	if err != nil {
+		return false, err
+	}
+	if len(changes) == 0 {
+		return false, nil
+	}
+	view.WriteStaleLock(e.stderr, w.relLock(), changes)
+	fmt.Fprintln(e.stderr, hint)
+	return true, nil
+}
+
+// currentLock loads images.lock and refuses it when it is stale.
+func currentLock(ctx context.Context, e *env, w *workspace) (*lock.Lock, []byte, error) {
+	found, err := w.discover(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, src, err := w.loadLock(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	stale, err := reportStale(e, w, found, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	if stale {
+		return nil, nil, errReported
+	}
+	return l, src, nil
+}

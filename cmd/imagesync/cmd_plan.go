@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/view"
+)
+
+func runPlan(ctx context.Context, e *env, args []string) (int, error) {
+	a, err := parsePlan(args)
+	if err != nil {
+		return exitUsage, err
+	}
+	targets, err := parseRefs("plan --target", a.Targets)
+	if err != nil {
+		return exitUsage, err
+	}
+	w, err := loadWorkspace(e, &a.globals)
+	if err != nil {
+		return exitError, err
+	}
+	l, src, err := currentLock(ctx, e, w)
+	if err != nil {
+		return exitError, err
+	}
+	client := registry.New(w.cfg, registry.WithLogger(e.logger))
+	p, err := diff.Make(ctx, l, lock.Sum(src), client, diff.Options{Targets: targets})
+	if err != nil {
+		return exitError, err
+	}
+	if a.Out != "" {
+		if err := savePlan(a.Out, p); err != nil {
+			return exitError, err
+		}
+	}
+	if a.JSON {
+		err = view.WritePlanJSON(e.stdout, p)
+	} else {
+		err = view.WritePlan(e.stdout, p, a.Verbose)
+		if err == nil && a.Out != "" {
+			fmt.Fprintf(e.stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n  imagesync apply %s\n", a.Out, a.Out)
+		}
+	}
+	if err != nil {
+		return exitError, err
+	}
+	if a.DetailedExitCode && p.Summary.HasChanges() {
+		return exitChanges, nil
+	}
+	return exitOK, nil
+}
+
+// savePlan writes a plan file atomically.
+func savePlan(filename string, p *diff.Plan) error {
+	f, err := os.CreateTemp(".", ".imagesync-plan-*")
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if err := diff.WritePlan(f, p); err != nil {
+		f.Close()
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := os.Rename(f.Name(), filename); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return nil
+}
+
+func parseRefs(what string, list []string) ([]imageref.Ref, error) {
+	var refs []imageref.Ref
+	for _, s := range list {
+		r, err := imageref.Parse(s)
+		if err != nil {
+			return nil, usagef("%s: %v", what, err)
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
+}

@@ -1,0 +1,291 @@
+package apply
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/registry"
+)
+
+// MaxIndexEntries bounds the children of an index, so that a hostile
+// manifest cannot make a run fetch without end.
+const MaxIndexEntries = 1000
+
+type atomicInt = atomic.Int64
+
+// job is the copy of one image: where it is read from and written to.
+type job struct {
+	e         *Engine
+	c         diff.Change
+	st        *stats
+	src, dst  *registry.Repo
+	dstEp     registry.Endpoint
+	digest    digest.Digest
+	targetRef string // the tag, or the digest of a digest-only target
+	root      []byte // the top manifest, read while choosing the source
+	rootType  string
+}
+
+// manifest is a manifest read from the source, with its children.
+type manifest struct {
+	digest    digest.Digest
+	mediaType string
+	data      []byte
+	children  []*manifest     // of an index
+	blobs     []v1.Descriptor // config and layers of an image
+	total     int64           // bytes of all blobs below
+}
+
+// prepare picks the source endpoint (mirrors first) that serves the locked
+// digest and opens the target repository for pushing.
+func (e *Engine) prepare(ctx context.Context, c diff.Change, st *stats) (*job, error) {
+	src, err := imageref.Parse(c.Source)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := imageref.Parse(c.Target)
+	if err != nil {
+		return nil, err
+	}
+	d, err := digest.Parse(c.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("locked digest of %s: %w", c.Source, err)
+	}
+	j := &job{e: e, c: c, st: st, digest: d, targetRef: dst.Tag()}
+	if dst.Tag() == "" {
+		j.targetRef = d.String()
+	}
+	eps, err := e.client.Endpoints(src)
+	if err != nil {
+		return nil, err
+	}
+	var errs []string
+	for _, ep := range eps {
+		repo, err := e.client.Repo(ctx, ep, false)
+		if err == nil {
+			j.root, j.rootType, err = repo.GetManifest(ctx, d)
+		}
+		if err == nil {
+			j.src = repo
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		errs = append(errs, fmt.Sprintf("%s: %v", ep, err))
+	}
+	if j.src == nil {
+		return nil, fmt.Errorf("read %s@%s: %s", src.Repository(), d, strings.Join(errs, "; "))
+	}
+	if j.dstEp, err = e.client.TargetRepository(dst); err != nil {
+		return nil, err
+	}
+	if j.dst, err = e.client.Repo(ctx, j.dstEp, true); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// read parses the manifest d names and, for an index, reads its children.
+func (j *job) read(ctx context.Context, d digest.Digest) (*manifest, error) {
+	data, mt := j.root, j.rootType
+	if d != j.digest {
+		var err error
+		if data, mt, err = j.src.GetManifest(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+	m := &manifest{digest: d, mediaType: mt, data: data}
+	if types.MediaType(mt).IsIndex() {
+		im, err := v1.ParseIndexManifest(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("parse index %s: %w", d, err)
+		}
+		if len(im.Manifests) > MaxIndexEntries {
+			return nil, fmt.Errorf("index %s has %d entries, more than the %d allowed", d, len(im.Manifests), MaxIndexEntries)
+		}
+		for _, child := range im.Manifests {
+			cm, err := j.read(ctx, digest.Digest(child.Digest.String()))
+			if err != nil {
+				return nil, err
+			}
+			m.children = append(m.children, cm)
+			m.total += cm.total
+		}
+		return m, nil
+	}
+	im, err := v1.ParseManifest(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("parse manifest %s: %w", d, err)
+	}
+	m.blobs = append([]v1.Descriptor{im.Config}, im.Layers...)
+	for _, b := range m.blobs {
+		if b.MediaType.IsDistributable() {
+			m.total += b.Size
+		}
+	}
+	return m, nil
+}
+
+// copyManifest writes m under ref after everything it references.
+func (j *job) copyManifest(ctx context.Context, m *manifest, ref string) error {
+	if len(m.children) > 0 || types.MediaType(m.mediaType).IsIndex() {
+		for _, child := range m.children {
+			if err := j.copyChild(ctx, child); err != nil {
+				return err
+			}
+		}
+	} else {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(4)
+		for _, b := range m.blobs {
+			g.Go(func() error { return j.ensureBlob(gctx, b) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	return j.dst.PutManifest(ctx, ref, m.mediaType, m.data)
+}
+
+// copyChild copies an index's child by digest, unless the target already
+// holds it (then its blobs are there too: a registry only accepts a
+// manifest whose blobs it has).
+func (j *job) copyChild(ctx context.Context, child *manifest) error {
+	if _, err := j.dst.HeadManifest(ctx, child.digest.String()); err == nil {
+		j.st.skipped.Add(int64(len(child.blobs)))
+		j.e.opts.progress.Advanced(j.c, child.total)
+		return nil
+	} else if !errors.Is(err, registry.ErrNotFound) {
+		return err
+	}
+	return j.copyManifest(ctx, child, child.digest.String())
+}
+
+// ensureBlob makes the target repository hold blob b: already there
+// (skipped), mounted from another repository of the target registry, or
+// streamed from the source. Foreign layers that may not be distributed
+// stay references, as docker leaves them.
+func (j *job) ensureBlob(ctx context.Context, b v1.Descriptor) error {
+	if !b.MediaType.IsDistributable() {
+		return nil
+	}
+	d := digest.Digest(b.Digest.String())
+	key := blobKey(j.dst.Host(), d)
+	unlock := j.e.blobs.lock(key)
+	defer unlock()
+	here, other := j.e.blobs.lookup(key, j.dst.Name())
+	if !here {
+		has, err := j.dst.HasBlob(ctx, d)
+		if err != nil {
+			return err
+		}
+		here = has
+	}
+	if here {
+		j.e.blobs.record(key, j.dst.Name())
+		j.st.skipped.Add(1)
+		j.e.opts.progress.Advanced(j.c, b.Size)
+		return nil
+	}
+	location := ""
+	if other != "" {
+		repo, err := j.e.client.Repo(ctx, j.dstEp, true, other)
+		if err != nil {
+			return err
+		}
+		mounted, loc, err := repo.Mount(ctx, d, other)
+		if err != nil {
+			return err
+		}
+		if mounted {
+			j.e.blobs.record(key, j.dst.Name())
+			j.st.mounted.Add(1)
+			j.e.opts.progress.Advanced(j.c, b.Size)
+			return nil
+		}
+		location = loc // the registry declined the mount and opened an upload
+	}
+	if err := j.upload(ctx, d, b.Size, location); err != nil {
+		return err
+	}
+	j.e.blobs.record(key, j.dst.Name())
+	return nil
+}
+
+// upload streams blob d from the source into the target. A transfer that
+// breaks off is started again with a new upload session, a bounded number
+// of times; the registry discards the broken session's partial data.
+func (j *job) upload(ctx context.Context, d digest.Digest, size int64, location string) error {
+	release, err := j.dst.AcquireTransfer(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var lastErr error
+	for attempt := 0; attempt <= j.e.opts.blobRetries; attempt++ {
+		if attempt > 0 {
+			j.e.opts.logger.Debug("restarting blob transfer", "blob", d.String(), "target", j.c.Target, "err", lastErr)
+			location = ""
+		}
+		if location == "" {
+			if location, err = j.dst.StartUpload(ctx); err != nil {
+				return err
+			}
+		}
+		rc, _, err := j.src.GetBlob(ctx, d)
+		if err != nil {
+			return err
+		}
+		body := &countingReader{r: rc, advance: func(n int64) { j.e.opts.progress.Advanced(j.c, n) }}
+		lastErr = j.dst.Upload(ctx, location, d, size, body)
+		rc.Close()
+		if lastErr == nil {
+			j.st.uploaded.Add(1)
+			j.st.bytes.Add(size)
+			return nil
+		}
+		j.e.opts.progress.Advanced(j.c, -body.n) // the bytes of a broken try are not done
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("copy blob %s of %s: %w", d, j.c.Source, lastErr)
+}
+
+// countingReader reports the bytes read through it.
+type countingReader struct {
+	r       io.Reader
+	n       int64
+	advance func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += int64(n)
+		c.advance(int64(n))
+	}
+	return n, err
+}
+
+// repositoryOf is the repository part of a target reference, to group the
+// images that go into the same repository.
+func repositoryOf(target string) string {
+	if r, err := imageref.Parse(target); err == nil {
+		return r.Repository()
+	}
+	return target
+}

@@ -1,0 +1,413 @@
+package discover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// ComposeOptions says which compose files to load and with which variables.
+type ComposeOptions struct {
+	// Root is the absolute directory of images.hcl. Relative paths below
+	// and all returned paths are relative to it, slash-separated.
+	Root string
+	// Files are the compose files in merge order, like
+	// `docker compose -f a -f b`. Empty means compose's default file found
+	// in Root plus its override file; when none is found LoadCompose
+	// returns a nil project and a nil error: there is nothing to scan.
+	Files []string
+	// EnvFiles are the env files for interpolation. Nil means ".env" in
+	// Root if present; an explicitly listed file that is missing is an error.
+	EnvFiles []string
+	// Env are explicit variables; they win over EnvFiles.
+	Env map[string]string
+	// UseOSEnv makes the process environment visible to interpolation; it
+	// loses to Env but wins over EnvFiles, as docker compose does for the
+	// OS environment against .env. Without it the OS environment is never
+	// read, so that a lockfile does not depend on who ran the tool.
+	UseOSEnv bool
+}
+
+// ComposeProject is the part of a loaded compose project that decides images.
+type ComposeProject struct {
+	Name     string           // project name as compose computes it
+	Files    []string         // the top-level compose files loaded, relative to Root
+	Services []ComposeService // sorted by name; every profile included
+}
+
+// ComposeService is one service of a compose project.
+type ComposeService struct {
+	Name         string
+	Image        string        // as written, after interpolation; "" if none
+	ImageLocator string        // e.g. "docker-compose.yml#services.db.image"; "" without image
+	Build        *ComposeBuild // nil without build:
+}
+
+// ComposeBuild is a service's build section.
+type ComposeBuild struct {
+	Context            string            // relative to Root, slash-separated ("." for Root itself)
+	Dockerfile         string            // relative to Root, slash-separated; "" when Inline is set
+	Inline             string            // dockerfile_inline
+	Target             string            // build.target
+	Args               map[string]string // build.args after interpolation; args without value and unset are dropped
+	AdditionalContexts map[string]string // values as compose gives them, local paths made relative to Root
+	Platforms          []string          // build.platforms as written
+	Locator            string            // e.g. "docker-compose.yml#services.backend.build"
+}
+
+// LoadCompose loads the compose project opts describes with compose-go,
+// every profile enabled, and returns what decides its images. A variable
+// that is unset and has no default is an error when it lands in a service's
+// image or build section (compose would silently substitute ""); elsewhere
+// it is ignored as compose does. Build contexts and Dockerfiles must be
+// local and inside Root.
+//
+// Locators name the top-level compose file (of Files) that last changed the
+// value, found by loading the prefixes Files[:k]: compose-go merges
+// included and extended files before handing back a model and keeps no
+// per-field origin, so a value that comes through include or extends is
+// attributed to the top-level file that pulls it in.
+func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, error) {
+	if !filepath.IsAbs(opts.Root) {
+		return nil, fmt.Errorf("load compose: root %q is not an absolute path", opts.Root)
+	}
+	l := &composeLoader{root: filepath.Clean(opts.Root)}
+	files, err := l.composeFiles(opts.Files)
+	if err != nil || len(files) == 0 {
+		return nil, err
+	}
+	l.files = files
+	for _, f := range files {
+		l.rel = append(l.rel, l.relative(f))
+	}
+	if l.env, err = composeEnv(l.root, opts); err != nil {
+		return nil, fmt.Errorf("load compose %s: %w", strings.Join(l.rel, ", "), err)
+	}
+	for i, f := range files {
+		if err := checkAnchorCycles(f); err != nil {
+			return nil, fmt.Errorf("load compose %s: %w", l.rel[i], err)
+		}
+	}
+	l.tracker = newUnsetTracker()
+	project, err := l.load(ctx, len(files), true)
+	if err != nil {
+		return nil, l.loadError(ctx, err)
+	}
+	return l.convert(project, l.origins(ctx, project))
+}
+
+// composeLoader holds the state of one LoadCompose call.
+type composeLoader struct {
+	root    string
+	files   []string // absolute
+	rel     []string // files relative to root
+	env     map[string]string
+	tracker *unsetTracker
+}
+
+// composeFiles returns the absolute compose files to load: the explicit
+// ones, or compose's default file and override file found in root. It does
+// not use cli.WithDefaultConfigPath, which walks up parent directories.
+func (l *composeLoader) composeFiles(files []string) ([]string, error) {
+	if len(files) == 0 {
+		for _, names := range [][]string{cli.DefaultFileNames, cli.DefaultOverrideFileNames} {
+			for _, name := range names {
+				if fi, err := os.Stat(filepath.Join(l.root, name)); err == nil && fi.Mode().IsRegular() {
+					files = append(files, name)
+					break
+				}
+			}
+			if len(files) == 0 {
+				return nil, nil // no main file: an override alone is not a project
+			}
+		}
+	}
+	abs := make([]string, 0, len(files))
+	for _, f := range files {
+		f = l.abs(f)
+		if !l.inside(f) {
+			return nil, fmt.Errorf("load compose %s: compose file is outside %s", f, l.root)
+		}
+		abs = append(abs, f)
+	}
+	return abs, nil
+}
+
+// composeEnv computes the interpolation variables: Env, then the OS
+// environment if asked, then the env files, earlier sources winning. The env
+// files are read with compose-go's dotenv, as cli.WithDotEnv does; cli's own
+// env-file option is avoided because it consults the OS environment.
+func composeEnv(root string, opts ComposeOptions) (map[string]string, error) {
+	env := maps.Clone(opts.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if opts.UseOSEnv {
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			if _, set := env[k]; !set && k != "" {
+				env[k] = v
+			}
+		}
+	}
+	var files []string
+	if opts.EnvFiles == nil {
+		dot := filepath.Join(root, ".env")
+		if fi, err := os.Stat(dot); err == nil && fi.Mode().IsRegular() {
+			files = []string{dot}
+		}
+	}
+	for _, f := range opts.EnvFiles {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(root, filepath.FromSlash(f))
+		}
+		files = append(files, f)
+	}
+	fromFiles, err := dotenv.GetEnvFromFile(env, files)
+	if err != nil {
+		return nil, fmt.Errorf("read env files: %w", err)
+	}
+	for k, v := range fromFiles {
+		if _, set := env[k]; !set {
+			env[k] = v
+		}
+	}
+	return env, nil
+}
+
+// load loads the first n compose files. The project directory is the
+// directory of the first file, as for `docker compose -f`, never the process
+// working directory. Environment and label files are not resolved: they do
+// not decide images, and they are often missing outside a developer machine.
+// strict keeps compose's consistency check, which a prefix of the files may
+// legitimately fail.
+func (l *composeLoader) load(ctx context.Context, n int, strict bool) (project *types.Project, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			project, err = nil, fmt.Errorf("compose-go panicked: %v", r)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o, err := cli.NewProjectOptions(l.files[:n],
+		cli.WithWorkingDirectory(filepath.Dir(l.files[0])),
+		func(o *cli.ProjectOptions) error {
+			maps.Copy(o.Environment, l.env) // a fresh map: compose-go writes into it
+			return nil
+		},
+		cli.WithProfiles([]string{"*"}),
+		cli.WithoutEnvironmentResolution,
+		cli.WithoutLabelsResolution,
+		cli.WithConsistency(strict),
+		cli.WithLoadOptions(l.tracker.install),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return o.LoadProject(ctx)
+}
+
+// loadError names the compose file a load error comes from. compose-go
+// names the file for parse and schema errors but not for interpolation
+// errors, so the first failing prefix Files[:k] decides; if none fails
+// without compose's consistency check, the error is about the files together.
+func (l *composeLoader) loadError(ctx context.Context, err error) error {
+	file := strings.Join(l.rel, ", ")
+	for k := 1; k <= len(l.files); k++ {
+		if _, perr := l.load(ctx, k, false); perr != nil {
+			file = l.rel[k-1]
+			break
+		}
+	}
+	return fmt.Errorf("load compose %s: %w", file, err)
+}
+
+// composeOrigins maps a service name to the Root-relative compose file
+// that last changed its image or its build section.
+type composeOrigins struct{ image, build map[string]string }
+
+// origins attributes each service's image and build to the top-level file
+// that last changed them: the file k such that loading Files[:k] already
+// gives the final value while Files[:k-1] does not. compose-go records no
+// per-field origin, so this is the finest attribution it allows.
+func (l *composeLoader) origins(ctx context.Context, final *types.Project) composeOrigins {
+	prefixes := make([]*types.Project, len(l.files))
+	prefixes[len(l.files)-1] = final
+	for k := 1; k < len(l.files); k++ {
+		if p, err := l.load(ctx, k, false); err == nil {
+			prefixes[k-1] = p // a prefix that fails to load tells nothing
+		}
+	}
+	org := composeOrigins{image: map[string]string{}, build: map[string]string{}}
+	for name := range final.Services {
+		org.image[name] = l.rel[lastChange(prefixes, name, func(s types.ServiceConfig) any { return s.Image })]
+		org.build[name] = l.rel[lastChange(prefixes, name, func(s types.ServiceConfig) any { return s.Build })]
+	}
+	return org
+}
+
+// lastChange returns the index of the first of prefixes (loads of
+// Files[:1], Files[:2], ...) from which the service's field keeps the value
+// it has in the last one.
+func lastChange(prefixes []*types.Project, service string, field func(types.ServiceConfig) any) int {
+	k := len(prefixes) - 1
+	final := field(prefixes[k].Services[service])
+	for ; k > 0 && prefixes[k-1] != nil; k-- {
+		prev, ok := prefixes[k-1].Services[service]
+		if !ok || !reflect.DeepEqual(field(prev), final) {
+			break
+		}
+	}
+	return k
+}
+
+// convert turns the loaded project into a ComposeProject, failing on every
+// service whose image or build cannot be trusted.
+func (l *composeLoader) convert(p *types.Project, org composeOrigins) (*ComposeProject, error) {
+	out := &ComposeProject{Name: p.Name, Files: l.rel}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		s := p.Services[name]
+		svc := ComposeService{Name: name, Image: s.Image}
+		if s.Image != "" {
+			svc.ImageLocator = org.image[name] + "#services." + name + ".image"
+			if err := l.tracker.check(org.image[name], name, "image", s.Image); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.Build != nil {
+			b, err := l.build(name, s.Build, org.build[name])
+			if err != nil {
+				errs = append(errs, err)
+			}
+			svc.Build = b
+		}
+		out.Services = append(out.Services, svc)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// build converts a service's build section. compose-go has made local
+// contexts absolute and left remote ones as written.
+func (l *composeLoader) build(service string, b *types.BuildConfig, file string) (*ComposeBuild, error) {
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("load compose %s: service %q: %s", file, service, fmt.Sprintf(format, a...))
+	}
+	var errs []error
+	for _, f := range buildFields(b) {
+		errs = append(errs, l.tracker.check(file, service, "build."+f.name, f.values...))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if !filepath.IsAbs(b.Context) {
+		return nil, fail("build context %q is remote, not a local directory: it cannot be scanned", b.Context)
+	}
+	if !l.inside(b.Context) {
+		return nil, fail("build context %q is outside the root %s", l.relative(b.Context), l.root)
+	}
+	out := &ComposeBuild{
+		Context:   l.relative(b.Context),
+		Inline:    b.DockerfileInline,
+		Target:    b.Target,
+		Platforms: slices.Clone(b.Platforms),
+		Locator:   file + "#services." + service + ".build",
+	}
+	if out.Inline == "" {
+		df := b.Dockerfile
+		if !filepath.IsAbs(df) {
+			df = filepath.Join(b.Context, df) // compose: relative to the context
+		}
+		if !l.inside(df) {
+			return nil, fail("dockerfile %q is outside the root %s", l.relative(df), l.root)
+		}
+		out.Dockerfile = l.relative(df)
+	}
+	for k, v := range b.Args {
+		if v != nil { // an arg without value stays nil when its variable is unset
+			out.Args = setKey(out.Args, k, *v)
+		}
+	}
+	for k, v := range b.AdditionalContexts {
+		if filepath.IsAbs(v) {
+			v = l.relative(v)
+		}
+		out.AdditionalContexts = setKey(out.AdditionalContexts, k, v)
+	}
+	return out, nil
+}
+
+// setKey sets m[k] = v, allocating m if needed, so that empty maps stay nil.
+func setKey(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+// buildField is a named group of values of a build section.
+type buildField struct {
+	name   string
+	values []string
+}
+
+// buildFields lists, in a fixed order, the build values that decide images.
+func buildFields(b *types.BuildConfig) []buildField {
+	var args, contexts []string
+	for _, k := range slices.Sorted(maps.Keys(b.Args)) {
+		args = append(args, k)
+		if v := b.Args[k]; v != nil {
+			args = append(args, *v)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.AdditionalContexts)) {
+		contexts = append(contexts, k, b.AdditionalContexts[k])
+	}
+	return []buildField{
+		{"context", []string{b.Context}},
+		{"dockerfile", []string{b.Dockerfile}},
+		{"dockerfile_inline", []string{b.DockerfileInline}},
+		{"target", []string{b.Target}},
+		{"args", args},
+		{"additional_contexts", contexts},
+		{"platforms", b.Platforms},
+	}
+}
+
+// abs makes a Root-relative or absolute path absolute and clean.
+func (l *composeLoader) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(l.root, filepath.FromSlash(p))
+}
+
+// inside reports whether the absolute path p is Root or below it.
+func (l *composeLoader) inside(p string) bool {
+	rel, err := filepath.Rel(l.root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// relative returns the absolute path p relative to Root, slash-separated.
+func (l *composeLoader) relative(p string) string {
+	rel, err := filepath.Rel(l.root, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return filepath.ToSlash(rel)
+}

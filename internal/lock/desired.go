@@ -1,0 +1,115 @@
+package lock
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/imageref"
+)
+
+// desired is what the config and the repository's files call for, before
+// any digest is known: the lock's entries without digests and inputs.
+type desired struct {
+	images []Image
+	builds []Build
+	// fingerprints of the builds' own files, by build reference
+	fingerprints map[imageref.Ref]digest.Digest
+}
+
+// want computes the desired entries: targets by the config's naming,
+// target collisions refused, build fingerprints read from disk.
+func want(cfg *config.Config, found *discover.Result) (*desired, error) {
+	d := &desired{fingerprints: map[imageref.Ref]digest.Digest{}}
+	targets := map[imageref.Ref]imageref.Ref{} // target -> source
+	var collisions []string
+	claim := func(src, target imageref.Ref) {
+		if prev, ok := targets[target]; ok {
+			a, b := prev, src
+			if imageref.Less(b, a) {
+				a, b = b, a
+			}
+			collisions = append(collisions, fmt.Sprintf("%s and %s both map to %s", a, b, target))
+			return
+		}
+		targets[target] = src
+	}
+	for _, img := range found.Images {
+		target, err := cfg.TargetFor(img.Ref)
+		if err != nil {
+			return nil, err
+		}
+		claim(img.Ref, target)
+		d.images = append(d.images, Image{Ref: img.Ref, Target: target, Sources: img.Sources})
+	}
+	for i := range found.Builds {
+		b := &found.Builds[i]
+		target, err := cfg.TargetFor(b.Ref)
+		if err != nil {
+			return nil, err
+		}
+		claim(b.Ref, target)
+		fp, err := discover.Fingerprint(cfg.Dir, b)
+		if err != nil {
+			return nil, err
+		}
+		d.fingerprints[b.Ref] = fp
+		d.builds = append(d.builds, Build{Ref: b.Ref, Service: b.Service, Context: b.Context,
+			Dockerfile: b.Dockerfile, TargetStage: b.TargetStage, Bases: b.Bases, Target: target})
+	}
+	if len(collisions) > 0 {
+		sort.Strings(collisions)
+		return nil, fmt.Errorf("target collision: %s; give one of each pair its own target with an image block, e.g. image \"<ref>\" { target = \"other/name:tag\" }",
+			strings.Join(collisions, "; "))
+	}
+	return d, nil
+}
+
+// fillInputs sets every build's inputs: its fingerprint and, for each base,
+// the locked digest of the image or, for a base built by the repository,
+// that build's own inputs, so that a change anywhere below a build
+// changes its inputs too.
+func fillInputs(l *Lock, fingerprints map[imageref.Ref]digest.Digest) error {
+	byRef := map[imageref.Ref]*Build{}
+	for i := range l.Builds {
+		byRef[l.Builds[i].Ref] = &l.Builds[i]
+	}
+	state := map[imageref.Ref]int{} // 1 = in progress, 2 = done
+	var visit func(b *Build, path []string) error
+	visit = func(b *Build, path []string) error {
+		switch state[b.Ref] {
+		case 2:
+			return nil
+		case 1:
+			return fmt.Errorf("builds depend on each other in a cycle: %s", strings.Join(append(path, b.Ref.String()), " -> "))
+		}
+		state[b.Ref] = 1
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "fingerprint %s\n", fingerprints[b.Ref])
+		for _, base := range b.Bases {
+			pin := "unlocked"
+			if dep, ok := byRef[base]; ok {
+				if err := visit(dep, append(path, b.Ref.String())); err != nil {
+					return err
+				}
+				pin = "build " + dep.Inputs.String()
+			} else if img := l.Image(base); img != nil {
+				pin = img.Digest.String()
+			}
+			fmt.Fprintf(&sb, "base %s %s\n", base, pin)
+		}
+		b.Inputs = digest.FromString(sb.String())
+		state[b.Ref] = 2
+		return nil
+	}
+	for i := range l.Builds {
+		if err := visit(&l.Builds[i], nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package lock
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/opencontainers/go-digest"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/imagesync/imagesync/internal/imageref"
+)
+
+const header = `# This file is maintained automatically by "imagesync lock".
+# Manual edits may be lost in future updates.
+`
+
+// ErrNotExist is returned by Load when there is no lockfile yet.
+var ErrNotExist = errors.New("images.lock does not exist")
+
+// Load reads a lockfile. A missing file is ErrNotExist (wrapped); a broken
+// one gives diagnostics with source ranges. The parser keeps the source for
+// rendering the diagnostics.
+func Load(p *hclparse.Parser, filename string) (*Lock, []byte, hcl.Diagnostics, error) {
+	src, err := os.ReadFile(filename)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil, fmt.Errorf("%s: %w", filename, ErrNotExist)
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read lockfile: %w", err)
+	}
+	l, diags := Parse(p, filename, src)
+	return l, src, diags, nil
+}
+
+// Sum is the sha256 of a lockfile's bytes; saved plans record it so that
+// apply can refuse a plan made from another lock.
+func Sum(src []byte) digest.Digest {
+	return digest.FromBytes(src)
+}
+
+var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+	{Type: "image", LabelNames: []string{"reference"}},
+	{Type: "build", LabelNames: []string{"reference"}},
+}}
+
+var imageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "digest", Required: true}, {Name: "media_type", Required: true}, {Name: "platforms"},
+	{Name: "target", Required: true}, {Name: "sources"},
+}}
+
+var buildSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "service"}, {Name: "context", Required: true}, {Name: "dockerfile", Required: true},
+	{Name: "target_stage"}, {Name: "bases"}, {Name: "target", Required: true}, {Name: "inputs", Required: true},
+}}
+
+// Parse decodes lockfile source. It never panics on hand-edited or
+// corrupted input: everything wrong is a diagnostic.
+func Parse(p *hclparse.Parser, filename string, src []byte) (*Lock, hcl.Diagnostics) {
+	file, diags := p.ParseHCL(src, filename)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	content, more := file.Body.Content(rootSchema)
+	diags = append(diags, more...)
+	d := &decoder{diags: diags}
+	l := &Lock{}
+	seen := map[string]hcl.Range{}
+	for _, block := range content.Blocks {
+		ref, ok := d.label(block, seen)
+		if !ok {
+			continue
+		}
+		if block.Type == "image" {
+			l.Images = append(l.Images, d.image(block, ref))
+		} else {
+			l.Builds = append(l.Builds, d.build(block, ref))
+		}
+	}
+	if d.diags.HasErrors() {
+		return nil, d.diags
+	}
+	l.Normalize()
+	return l, d.diags
+}
+
+type decoder struct{ diags hcl.Diagnostics }
+
+func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {
+	d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+		Detail: fmt.Sprintf(format, args...), Subject: rng.Ptr()})
+}
+
+func (d *decoder) label(block *hcl.Block, seen map[string]hcl.Range) (imageref.Ref, bool) {
+	ref, err := imageref.Parse(block.Labels[0])
+	if err != nil || ref.String() != block.Labels[0] {
+		if err == nil {
+			err = fmt.Errorf("write it in canonical form, %q", ref.String())
+		}
+		d.errorf(block.LabelRanges[0], "Invalid reference in lockfile", "%v.", err)
+		return ref, false
+	}
+	if prev, ok := seen[ref.String()]; ok {
+		d.errorf(block.LabelRanges[0], "Duplicate entry in lockfile", "%s is already locked at %s.", ref, prev)
+		return ref, false
+	}
+	seen[ref.String()] = block.DefRange
+	return ref, true
+}
+
+func (d *decoder) string(attrs hcl.Attributes, name string) string {
+	attr, ok := attrs[name]
+	if !ok {
+		return ""
+	}
+	var s string
+	d.diags = append(d.diags, gohcl.DecodeExpression(attr.Expr, nil, &s)...)
+	return s
+}
+
+func (d *decoder) strings(attrs hcl.Attributes, name string) []string {
+	attr, ok := attrs[name]
+	if !ok {
+		return nil
+	}
+	var s []string
+	d.diags = append(d.diags, gohcl.DecodeExpression(attr.Expr, nil, &s)...)
+	return s
+}
+
+func (d *decoder) digest(attrs hcl.Attributes, name string) digest.Digest {
+	attr, ok := attrs[name]
+	if !ok {
+		return ""
+	}
+	s := d.string(attrs, name)
+	dg, err := digest.Parse(s)
+	if err == nil && dg.Algorithm() != digest.SHA256 {
+		err = fmt.Errorf("only sha256 digests are used")
+	}
+	if err != nil {
+		d.errorf(attr.Expr.Range(), "Invalid digest in lockfile", "%q: %v.", s, err)
+	}
+	return dg
+}
+
+func (d *decoder) ref(attrs hcl.Attributes, name string) imageref.Ref {
+	attr, ok := attrs[name]
+	if !ok {
+		return imageref.Ref{}
+	}
+	s := d.string(attrs, name)
+	r, err := imageref.Parse(s)
+	if err != nil {
+		d.errorf(attr.Expr.Range(), "Invalid reference in lockfile", "%v.", err)
+	}
+	return r
+}
+
+func (d *decoder) image(block *hcl.Block, ref imageref.Ref) Image {
+	content, diags := block.Body.Content(imageSchema)
+	d.diags = append(d.diags, diags...)
+	a := content.Attributes
+	img := Image{Ref: ref, Digest: d.digest(a, "digest"), MediaType: d.string(a, "media_type"),
+		Platforms: d.strings(a, "platforms"), Target: d.ref(a, "target"), Sources: d.strings(a, "sources")}
+	if ref.IsPinned() && img.Digest != "" && img.Digest != ref.Digest() {
+		d.errorf(a["digest"].Expr.Range(), "Digest does not match reference",
+			"%s is pinned to %s in its reference, but the lock says %s.", ref, ref.Digest(), img.Digest)
+	}
+	return img
+}
+
+func (d *decoder) build(block *hcl.Block, ref imageref.Ref) Build {
+	content, diags := block.Body.Content(buildSchema)
+	d.diags = append(d.diags, diags...)
+	a := content.Attributes
+	b := Build{Ref: ref, Service: d.string(a, "service"), Context: d.string(a, "context"),
+		Dockerfile: d.string(a, "dockerfile"), TargetStage: d.string(a, "target_stage"),
+		Target: d.ref(a, "target"), Inputs: d.digest(a, "inputs")}
+	for _, s := range d.strings(a, "bases") {
+		r, err := imageref.Parse(s)
+		if err != nil {
+			d.errorf(a["bases"].Expr.Range(), "Invalid reference in lockfile", "%v.", err)
+			continue
+		}
+		b.Bases = append(b.Bases, r)
+	}
+	return b
+}
+
+// Format renders a lock deterministically: header, image blocks then build
+// blocks sorted by reference, sorted lists, LF line endings, a trailing
+// newline, nothing that depends on time or the tool's version.
+func Format(l *Lock) []byte {
+	sorted := *l
+	sorted.Images = append([]Image(nil), l.Images...)
+	sorted.Builds = append([]Build(nil), l.Builds...)
+	sorted.Normalize()
+
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	for _, img := range sorted.Images {
+		body.AppendNewline()
+		b := body.AppendNewBlock("image", []string{img.Ref.String()}).Body()
+		b.SetAttributeValue("digest", cty.StringVal(img.Digest.String()))
+		b.SetAttributeValue("media_type", cty.StringVal(img.MediaType))
+		b.SetAttributeValue("target", cty.StringVal(img.Target.String()))
+		b.SetAttributeRaw("platforms", listTokens(img.Platforms))
+		b.SetAttributeRaw("sources", listTokens(img.Sources))
+	}
+	for _, bl := range sorted.Builds {
+		body.AppendNewline()
+		b := body.AppendNewBlock("build", []string{bl.Ref.String()}).Body()
+		b.SetAttributeValue("service", cty.StringVal(bl.Service))
+		b.SetAttributeValue("context", cty.StringVal(bl.Context))
+		b.SetAttributeValue("dockerfile", cty.StringVal(bl.Dockerfile))
+		if bl.TargetStage != "" {
+			b.SetAttributeValue("target_stage", cty.StringVal(bl.TargetStage))
+		}
+		b.SetAttributeValue("target", cty.StringVal(bl.Target.String()))
+		b.SetAttributeValue("inputs", cty.StringVal(bl.Inputs.String()))
+		bases := make([]string, len(bl.Bases))
+		for i, r := range bl.Bases {
+			bases[i] = r.String()
+		}
+		b.SetAttributeRaw("bases", listTokens(bases))
+	}
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	buf.Write(hclwrite.Format(f.Bytes()))
+	return buf.Bytes()
+}
+
+// listTokens writes a list one element per line, so that a change to one
+// element is a one-line diff in review.
+func listTokens(items []string) hclwrite.Tokens {
+	if len(items) == 0 {
+		return hclwrite.Tokens{
+			{Type: hclsyntax.TokenOBrack, Bytes: []byte("[")},
+			{Type: hclsyntax.TokenCBrack, Bytes: []byte("]")},
+		}
+	}
+	toks := hclwrite.Tokens{
+		{Type: hclsyntax.TokenOBrack, Bytes: []byte("[")},
+		{Type: hclsyntax.TokenNewline, Bytes: []byte("\n")},
+	}
+	for _, item := range items {
+		toks = append(toks, hclwrite.TokensForValue(cty.StringVal(item))...)
+		toks = append(toks,
+			&hclwrite.Token{Type: hclsyntax.TokenComma, Bytes: []byte(",")},
+			&hclwrite.Token{Type: hclsyntax.TokenNewline, Bytes: []byte("\n")})
+	}
+	return append(toks, &hclwrite.Token{Type: hclsyntax.TokenCBrack, Bytes: []byte("]")})
+}
+
+// WriteFile writes data to filename atomically: a temporary file in the
+// same directory, synced, then renamed over the old one, so that a crash or
+// a failed run never leaves a torn lockfile.
+func WriteFile(filename string, data []byte) error {
+	dir := filepath.Dir(filename)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(filename)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filename, err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this is a no-op
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", filename, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", filename, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", filename, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", filename, err)
+	}
+	if err := os.Rename(tmp.Name(), filename); err != nil {
+		return fmt.Errorf("write %s: %w", filename, err)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package lock
+
+import (
+	"bytes"
+	"flag"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagesync/imagesync/internal/imageref"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func dg(s string) digest.Digest { return digest.FromString(s) }
+
+func sampleLock() *Lock {
+	return &Lock{
+		Images: []Image{
+			{Ref: imageref.MustParse("quay.io/minio/minio:latest"), Digest: dg("minio"),
+				MediaType: "application/vnd.oci.image.index.v1+json", Platforms: []string{"linux/arm64", "linux/amd64"},
+				Target:  imageref.MustParse("reg.example.com/aim/minio/minio:latest"),
+				Sources: []string{"docker-compose.yml#services.minio.image"}},
+			{Ref: imageref.MustParse("nginx:1.27-alpine"), Digest: dg("nginx"),
+				MediaType: "application/vnd.docker.distribution.manifest.list.v2+json", Platforms: []string{"linux/amd64"},
+				Target:  imageref.MustParse("reg.example.com/aim/nginx:1.27-alpine"),
+				Sources: []string{"src/web/Dockerfile#FROM 1", "docker-compose.yml#services.gateway.image"}},
+			{Ref: imageref.MustParse("alpine@" + dg("alpine").String()), Digest: dg("alpine"),
+				MediaType: "application/vnd.oci.image.manifest.v1+json", Platforms: []string{"linux/amd64"},
+				Target:  imageref.MustParse("reg.example.com/aim/alpine@" + dg("alpine").String()),
+				Sources: []string{"tools/Dockerfile#FROM 0"}},
+		},
+		Builds: []Build{
+			{Ref: imageref.MustParse("ai-infra-backend:v0.3.5"), Service: "backend", Context: "src/backend",
+				Dockerfile: "src/backend/Dockerfile", TargetStage: "runtime",
+				Bases:  []imageref.Ref{imageref.MustParse("nginx:1.27-alpine"), imageref.MustParse("golang:1.25-alpine")},
+				Target: imageref.MustParse("reg.example.com/aim/ai-infra-backend:v0.3.5"), Inputs: dg("inputs")},
+			{Ref: imageref.MustParse("ai-infra-nginx:v0.3.5"), Service: "nginx", Context: "src/nginx",
+				Dockerfile: "src/nginx/Dockerfile",
+				Target:     imageref.MustParse("reg.example.com/aim/ai-infra-nginx:v0.3.5"), Inputs: dg("inputs2")},
+		},
+	}
+}
+
+func TestFormatGolden(t *testing.T) {
+	got := Format(sampleLock())
+	golden := filepath.Join("testdata", "sample.lock")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Format differs from %s (run go test -update):\n%s", golden, got)
+	}
+	if bytes.Contains(got, []byte("\r")) || !bytes.HasSuffix(got, []byte("}\n")) {
+		t.Error("want LF line endings and a trailing newline")
+	}
+}
+
+func TestFormatDeterministic(t *testing.T) {
+	want := Format(sampleLock())
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 50 {
+		l := sampleLock()
+		rng.Shuffle(len(l.Images), func(i, j int) { l.Images[i], l.Images[j] = l.Images[j], l.Images[i] })
+		rng.Shuffle(len(l.Builds), func(i, j int) { l.Builds[i], l.Builds[j] = l.Builds[j], l.Builds[i] })
+		for k := range l.Images {
+			s := l.Images[k].Sources
+			rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+			p := l.Images[k].Platforms
+			rng.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+		}
+		if got := Format(l); !bytes.Equal(got, want) {
+			t.Fatalf("shuffle %d gave different bytes:\n%s", i, got)
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	src := Format(sampleLock())
+	l, diags := Parse(hclparse.NewParser(), "images.lock", src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if again := Format(l); !bytes.Equal(again, src) {
+		t.Errorf("round trip changed the file:\n%s", again)
+	}
+	if img := l.Image(imageref.MustParse("nginx:1.27-alpine")); img == nil || img.Digest != dg("nginx") {
+		t.Errorf("Image lookup = %+v", img)
+	}
+	if b := l.Build(imageref.MustParse("ai-infra-nginx:v0.3.5")); b == nil || b.Service != "nginx" {
+		t.Errorf("Build lookup = %+v", b)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	good := string(Format(sampleLock()))
+	tests := []struct {
+		name, src, want string
+	}{
+		{"bad digest", strings.Replace(good, dg("nginx").String(), "sha256:1234", 1), "Invalid digest in lockfile"},
+		{"md5 digest", strings.Replace(good, dg("nginx").String(), "md5:d41d8cd98f00b204e9800998ecf8427e", 1), "Invalid digest in lockfile"},
+		{"unknown attribute", strings.Replace(good, "media_type", "mediatype", 1), "Unsupported argument"},
+		{"unknown block", good + "\nprovider \"x\" {}\n", "Unsupported block type"},
+		{"duplicate", good + "\n" + good[strings.Index(good, "image \"docker.io/library/alpine"):strings.Index(good, "image \"docker.io/library/nginx")], "Duplicate entry"},
+		{"not canonical", strings.Replace(good, `image "docker.io/library/nginx:1.27-alpine"`, `image "nginx:1.27-alpine"`, 1), "Invalid reference in lockfile"},
+		{"bad ref", strings.Replace(good, `image "docker.io/library/nginx:1.27-alpine"`, `image "NGINX"`, 1), "Invalid reference in lockfile"},
+		{"missing digest", strings.Replace(good, "  digest     = \""+dg("nginx").String()+"\"\n", "", 1), "Missing required argument"},
+		{"pinned mismatch", strings.Replace(good, "digest     = \""+dg("alpine").String(), "digest     = \""+dg("other").String(), 1), "Digest does not match reference"},
+		{"syntax", good[:len(good)/2], ""},
+		{"wrong type", strings.Replace(good, `service    = "nginx"`, `service    = ["nginx"]`, 1), "Unsuitable value type"},
+		{"variable", strings.Replace(good, `service    = "nginx"`, `service    = var.x`, 1), "Variables not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.src == good {
+				t.Fatal("test case did not change the input")
+			}
+			l, diags := Parse(hclparse.NewParser(), "images.lock", []byte(tt.src))
+			if !diags.HasErrors() || l != nil {
+				t.Fatalf("no error")
+			}
+			var summaries []string
+			for _, d := range diags {
+				summaries = append(summaries, d.Summary)
+			}
+			if !strings.Contains(strings.Join(summaries, "\n"), tt.want) {
+				t.Errorf("diags = %v, want %q", summaries, tt.want)
+			}
+			for _, d := range diags {
+				if d.Subject == nil {
+					t.Errorf("diagnostic without range: %v", d)
+				}
+			}
+		})
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "images.lock")
+	if err := WriteFile(path, []byte("one\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("two\n")); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	entries, _ := os.ReadDir(dir)
+	if string(got) != "two\n" || len(entries) != 1 {
+		t.Errorf("content %q, %d files left in dir", got, len(entries))
+	}
+	// A directory that cannot be written to leaves the old file intact.
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+	if os.Geteuid() != 0 { // root ignores directory permissions
+		if err := WriteFile(path, []byte("three\n")); err == nil {
+			t.Error("write into read-only dir succeeded")
+		}
+		if got, _ := os.ReadFile(path); string(got) != "two\n" {
+			t.Errorf("old lock damaged: %q", got)
+		}
+	}
+}
+
+func TestLoadMissing(t *testing.T) {
+	_, _, _, err := Load(hclparse.NewParser(), filepath.Join(t.TempDir(), "images.lock"))
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(Format(sampleLock()))
+	f.Add([]byte("image \"x\" {}\n"))
+	f.Add([]byte("build \"docker.io/library/a:b\" {\n context = 1\n}\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		l, diags := Parse(hclparse.NewParser(), "images.lock", src)
+		if diags.HasErrors() != (l == nil) {
+			t.Fatalf("lock %v with diagnostics %v", l, diags)
+		}
+		if l == nil {
+			return
+		}
+		for _, img := range l.Images {
+			if img.Digest.Validate() != nil {
+				t.Fatalf("accepted invalid digest %q", img.Digest)
+			}
+		}
+		// Whatever parses must format and parse back to the same lock.
+		again, diags := Parse(hclparse.NewParser(), "images.lock", Format(l))
+		if diags.HasErrors() || !bytes.Equal(Format(again), Format(l)) {
+			t.Fatalf("reformatted lock does not round-trip: %v", diags)
+		}
+	})
+}

@@ -1,0 +1,103 @@
+// Package lock holds images.lock: the desired state of the target registry,
+// one digest per image the repository needs and one inputs fingerprint per
+// image it builds. The model (this file) is kept apart from its HCL codec
+// (file.go) and from the code that computes a new lock (update.go).
+package lock
+
+import (
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagesync/imagesync/internal/imageref"
+)
+
+// DefaultFilename is the lockfile name, relative to the config's directory.
+const DefaultFilename = "images.lock"
+
+// Lock is the content of images.lock.
+type Lock struct {
+	Images []Image // sorted by Ref
+	Builds []Build // sorted by Ref
+}
+
+// Image is an image mirrored from upstream, pinned to a digest.
+type Image struct {
+	Ref       imageref.Ref
+	Digest    digest.Digest
+	MediaType string   // of the manifest or index Digest names
+	Platforms []string // sorted; "os/arch[/variant]"
+	Target    imageref.Ref
+	Sources   []string // sorted locators
+}
+
+// Build is an image the repository builds itself.
+type Build struct {
+	Ref         imageref.Ref
+	Service     string
+	Context     string
+	Dockerfile  string
+	TargetStage string
+	Bases       []imageref.Ref // sorted
+	Target      imageref.Ref
+	// Inputs fingerprints everything that decides what the build produces.
+	Inputs digest.Digest
+}
+
+// Image returns the locked image for ref, or nil.
+func (l *Lock) Image(ref imageref.Ref) *Image {
+	i := sort.Search(len(l.Images), func(i int) bool { return l.Images[i].Ref.String() >= ref.String() })
+	if i < len(l.Images) && l.Images[i].Ref == ref {
+		return &l.Images[i]
+	}
+	return nil
+}
+
+// Build returns the locked build for ref, or nil.
+func (l *Lock) Build(ref imageref.Ref) *Build {
+	i := sort.Search(len(l.Builds), func(i int) bool { return l.Builds[i].Ref.String() >= ref.String() })
+	if i < len(l.Builds) && l.Builds[i].Ref == ref {
+		return &l.Builds[i]
+	}
+	return nil
+}
+
+// Normalize sorts every list so that equal locks format to equal bytes
+// whatever order they were built in.
+func (l *Lock) Normalize() {
+	sort.Slice(l.Images, func(i, j int) bool { return imageref.Less(l.Images[i].Ref, l.Images[j].Ref) })
+	sort.Slice(l.Builds, func(i, j int) bool { return imageref.Less(l.Builds[i].Ref, l.Builds[j].Ref) })
+	for i := range l.Images {
+		l.Images[i].Platforms = sortedUnique(l.Images[i].Platforms)
+		l.Images[i].Sources = sortedUnique(l.Images[i].Sources)
+	}
+	for i := range l.Builds {
+		b := &l.Builds[i]
+		sort.Slice(b.Bases, func(i, j int) bool { return imageref.Less(b.Bases[i], b.Bases[j]) })
+		b.Bases = compactRefs(b.Bases)
+	}
+}
+
+func sortedUnique(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	n := 0
+	for i, v := range out {
+		if i == 0 || v != out[n-1] {
+			out[n] = v
+			n++
+		}
+	}
+	return out[:n]
+}
+
+func compactRefs(refs []imageref.Ref) []imageref.Ref {
+	n := 0
+	for i, r := range refs {
+		if i == 0 || r != refs[n-1] {
+			refs[n] = r
+			n++
+		}
+	}
+	return refs[:n]
+}

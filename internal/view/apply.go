@@ -1,0 +1,162 @@
+package view
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/imagesync/imagesync/internal/apply"
+	"github.com/imagesync/imagesync/internal/diff"
+)
+
+// LineProgress prints one line when an image starts and one when it ends,
+// for logs that are not terminals (CI).
+type LineProgress struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewLineProgress returns a LineProgress writing to w.
+func NewLineProgress(w io.Writer) *LineProgress { return &LineProgress{w: w} }
+
+// Started implements apply.Progress.
+func (p *LineProgress) Started(c diff.Change) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "%s: copying %s@%s\n", c.Target, c.Source, ShortDigest(c.Digest))
+}
+
+// Sized implements apply.Progress.
+func (p *LineProgress) Sized(diff.Change, int64) {}
+
+// Advanced implements apply.Progress.
+func (p *LineProgress) Advanced(diff.Change, int64) {}
+
+// Finished implements apply.Progress.
+func (p *LineProgress) Finished(r apply.Result) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.Err != nil {
+		fmt.Fprintf(p.w, "%s: failed after %.1fs: %v\n", r.Change.Target, r.Duration.Seconds(), r.Err)
+		return
+	}
+	fmt.Fprintf(p.w, "%s: done in %.1fs, %s uploaded, %d blobs mounted, %d already there\n",
+		r.Change.Target, r.Duration.Seconds(), Bytes(r.BytesUploaded), r.BlobsMounted, r.BlobsSkipped)
+}
+
+// BarProgress draws one live bar per image on a terminal.
+type BarProgress struct {
+	p    *mpb.Progress
+	mu   sync.Mutex
+	bars map[string]*mpb.Bar // by target
+}
+
+// NewBarProgress returns a BarProgress drawing on w; call Wait when done.
+func NewBarProgress(w io.Writer) *BarProgress {
+	return &BarProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(32)), bars: map[string]*mpb.Bar{}}
+}
+
+// Started implements apply.Progress.
+func (b *BarProgress) Started(c diff.Change) {
+	bar := b.p.AddBar(0,
+		mpb.PrependDecorators(decor.Name(c.Target, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+		mpb.AppendDecorators(decor.OnComplete(decor.CountersKibiByte("% .1f / % .1f"), "done")),
+	)
+	b.mu.Lock()
+	b.bars[c.Target] = bar
+	b.mu.Unlock()
+}
+
+func (b *BarProgress) bar(c diff.Change) *mpb.Bar {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bars[c.Target]
+}
+
+// Sized implements apply.Progress.
+func (b *BarProgress) Sized(c diff.Change, total int64) {
+	if bar := b.bar(c); bar != nil {
+		bar.SetTotal(total, false)
+	}
+}
+
+// Advanced implements apply.Progress.
+func (b *BarProgress) Advanced(c diff.Change, n int64) {
+	if bar := b.bar(c); bar != nil {
+		bar.IncrInt64(n)
+	}
+}
+
+// Finished implements apply.Progress.
+func (b *BarProgress) Finished(r apply.Result) {
+	bar := b.bar(r.Change)
+	if bar == nil {
+		return
+	}
+	if r.Err != nil {
+		bar.Abort(false)
+		return
+	}
+	bar.SetTotal(-1, true)
+}
+
+// Wait flushes the bars.
+func (b *BarProgress) Wait() { b.p.Wait() }
+
+// WriteApplySummary writes the table of what apply did and the closing
+// line: "Apply complete! ..." or the list of failures.
+func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error {
+	rows := make([][]string, 0, len(results))
+	var created, updated int
+	var failed []apply.Result
+	for _, r := range results {
+		result := "ok"
+		if r.Err != nil {
+			result = "FAILED"
+			failed = append(failed, r)
+		} else if r.Change.Action == diff.Create {
+			created++
+		} else {
+			updated++
+		}
+		rows = append(rows, []string{r.Change.Target, string(r.Change.Action), Bytes(r.BytesUploaded),
+			strconv.Itoa(r.BlobsMounted), strconv.Itoa(r.BlobsSkipped), fmt.Sprintf("%.1f", r.Duration.Seconds()), result})
+	}
+	if len(rows) > 0 {
+		if err := table(w, []string{"IMAGE", "ACTION", "UPLOADED", "MOUNTED", "SKIPPED", "SECONDS", "RESULT"}, rows); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	if len(failed) == 0 {
+		_, err := fmt.Fprintf(w, "Apply complete! Images: %d created, %d updated, %d unchanged.\n", created, updated, unchanged)
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Apply failed for %d of %d images (%d created, %d updated):\n", len(failed), len(results), created, updated)
+	for _, r := range failed {
+		fmt.Fprintf(&b, "  %s (%s): %v\n", r.Change.Target, r.Change.Source, r.Err)
+	}
+	b.WriteString("Run \"imagesync apply\" again to finish: what landed is not sent again.\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Bytes formats a byte count for people: "0 B", "12.3 KiB", "1.5 GiB".
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,54 @@
+package view
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// WriteDiagnostics renders HCL diagnostics the way compilers do, so that
+// editors and CI logs can jump to the place: "file:line:column: error:
+// summary", the source line with the range underlined, then the detail.
+func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) error {
+	var b strings.Builder
+	for _, d := range diags {
+		severity := "error"
+		if d.Severity == hcl.DiagWarning {
+			severity = "warning"
+		}
+		if d.Subject == nil {
+			fmt.Fprintf(&b, "%s: %s\n", severity, d.Summary)
+		} else {
+			s := d.Subject
+			fmt.Fprintf(&b, "%s:%d:%d: %s: %s\n", s.Filename, s.Start.Line, s.Start.Column, severity, d.Summary)
+			if f, ok := files[s.Filename]; ok && f != nil {
+				writeSnippet(&b, f.Bytes, *s)
+			}
+		}
+		if d.Detail != "" {
+			fmt.Fprintf(&b, "  %s\n", d.Detail)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeSnippet prints the first line of rng with carets under its columns.
+func writeSnippet(b *strings.Builder, src []byte, rng hcl.Range) {
+	lines := strings.Split(string(src), "\n")
+	if rng.Start.Line < 1 || rng.Start.Line > len(lines) {
+		return
+	}
+	line := strings.TrimRight(lines[rng.Start.Line-1], "\r")
+	width := 1
+	if rng.End.Line == rng.Start.Line && rng.End.Column > rng.Start.Column {
+		width = rng.End.Column - rng.Start.Column
+	}
+	start := min(max(rng.Start.Column-1, 0), utf8.RuneCountInString(line))
+	gutter := fmt.Sprintf("%5d | ", rng.Start.Line)
+	fmt.Fprintf(b, "%s%s\n", gutter, line)
+	fmt.Fprintf(b, "%s| %s%s\n", strings.Repeat(" ", len(gutter)-2), strings.Repeat(" ", start), strings.Repeat("^", width))
+}

@@ -1,0 +1,124 @@
+package view
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/lock"
+)
+
+// ImageList is the model of `imagesync images`, locked or discovered.
+type ImageList struct {
+	Images []ImageEntry `json:"images"`
+	Builds []BuildEntry `json:"builds"`
+}
+
+// ImageEntry is one image to mirror. Digest fields are empty for images
+// only discovered.
+type ImageEntry struct {
+	Reference string   `json:"reference"`
+	Digest    string   `json:"digest,omitempty"`
+	MediaType string   `json:"media_type,omitempty"`
+	Platforms []string `json:"platforms"`
+	Target    string   `json:"target,omitempty"`
+	Sources   []string `json:"sources"`
+}
+
+// BuildEntry is one image the repository builds.
+type BuildEntry struct {
+	Reference   string   `json:"reference"`
+	Service     string   `json:"service"`
+	Context     string   `json:"context"`
+	Dockerfile  string   `json:"dockerfile"`
+	TargetStage string   `json:"target_stage,omitempty"`
+	Bases       []string `json:"bases"`
+	Target      string   `json:"target,omitempty"`
+	Inputs      string   `json:"inputs,omitempty"`
+	Sources     []string `json:"sources,omitempty"`
+}
+
+// LockedImages is the list of a lockfile.
+func LockedImages(l *lock.Lock) ImageList {
+	list := ImageList{Images: []ImageEntry{}, Builds: []BuildEntry{}}
+	for _, img := range l.Images {
+		list.Images = append(list.Images, ImageEntry{Reference: img.Ref.String(), Digest: img.Digest.String(),
+			MediaType: img.MediaType, Platforms: nonNil(img.Platforms), Target: img.Target.String(), Sources: nonNil(img.Sources)})
+	}
+	for _, b := range l.Builds {
+		e := BuildEntry{Reference: b.Ref.String(), Service: b.Service, Context: b.Context, Dockerfile: b.Dockerfile,
+			TargetStage: b.TargetStage, Bases: []string{}, Target: b.Target.String(), Inputs: b.Inputs.String()}
+		for _, base := range b.Bases {
+			e.Bases = append(e.Bases, base.String())
+		}
+		list.Builds = append(list.Builds, e)
+	}
+	return list
+}
+
+// DiscoveredImages is the list of what discovery found, before locking.
+func DiscoveredImages(r *discover.Result) ImageList {
+	list := ImageList{Images: []ImageEntry{}, Builds: []BuildEntry{}}
+	for _, img := range r.Images {
+		list.Images = append(list.Images, ImageEntry{Reference: img.Ref.String(), Platforms: []string{}, Sources: nonNil(img.Sources)})
+	}
+	for _, b := range r.Builds {
+		e := BuildEntry{Reference: b.Ref.String(), Service: b.Service, Context: b.Context, Dockerfile: b.Dockerfile,
+			TargetStage: b.TargetStage, Bases: []string{}, Sources: nonNil(b.Sources)}
+		for _, base := range b.Bases {
+			e.Bases = append(e.Bases, base.String())
+		}
+		list.Builds = append(list.Builds, e)
+	}
+	return list
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// WriteImagesJSON writes the list as one indented JSON document.
+func WriteImagesJSON(w io.Writer, list ImageList) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(list)
+}
+
+// WriteImagesTable writes the list as a table: one row per image, then one
+// per build, with the places each was found (one per line).
+func WriteImagesTable(w io.Writer, list ImageList) error {
+	rows := make([][]string, 0, len(list.Images)+len(list.Builds))
+	for _, img := range list.Images {
+		digest := ShortDigest(img.Digest)
+		if digest == "" {
+			digest = "-"
+		}
+		rows = append(rows, []string{img.Reference, digest, orDash(strings.Join(img.Platforms, ",")),
+			orDash(img.Target), strings.Join(img.Sources, "\n")})
+	}
+	for _, b := range list.Builds {
+		sources := append([]string{"service " + b.Service}, b.Sources...)
+		rows = append(rows, []string{b.Reference, "build", "-", orDash(b.Target), strings.Join(sources, "\n")})
+	}
+	return table(w, []string{"REFERENCE", "DIGEST", "PLATFORMS", "TARGET", "FROM"}, rows)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ShortDigest abbreviates a digest to its algorithm and 12 hex digits, as
+// docker prints image IDs.
+func ShortDigest(d string) string {
+	if algo, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
+		return algo + ":" + hex[:12]
+	}
+	return d
+}
