@@ -9,6 +9,8 @@ import (
 	"github.com/imagesync/imagesync/internal/diff"
 )
 
+const noChanges = "No changes. The target registry matches images.lock."
+
 // symbols of the plan, in Terraform's style.
 var symbols = map[diff.Action]string{diff.Create: "+", diff.Update: "~", diff.NoOp: "="}
 
@@ -23,7 +25,7 @@ var legend = map[diff.Action]string{
 // images are listed only when verbose.
 func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	if !p.Summary.HasChanges() && !verbose {
-		_, err := fmt.Fprintf(w, "No changes. The target registry matches images.lock (%d images).\n", p.Summary.Unchanged)
+		_, err := fmt.Fprintln(w, noChanges)
 		return err
 	}
 	var shown []diff.Change
@@ -57,7 +59,7 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	if p.Summary.HasChanges() {
 		fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d unchanged.\n", p.Summary.Create, p.Summary.Update, p.Summary.Unchanged)
 	} else {
-		fmt.Fprintf(&b, "No changes. The target registry matches images.lock (%d images).\n", p.Summary.Unchanged)
+		fmt.Fprintln(&b, noChanges)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

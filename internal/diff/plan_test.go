@@ -1,0 +1,173 @@
+package diff
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/registry"
+)
+
+// fakeTarget serves target digests from a map and counts HEADs.
+type fakeTarget struct {
+	mu    sync.Mutex
+	tags  map[string]digest.Digest
+	heads int
+	fail  string // a target whose HEAD fails
+}
+
+func (f *fakeTarget) HeadTarget(_ context.Context, ref imageref.Ref) (registry.Head, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.heads++
+	if ref.String() == f.fail {
+		return registry.Head{}, errors.New("connection refused")
+	}
+	d, ok := f.tags[ref.String()]
+	if !ok {
+		return registry.Head{}, fmt.Errorf("HEAD %s: %w", ref, registry.ErrNotFound)
+	}
+	return registry.Head{Digest: d}, nil
+}
+
+func dg(s string) digest.Digest { return digest.FromString(s) }
+
+func testLock() *lock.Lock {
+	img := func(src, target, content string) lock.Image {
+		return lock.Image{Ref: imageref.MustParse(src), Digest: dg(content), MediaType: "application/vnd.oci.image.index.v1+json",
+			Platforms: []string{"linux/amd64", "linux/arm64"}, Target: imageref.MustParse(target)}
+	}
+	l := &lock.Lock{Images: []lock.Image{
+		img("nginx:1.27-alpine", "reg.example.com/aim/nginx:1.27-alpine", "nginx"),
+		img("redis:7-alpine", "reg.example.com/aim/redis:7-alpine", "redis-new"),
+		img("quay.io/minio/minio:latest", "reg.example.com/aim/minio/minio:latest", "minio"),
+		img("alpine@"+dg("alpine").String(), "reg.example.com/aim/alpine@"+dg("alpine").String(), "alpine"),
+	}}
+	l.Normalize()
+	return l
+}
+
+func TestMake(t *testing.T) {
+	target := &fakeTarget{tags: map[string]digest.Digest{
+		"reg.example.com/aim/nginx:1.27-alpine":               dg("nginx"),
+		"reg.example.com/aim/redis:7-alpine":                  dg("redis-old"),
+		"reg.example.com/aim/alpine@" + dg("alpine").String(): dg("alpine"),
+	}}
+	p, err := Make(context.Background(), testLock(), dg("lock"), target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Change{}
+	for _, c := range p.Changes {
+		got[c.Source] = c
+	}
+	if c := got["quay.io/minio/minio:latest"]; c.Action != Create || c.CurrentDigest != "" {
+		t.Errorf("minio = %+v", c)
+	}
+	if c := got["docker.io/library/redis:7-alpine"]; c.Action != Update || c.CurrentDigest != dg("redis-old").String() || c.Digest != dg("redis-new").String() {
+		t.Errorf("redis = %+v", c)
+	}
+	if c := got["docker.io/library/nginx:1.27-alpine"]; c.Action != NoOp {
+		t.Errorf("nginx = %+v", c)
+	}
+	if p.Summary != (Summary{Create: 1, Update: 1, Unchanged: 2}) || !p.Summary.HasChanges() {
+		t.Errorf("summary = %+v", p.Summary)
+	}
+	if target.heads != 4 {
+		t.Errorf("%d HEADs for 4 images", target.heads)
+	}
+	if p.LockSHA256 != dg("lock").String() || p.FormatVersion != FormatVersion {
+		t.Errorf("plan header = %q %q", p.LockSHA256, p.FormatVersion)
+	}
+	if pending := p.Pending(); len(pending) != 2 {
+		t.Errorf("pending = %v", pending)
+	}
+}
+
+func TestMakeTargets(t *testing.T) {
+	target := &fakeTarget{tags: map[string]digest.Digest{}}
+	p, err := Make(context.Background(), testLock(), dg("lock"), target, Options{Targets: []imageref.Ref{
+		imageref.MustParse("redis:7-alpine"), imageref.MustParse("reg.example.com/aim/nginx:1.27-alpine"), imageref.MustParse("redis:7-alpine"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 2 || p.Changes[0].Source != "docker.io/library/nginx:1.27-alpine" || target.heads != 2 {
+		t.Errorf("changes = %+v, heads %d", p.Changes, target.heads)
+	}
+	_, err = Make(context.Background(), testLock(), dg("lock"), target, Options{Targets: []imageref.Ref{imageref.MustParse("nope:1")}})
+	if err == nil || !strings.Contains(err.Error(), "--target docker.io/library/nope:1") {
+		t.Errorf("unknown target: %v", err)
+	}
+}
+
+func TestMakeTargetError(t *testing.T) {
+	target := &fakeTarget{tags: map[string]digest.Digest{}, fail: "reg.example.com/aim/redis:7-alpine"}
+	_, err := Make(context.Background(), testLock(), dg("lock"), target, Options{})
+	if err == nil || !strings.Contains(err.Error(), "reg.example.com/aim/redis:7-alpine") || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestCheckStale(t *testing.T) {
+	target := &fakeTarget{tags: map[string]digest.Digest{"reg.example.com/aim/redis:7-alpine": dg("redis-old")}}
+	p, err := Make(context.Background(), testLock(), dg("lock"), target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := CheckStale(ctx, p, dg("lock"), target); err != nil {
+		t.Errorf("fresh plan is stale: %v", err)
+	}
+	var stale *StaleError
+	if err := CheckStale(ctx, p, dg("other lock"), target); !errors.As(err, &stale) || !strings.Contains(err.Error(), "images.lock changed") {
+		t.Errorf("changed lock: %v", err)
+	}
+	target.tags["reg.example.com/aim/nginx:1.27-alpine"] = dg("someone else")
+	err = CheckStale(ctx, p, dg("lock"), target)
+	if !errors.As(err, &stale) || !strings.Contains(err.Error(), "reg.example.com/aim/nginx:1.27-alpine moved since the plan: (missing) -> sha256:") {
+		t.Errorf("moved target: %v", err)
+	}
+}
+
+func TestPlanFileRoundTrip(t *testing.T) {
+	target := &fakeTarget{tags: map[string]digest.Digest{"reg.example.com/aim/redis:7-alpine": dg("redis-old")}}
+	p, err := Make(context.Background(), testLock(), dg("lock"), target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WritePlan(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadPlan(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if err := WritePlan(&again, back); err != nil || again.String() != buf.String() {
+		t.Errorf("round trip differs: %v", err)
+	}
+	for _, tt := range []struct{ name, from, to, want string }{
+		{"version", `"format_version": "1"`, `"format_version": "9"`, "format_version"},
+		{"action", `"action": "create"`, `"action": "destroy"`, "unknown action"},
+		{"summary", `"unchanged": 0`, `"unchanged": 3`, "summary does not match"},
+		{"garbage", `{`, `[`, "not a saved plan"},
+	} {
+		broken := strings.Replace(buf.String(), tt.from, tt.to, 1)
+		if broken == buf.String() {
+			t.Fatalf("%s: %q not in plan", tt.name, tt.from)
+		}
+		if _, err := ReadPlan(strings.NewReader(broken)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
