@@ -3,15 +3,21 @@ package demo
 import (
 	"context"
 	"fmt"
+
+	"github.com/imagesync/imagesync/internal/fakeupstream"
 )
 
 // step is one command of the demo and the exit code it must end with.
 type step struct {
-	dir  string // "" = the scratch copy of the example
-	args []string
-	want int
-	note string
+	dir    string // "" = the scratch copy of the example
+	args   []string
+	want   int
+	note   string
+	before func(ctx context.Context, e *Env) error // runs before the command
 }
+
+// movedImage is the upstream tag the demo moves to a new image.
+const movedImage = "docker.io/library/redis:7-alpine"
 
 // Script runs the demo from start to end and fails on the first command
 // that does not exit as expected.
@@ -30,12 +36,24 @@ func Script(ctx context.Context, opts Options) error {
 	steps := []step{
 		{args: []string{"images", "--discovered"}, note: "What the example needs, found in its compose file and Dockerfiles:"},
 		{args: []string{"lock"}, note: "Resolve every image through the mirrors and write images.lock:"},
-		{args: []string{"lock", "--check"}, note: "CI's check: no network, exit 0 while the lock is current:"},
-		{args: []string{"images"}, note: "The lock as a table:"},
+		{args: []string{"lock", "--check"}, note: "CI's pull-request check: no network, exit 0 while the lock is current:"},
+		{args: []string{"plan", "--detailed-exitcode"}, want: 2, note: "What apply would push (exit 2: changes pending):"},
+		{args: []string{"apply", "--auto-approve"}, note: "Mirror exactly the locked digests:"},
+		{args: []string{"plan", "--detailed-exitcode"}, note: "Nothing left to do (exit 0):"},
+		{args: []string{"lock", "--upgrade"}, before: moveTag,
+			note: "Upstream moved " + movedImage + " to a new image; --upgrade re-resolves the tags:"},
+		{args: []string{"plan", "--detailed-exitcode"}, want: 2, note: "Exactly one update:"},
+		{args: []string{"apply", "--auto-approve"}, note: "Only the new image's own blobs travel; the shared base layer is already there:"},
+		{args: []string{"verify", "--deep"}, note: "The auditor's check: every manifest and blob is in the target:"},
 		{dir: opts.RepoRoot, args: []string{"lock", "--check"}, note: "The repository's own committed images.lock is current too:"},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(opts.Out, "\n# %s", s.note)
+		if s.before != nil {
+			if err := s.before(ctx, e); err != nil {
+				return err
+			}
+		}
 		dir := e.WorkDir
 		if s.dir != "" {
 			dir = s.dir
@@ -50,4 +68,16 @@ func Script(ctx context.Context, opts Options) error {
 	}
 	fmt.Fprintln(opts.Out, "\nDemo complete.")
 	return nil
+}
+
+// moveTag pushes a new generation of movedImage to the stand-in upstream.
+func moveTag(ctx context.Context, e *Env) error {
+	for _, img := range fakeupstream.Seed() {
+		if img.Ref == movedImage {
+			img.Generation = 1
+			_, err := fakeupstream.Push(ctx, img, e.Hosts())
+			return err
+		}
+	}
+	return fmt.Errorf("%s is not in the seed", movedImage)
 }
