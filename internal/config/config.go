@@ -41,9 +41,21 @@ type Config struct {
 
 	Target     Target
 	Discover   Discover
+	Builder    Builder
 	Registries map[string]*Registry // by host
 	Images     []*Image             // in file order
 	Exclude    []Pattern            // top-level exclude: globs on canonical references
+}
+
+// Builder is the builder block: how the repository's own images are built.
+type Builder struct {
+	// Kind is "buildx" (docker buildx build, the default) or "buildah".
+	Kind string
+	// Platforms to build for; nil means the builder's own platform.
+	Platforms []string
+	// Args are extra arguments passed to the builder.
+	Args  []string
+	Range hcl.Range // of the block, or of the file when absent
 }
 
 // Target is the target block: where every image is mirrored to.

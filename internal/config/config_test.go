@@ -43,6 +43,9 @@ func TestLoadValid(t *testing.T) {
 	if len(cfg.Images) != 2 || cfg.Images[1].Ref.String() != "docker.io/library/redis:latest" {
 		t.Errorf("images = %+v", cfg.Images)
 	}
+	if b := cfg.Builder; b.Kind != "buildah" || strings.Join(b.Platforms, ",") != "linux/amd64,linux/arm64" || strings.Join(b.Args, " ") != "--network=host" {
+		t.Errorf("builder = %+v", b)
+	}
 	if len(cfg.Exclude) != 1 || cfg.Exclude[0].Glob != "docker.io/redislabs/redisinsight:*" {
 		t.Errorf("exclude = %+v", cfg.Exclude)
 	}
@@ -97,6 +100,13 @@ registry "nohost" {}
 	_, diags := Parse(hclparse.NewParser(), "images.hcl", t.TempDir(), []byte(src))
 	if len(diags.Errs()) != 3 {
 		t.Errorf("want 3 errors, got %v", diags)
+	}
+}
+
+func TestBuilderDefault(t *testing.T) {
+	cfg, diags := Parse(hclparse.NewParser(), "images.hcl", t.TempDir(), []byte(`target { registry = "r.example.com" }`))
+	if diags.HasErrors() || cfg.Builder.Kind != "buildx" || cfg.Builder.Platforms != nil {
+		t.Errorf("builder = %+v, %v", cfg.Builder, diags)
 	}
 }
 

@@ -21,6 +21,7 @@ var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "target"},
 		{Type: "discover"},
+		{Type: "builder"},
 		{Type: "registry", LabelNames: []string{"host"}},
 		{Type: "image", LabelNames: []string{"reference"}},
 	},
@@ -35,6 +36,10 @@ var discoverSchema = &hcl.BodySchema{
 		{Name: "compose"}, {Name: "env_files"}, {Name: "env"}, {Name: "use_os_env"},
 		{Name: "dockerfiles"}, {Name: "exclude"}, {Name: "build_args"},
 	},
+}
+
+var builderSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "kind"}, {Name: "platforms"}, {Name: "args"}},
 }
 
 var registrySchema = &hcl.BodySchema{
@@ -109,23 +114,29 @@ func (d *decoder) root(content *hcl.BodyContent, body hcl.Body) {
 	images := map[imageref.Ref]*hcl.Block{}
 	for _, block := range content.Blocks {
 		switch block.Type {
-		case "target", "discover":
+		case "target", "discover", "builder":
 			if prev := seen[block.Type]; prev != nil {
 				d.errorf(&block.DefRange, "Duplicate "+block.Type+" block",
 					"Only one %s block is allowed; the first one is at %s.", block.Type, prev.DefRange)
 				continue
 			}
 			seen[block.Type] = block
-			if block.Type == "target" {
+			switch block.Type {
+			case "target":
 				d.target(block)
-			} else {
+			case "discover":
 				d.discover(block)
+			default:
+				d.builder(block)
 			}
 		case "registry":
 			d.registry(block)
 		case "image":
 			d.image(block, images)
 		}
+	}
+	if seen["builder"] == nil {
+		d.cfg.Builder = Builder{Kind: "buildx", Range: body.MissingItemRange()}
 	}
 	if seen["target"] == nil {
 		rng := body.MissingItemRange()
@@ -203,6 +214,42 @@ func (d *decoder) discover(block *hcl.Block) {
 	if attr, ok := content.Attributes["build_args"]; ok {
 		d.decode(attr, &ds.BuildArgs)
 	}
+}
+
+func (d *decoder) builder(block *hcl.Block) {
+	content, diags := block.Body.Content(builderSchema)
+	d.diags = append(d.diags, diags...)
+	b := &d.cfg.Builder
+	b.Kind, b.Range = "buildx", block.DefRange
+	if attr, ok := content.Attributes["kind"]; ok {
+		if d.decode(attr, &b.Kind) && b.Kind != "buildx" && b.Kind != "buildah" {
+			d.errorf(attr.Expr.Range().Ptr(), "Invalid builder kind", `kind must be "buildx" or "buildah", not %q.`, b.Kind)
+		}
+	}
+	if attr, ok := content.Attributes["platforms"]; ok && d.decode(attr, &b.Platforms) {
+		for _, p := range b.Platforms {
+			if err := validatePlatform(p); err != nil {
+				d.errorf(attr.Expr.Range().Ptr(), "Invalid platform", "%s", err)
+			}
+		}
+	}
+	if attr, ok := content.Attributes["args"]; ok {
+		d.decode(attr, &b.Args)
+	}
+}
+
+// validatePlatform checks os/arch[/variant].
+func validatePlatform(p string) error {
+	parts := strings.Split(p, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return fmt.Errorf("%q is not os/arch[/variant], e.g. \"linux/amd64\"", p)
+	}
+	for _, part := range parts {
+		if part == "" || strings.ToLower(part) != part || strings.ContainsAny(part, " \t,") {
+			return fmt.Errorf("%q is not os/arch[/variant], e.g. \"linux/amd64\"", p)
+		}
+	}
+	return nil
 }
 
 // paths decodes a list of file paths that must stay inside the repository.

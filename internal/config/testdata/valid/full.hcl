@@ -23,3 +23,8 @@ image "docker.io/library/memcached:1.6" {
 }
 image "redis" {}
 exclude = ["docker.io/redislabs/redisinsight:*"]
+builder {
+  kind      = "buildah"
+  platforms = ["linux/amd64", "linux/arm64"]
+  args      = ["--network=host"]
+}
