@@ -19,6 +19,10 @@ import (
 // dockerImageScheme prefixes an additional build context that is an image.
 const dockerImageScheme = "docker-image://"
 
+// serviceScheme prefixes an additional build context that is the image
+// another compose service builds.
+const serviceScheme = "service:"
+
 // Run discovers the images of the repository cfg describes: the compose
 // files' services and builds, the Dockerfiles those builds use, the further
 // Dockerfiles of discover.dockerfiles, and the config's image blocks, less
@@ -134,19 +138,39 @@ func (c *collector) composeBuild(cfg *config.Config, b *Build, svc *ComposeServi
 	b.Context = sb.Context
 	b.TargetStage = sb.Target
 	b.Platforms = append([]string(nil), sb.Platforms...)
+	if len(b.Platforms) == 0 {
+		// What gets built depends on the platforms, so the builder's
+		// default ones count as the service's own.
+		b.Platforms = append([]string(nil), cfg.Builder.Platforms...)
+	}
+	firstPlatform := "" // the platform ARGs follow the first entry as written, not as sorted
+	if len(b.Platforms) > 0 {
+		firstPlatform = b.Platforms[0]
+	}
 	sort.Strings(b.Platforms)
 	b.Args = mergeArgs(cfg.Discover.BuildArgs, sb.Args)
 
-	opts := DockerfileOptions{Path: sb.Dockerfile, BuildArgs: b.Args, Target: sb.Target,
+	opts := DockerfileOptions{Path: sb.Dockerfile, BuildArgs: b.Args, Target: sb.Target, Platform: firstPlatform,
 		NamedContexts: map[string]imageref.Ref{}, LocalContexts: map[string]bool{}}
-	if len(b.Platforms) > 0 {
-		opts.Platform = b.Platforms[0]
-	}
 	for _, key := range sortedKeys(sb.AdditionalContexts) {
 		val := sb.AdditionalContexts[key]
+		if dep, isService := strings.CutPrefix(val, serviceScheme); isService {
+			// Another service's build: a dependency, never an image to mirror.
+			opts.LocalContexts[key] = true
+			if depBuild := c.serviceBuild(dep); depBuild != nil {
+				b.Bases = append(b.Bases, depBuild.Ref)
+			}
+			continue
+		}
 		imgName, isImage := strings.CutPrefix(val, dockerImageScheme)
 		if !isImage {
+			// A directory (or URL) whose files go into the build: its
+			// content belongs to the build's inputs.
 			opts.LocalContexts[key] = true
+			if b.LocalContexts == nil {
+				b.LocalContexts = map[string]string{}
+			}
+			b.LocalContexts[key] = val
 			continue
 		}
 		ctxRef, err := imageref.Parse(imgName)
@@ -172,14 +196,25 @@ func (c *collector) composeBuild(cfg *config.Config, b *Build, svc *ComposeServi
 		if data, err = os.ReadFile(abs); err != nil {
 			return fmt.Errorf("%s: service %s: read Dockerfile: %w", sb.Locator, svc.Name, err)
 		}
-		scanned[sb.Dockerfile] = true
+		scanned[realPath(abs)] = true
 	}
 	found, err := ScanDockerfile(data, opts)
 	if err != nil {
 		return fmt.Errorf("service %s: %w", svc.Name, err)
 	}
+	b.Scan = found
 	for _, f := range found {
 		c.addBase(b, f.Ref, f.Locator)
+	}
+	return nil
+}
+
+// serviceBuild returns the build of the compose service called name, or nil.
+func (c *collector) serviceBuild(name string) *Build {
+	for _, b := range c.builds {
+		if b.Service == name {
+			return b
+		}
 	}
 	return nil
 }
@@ -201,12 +236,15 @@ func (c *collector) dockerfiles(cfg *config.Config, scanned map[string]bool) err
 		return err
 	}
 	for _, rel := range files {
-		if scanned[rel] || strings.HasSuffix(rel, ".dockerignore") {
+		if strings.HasSuffix(rel, ".dockerignore") {
 			continue
 		}
 		abs, err := insideRoot(cfg.Dir, rel)
 		if err != nil {
 			return err
+		}
+		if scanned[realPath(abs)] {
+			continue
 		}
 		data, err := os.ReadFile(abs)
 		if err != nil {
@@ -233,11 +271,17 @@ func globFiles(root string, patterns, exclude []config.Pattern) ([]string, error
 	seen := map[string]bool{}
 	fsys := os.DirFS(root)
 	for _, p := range patterns {
-		matches, err := doublestar.Glob(fsys, p.Glob, doublestar.WithFilesOnly())
+		// Symbolic links to directories are not followed, as docker does
+		// not follow them in a build context: a link loop would otherwise
+		// be walked again and again, and a linked directory found twice.
+		matches, err := doublestar.Glob(fsys, p.Glob, doublestar.WithFilesOnly(), doublestar.WithNoFollow())
 		if err != nil {
 			return nil, fmt.Errorf("glob %q: %w", p.Glob, err)
 		}
 		for _, m := range matches {
+			if fi, err := fs.Stat(fsys, m); err == nil && fi.IsDir() {
+				continue // WithNoFollow lists a link to a directory as a file
+			}
 			if !excluded(m, exclude) {
 				seen[m] = true
 			}
@@ -283,6 +327,15 @@ func insideRoot(root, rel string) (string, error) {
 		return "", fmt.Errorf("%s leaves the repository (it resolves to %s)", rel, real)
 	}
 	return abs, nil
+}
+
+// realPath is abs with its symbolic links resolved, so that one file
+// reached by two paths is recognised as the same.
+func realPath(abs string) string {
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
 }
 
 func mergeArgs(defaults, service map[string]string) map[string]string {

@@ -50,6 +50,11 @@ func Fingerprint(root string, b *Build) (digest.Digest, error) {
 	if err != nil {
 		return "", fmt.Errorf("fingerprint %s: context: %w", b.Ref, err)
 	}
+	// A context reached through a symbolic link is the directory it points
+	// to, as for docker; filepath.WalkDir would not descend into the link.
+	if ctxDir, err = filepath.EvalSymlinks(ctxDir); err != nil {
+		return "", fmt.Errorf("fingerprint %s: context: %w", b.Ref, err)
+	}
 	pm, err := dockerignore(root, ctxDir, b)
 	if err != nil {
 		return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
@@ -57,7 +62,34 @@ func Fingerprint(root string, b *Build) (digest.Digest, error) {
 	if err := hashContext(h, ctxDir, pm); err != nil {
 		return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
 	}
+	if err := hashLocalContexts(h, root, b); err != nil {
+		return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
+	}
 	return digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)), nil
+}
+
+// hashLocalContexts adds the additional contexts that are directories,
+// file by file; a URL context can only be recorded by its address.
+func hashLocalContexts(h hash.Hash, root string, b *Build) error {
+	for _, key := range sortedKeys(b.LocalContexts) {
+		val := b.LocalContexts[key]
+		if strings.Contains(val, "://") || strings.HasPrefix(val, "git@") {
+			fmt.Fprintf(h, "context-url %q %q\n", key, val)
+			continue
+		}
+		dir, err := insideRoot(root, val)
+		if err != nil {
+			return fmt.Errorf("additional context %s: %w", key, err)
+		}
+		if dir, err = filepath.EvalSymlinks(dir); err != nil {
+			return fmt.Errorf("additional context %s: %w", key, err)
+		}
+		fmt.Fprintf(h, "context %q\n", key)
+		if err := hashContext(h, dir, nil); err != nil {
+			return fmt.Errorf("additional context %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // dockerignore loads the ignore rules BuildKit would use: a

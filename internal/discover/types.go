@@ -45,6 +45,12 @@ type Build struct {
 	// deduplicated. A base may itself be another Build of the repository.
 	Bases   []imageref.Ref
 	Sources []string // where the build is declared, e.g. "docker-compose.yml#services.backend.build"
+	// LocalContexts are the additional build contexts that are directories
+	// (relative to the root) or URLs, by name.
+	LocalContexts map[string]string
+	// Scan is what ScanDockerfile found in the Dockerfile, in file order:
+	// the places a hermetic build must point at the locked bases.
+	Scan []Found
 }
 
 // Result is everything discovered in a repository.

@@ -12,6 +12,7 @@ package fakeupstream
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"time"
 
@@ -231,12 +232,39 @@ func buildImage(img Image, p *v1.Platform, mts mediaTypes) (v1.Image, error) {
 func baseLayer(family string, p *v1.Platform, mt types.MediaType) (*layer, error) {
 	plat := platformKey(p)
 	osRelease := fmt.Sprintf("ID=%s\nNAME=\"fakeupstream %s\"\nPLATFORM=%s\n", family, family, plat)
-	return newLayer([]file{
+	files := []file{
 		{name: "etc/"},
 		{name: "etc/os-release", data: []byte(osRelease)},
 		{name: "lib/"},
 		{name: "lib/" + family + "-base.bin", data: randomBytes(baseSize(family), "base", family, plat)},
-	}, mt)
+	}
+	if plat == "linux/amd64" {
+		files = append(files, shell()...)
+	}
+	return newLayer(files, mt)
+}
+
+// BusyboxPath is where the shell of the generated bases comes from:
+// Debian's busybox-static, a static binary that runs in any root.
+const BusyboxPath = "/bin/busybox"
+
+// shellApplets are the commands the example's Dockerfiles run.
+var shellApplets = []string{"sh", "cat", "cp", "echo", "ls", "mkdir", "mv", "rm", "true", "false", "env", "chmod", "wget", "test"}
+
+// shell returns the files that give a linux/amd64 base a working /bin/sh,
+// so that builders can run RUN steps on it: busybox and its applet links.
+// Without busybox-static installed the bases have no shell (and other
+// digests); RUN steps then fail, as they would on an image without one.
+func shell() []file {
+	bin, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		return nil
+	}
+	files := []file{{name: "bin/"}, {name: "bin/busybox", data: bin, mode: 0o755}}
+	for _, applet := range shellApplets {
+		files = append(files, file{name: "bin/" + applet, link: "busybox"})
+	}
+	return files
 }
 
 // ownLayer is the image's own content: a description and a payload seeded

@@ -21,6 +21,8 @@ import (
 type file struct {
 	name string
 	data []byte
+	mode int64  // 0 means 0644 for files, 0755 for directories
+	link string // the target of a symbolic link
 }
 
 // tarball writes files as a USTAR archive whose headers hold nothing that
@@ -38,8 +40,13 @@ func tarball(files []file) ([]byte, error) {
 			Typeflag: tar.TypeReg,
 			Format:   tar.FormatUSTAR,
 		}
-		if strings.HasSuffix(f.name, "/") {
+		switch {
+		case strings.HasSuffix(f.name, "/"):
 			hdr.Mode, hdr.Size, hdr.Typeflag = 0o755, 0, tar.TypeDir
+		case f.link != "":
+			hdr.Mode, hdr.Size, hdr.Typeflag, hdr.Linkname = 0o777, 0, tar.TypeSymlink, f.link
+		case f.mode != 0:
+			hdr.Mode = f.mode
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, fmt.Errorf("writing tar header for %s: %w", f.name, err)
