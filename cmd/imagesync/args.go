@@ -147,6 +147,7 @@ type planArgs struct {
 	Out              string
 	Targets          []string
 	Verbose          bool
+	SkipBuilds       bool
 }
 
 func (a *planArgs) flags() *pflag.FlagSet {
@@ -157,6 +158,7 @@ func (a *planArgs) flags() *pflag.FlagSet {
 	fs.StringVar(&a.Out, "out", "", "save the plan to `FILE`, for `imagesync apply FILE`")
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit the plan to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Verbose, "verbose", "v", false, "list unchanged images too")
+	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
 	return fs
 }
 
@@ -180,6 +182,7 @@ type applyArgs struct {
 	Parallelism int
 	Targets     []string
 	Quiet       bool
+	SkipBuilds  bool
 }
 
 func (a *applyArgs) flags() *pflag.FlagSet {
@@ -189,6 +192,7 @@ func (a *applyArgs) flags() *pflag.FlagSet {
 	fs.IntVar(&a.Parallelism, "parallelism", 4, "copy `N` images at once")
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit apply to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Quiet, "quiet", "q", false, "print only the summary")
+	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
 	return fs
 }
 
@@ -208,8 +212,8 @@ func parseApply(args []string) (*applyArgs, error) {
 	if a.Parallelism < 1 {
 		return nil, usagef("apply: --parallelism must be at least 1")
 	}
-	if a.PlanFile != "" && len(a.Targets) > 0 {
-		return nil, usagef("apply: --target cannot narrow a saved plan; make the plan with --target instead")
+	if a.PlanFile != "" && (len(a.Targets) > 0 || a.SkipBuilds) {
+		return nil, usagef("apply: --target and --skip-builds cannot narrow a saved plan; make the plan with them instead")
 	}
 	return a, nil
 }

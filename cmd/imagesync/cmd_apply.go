@@ -9,9 +9,12 @@ import (
 	"strings"
 
 	"github.com/mattn/go-isatty"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/apply"
+	"github.com/imagesync/imagesync/internal/build"
 	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
 	"github.com/imagesync/imagesync/internal/view"
@@ -31,20 +34,23 @@ func runApply(ctx context.Context, e *env, args []string) (int, error) {
 		return exitError, err
 	}
 	client := registry.New(w.cfg, registry.WithLogger(e.logger))
+	cur, err := currentLock(ctx, e, w)
+	if err != nil {
+		return exitError, err
+	}
 	var p *diff.Plan
 	if a.PlanFile != "" {
-		if p, err = savedPlan(ctx, e, w, a.PlanFile, client); err != nil {
+		if p, err = savedPlan(ctx, e, w, a.PlanFile, cur, client); err != nil {
 			return exitError, err
 		}
 	} else {
-		l, src, err := currentLock(ctx, e, w)
-		if err != nil {
+		opts := diff.Options{Targets: targets, SkipBuilds: a.SkipBuilds}
+		if p, err = diff.Make(ctx, cur.lock, lock.Sum(cur.src), client, opts); err != nil {
 			return exitError, err
 		}
-		if p, err = diff.Make(ctx, l, lock.Sum(src), client, diff.Options{Targets: targets}); err != nil {
-			return exitError, err
-		}
-		if !a.Quiet || p.Summary.HasChanges() {
+		// --quiet prints only the summary, but a plan awaiting confirmation
+		// is always shown: nobody approves what they cannot see.
+		if !a.Quiet || (p.Summary.HasChanges() && !a.AutoApprove) {
 			if err := view.WritePlan(e.stdout, p, false); err != nil {
 				return exitError, err
 			}
@@ -55,24 +61,43 @@ func runApply(ctx context.Context, e *env, args []string) (int, error) {
 			}
 		}
 	}
-	pending := p.Pending()
-	if len(pending) == 0 {
+	images, builds := split(p.Pending())
+	if len(images)+len(builds) == 0 {
 		return exitOK, view.WriteApplySummary(e.stdout, nil, p.Summary.Unchanged)
 	}
+	// A builder that cannot run is found out before anything is pushed.
+	var builder build.Builder
+	if len(builds) > 0 {
+		if builder, err = build.New(build.Kind(w.cfg.Builder.Kind), build.WithExtraArgs(w.cfg.Builder.Args)); err != nil {
+			return exitError, err
+		}
+		if err := builder.Check(ctx); err != nil {
+			return exitError, err
+		}
+	}
 	fmt.Fprintln(e.stdout)
-	opts := []apply.Option{apply.WithParallelism(a.Parallelism), apply.WithLogger(e.logger)}
+	opts := []apply.Option{apply.WithParallelism(a.Parallelism), apply.WithLogger(e.logger), apply.WithKnownImages(knownImages(p))}
 	var bars *view.BarProgress
 	switch {
 	case a.Quiet:
-	case e.stdoutTTY:
+	case e.stdoutTTY && len(builds) == 0:
 		bars = view.NewBarProgress(e.stdout)
 		opts = append(opts, apply.WithProgress(bars))
 	default:
-		opts = append(opts, apply.WithProgress(view.NewLineProgress(e.stdout)))
+		opts = append(opts, apply.WithProgress(view.NewLineProgress(e.stdout)), apply.WithBuildOutput(e.stdout))
 	}
-	results := apply.New(client, opts...).Apply(ctx, pending)
+	engine := apply.New(client, opts...)
+	results := engine.Apply(ctx, images)
 	if bars != nil {
 		bars.Wait()
+	}
+	if len(builds) > 0 {
+		env := apply.BuildEnv{Builder: builder, Root: w.cfg.Dir, Lock: cur.lock, Mirrored: results, Current: unchangedBuilds(p)}
+		jobs, err := buildJobs(builds, cur)
+		if err != nil {
+			return exitError, err
+		}
+		results = append(results, engine.Builds(ctx, env, jobs)...)
 	}
 	fmt.Fprintln(e.stdout)
 	if err := view.WriteApplySummary(e.stdout, results, p.Summary.Unchanged); err != nil {
@@ -81,32 +106,91 @@ func runApply(ctx context.Context, e *env, args []string) (int, error) {
 	if ctx.Err() != nil {
 		return exitError, ctx.Err()
 	}
+	failed := 0
 	for _, r := range results {
 		if r.Err != nil {
-			return exitError, nil
+			failed++
 		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(e.stderr, "Error: %s of %d failed to apply; the list is above\n", view.Plural(failed, "image"), len(results))
+		return exitError, nil
 	}
 	return exitOK, nil
 }
 
+// knownImages are the images the plan leaves unchanged: the target holds
+// them, and the engine may mount their blobs.
+func knownImages(p *diff.Plan) []apply.Known {
+	var out []apply.Known
+	for _, c := range p.Changes {
+		if c.Kind != diff.KindBuild && c.Action == diff.NoOp {
+			out = append(out, apply.Known{Target: c.Target, Digest: digest.Digest(c.Digest)})
+		}
+	}
+	return out
+}
+
+// split separates the image copies from the builds.
+func split(changes []diff.Change) (images, builds []diff.Change) {
+	for _, c := range changes {
+		if c.Kind == diff.KindBuild {
+			builds = append(builds, c)
+		} else {
+			images = append(images, c)
+		}
+	}
+	return images, builds
+}
+
+// buildJobs joins the planned builds with what discovery knows of them.
+func buildJobs(changes []diff.Change, cur *current) ([]apply.BuildJob, error) {
+	var jobs []apply.BuildJob
+	for _, c := range changes {
+		ref, err := imageref.Parse(c.Source)
+		if err != nil {
+			return nil, err
+		}
+		locked := cur.lock.Build(ref)
+		var found *apply.BuildJob
+		for _, b := range cur.found.Builds {
+			if b.Ref == ref && locked != nil {
+				found = &apply.BuildJob{Change: c, Build: b, Locked: *locked}
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("build %s is in the plan but not in images.lock and the repository", c.Source)
+		}
+		jobs = append(jobs, *found)
+	}
+	return jobs, nil
+}
+
+// unchangedBuilds maps the builds the plan leaves alone to their digest in
+// the target, for builds based on them.
+func unchangedBuilds(p *diff.Plan) map[imageref.Ref]digest.Digest {
+	out := map[imageref.Ref]digest.Digest{}
+	for _, c := range p.Changes {
+		if c.Kind == diff.KindBuild && c.Action == diff.NoOp {
+			if ref, err := imageref.Parse(c.Source); err == nil {
+				out[ref] = digest.Digest(c.CurrentDigest)
+			}
+		}
+	}
+	return out
+}
+
 // savedPlan reads a plan file and refuses it when the lock or a target
 // moved since it was made.
-func savedPlan(ctx context.Context, e *env, w *workspace, file string, client *registry.Client) (*diff.Plan, error) {
+func savedPlan(ctx context.Context, e *env, w *workspace, file string, cur *current, client *registry.Client) (*diff.Plan, error) {
 	p, err := diff.ReadPlanFile(file)
 	if err != nil {
 		return nil, err
 	}
-	_, src, err := w.loadLock(e)
-	if err != nil {
+	if err := diff.CheckStale(ctx, p, lock.Sum(cur.src), client); err != nil {
 		return nil, err
 	}
-	if src == nil {
-		return nil, fmt.Errorf("%s does not exist; the saved plan was made from one", w.relLock())
-	}
-	if err := diff.CheckStale(ctx, p, lock.Sum(src), client); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(e.stdout, "Applying the saved plan %s: %d to create, %d to update.\n", file, p.Summary.Create, p.Summary.Update)
+	fmt.Fprintf(e.stdout, "Applying the saved plan %s: %s", file, strings.TrimPrefix(view.SummaryLine(p), "Plan: "))
 	return p, nil
 }
 

@@ -96,22 +96,30 @@ func reportStale(e *env, w *workspace, found *discover.Result, old *lock.Lock) (
 	return true, nil
 }
 
+// current is a lock known to match the config and files, with what
+// discovery found (builds need it).
+type current struct {
+	found *discover.Result
+	lock  *lock.Lock
+	src   []byte
+}
+
 // currentLock loads images.lock and refuses it when it is stale.
-func currentLock(ctx context.Context, e *env, w *workspace) (*lock.Lock, []byte, error) {
+func currentLock(ctx context.Context, e *env, w *workspace) (*current, error) {
 	found, err := w.discover(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	l, src, err := w.loadLock(e)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	stale, err := reportStale(e, w, found, l)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if stale {
-		return nil, nil, errReported
+		return nil, errReported
 	}
-	return l, src, nil
+	return &current{found: found, lock: l, src: src}, nil
 }

@@ -25,12 +25,12 @@ func runPlan(ctx context.Context, e *env, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	l, src, err := currentLock(ctx, e, w)
+	cur, err := currentLock(ctx, e, w)
 	if err != nil {
 		return exitError, err
 	}
 	client := registry.New(w.cfg, registry.WithLogger(e.logger))
-	p, err := diff.Make(ctx, l, lock.Sum(src), client, diff.Options{Targets: targets})
+	p, err := diff.Make(ctx, cur.lock, lock.Sum(cur.src), client, diff.Options{Targets: targets, SkipBuilds: a.SkipBuilds})
 	if err != nil {
 		return exitError, err
 	}

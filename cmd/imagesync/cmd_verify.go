@@ -7,6 +7,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/view"
 )
 
 func runVerify(ctx context.Context, e *env, args []string) (int, error) {
@@ -46,12 +47,13 @@ func runVerify(ctx context.Context, e *env, args []string) (int, error) {
 		}
 		fmt.Fprintf(e.stdout, "Verified %d images: %s.\n", len(l.Images), depth)
 	} else {
-		fmt.Fprintf(e.stdout, "The target registry does not match %s (%d problems):\n", w.relLock(), len(problems))
+		fmt.Fprintf(e.stdout, "The target registry does not match %s (%s):\n", w.relLock(), view.Plural(len(problems), "problem"))
 		for _, p := range problems {
 			fmt.Fprintf(e.stdout, "  %s (%s): %s\n", p.Target, p.Source, p.Detail)
 		}
 	}
 	if len(problems) > 0 {
+		fmt.Fprintf(e.stderr, "Error: verify found %s\n", view.Plural(len(problems), "problem"))
 		return exitError, nil
 	}
 	return exitOK, nil

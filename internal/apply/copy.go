@@ -147,31 +147,32 @@ func (j *job) copyManifest(ctx context.Context, m *manifest, ref string) error {
 				return err
 			}
 		}
-	} else {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(4)
-		for _, b := range m.blobs {
-			g.Go(func() error { return j.ensureBlob(gctx, b) })
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
+	} else if err := j.ensureBlobs(ctx, m); err != nil {
+		return err
 	}
 	return j.dst.PutManifest(ctx, ref, m.mediaType, m.data)
 }
 
-// copyChild copies an index's child by digest, unless the target already
-// holds it (then its blobs are there too: a registry only accepts a
-// manifest whose blobs it has).
+// copyChild copies an index's child by digest. A child the target already
+// holds is not pushed again, but its blobs are still checked: storage
+// that lost a blob is repaired rather than trusted.
 func (j *job) copyChild(ctx context.Context, child *manifest) error {
 	if _, err := j.dst.HeadManifest(ctx, child.digest.String()); err == nil {
-		j.st.skipped.Add(int64(len(child.blobs)))
-		j.e.opts.progress.Advanced(j.c, child.total)
-		return nil
+		return j.ensureBlobs(ctx, child)
 	} else if !errors.Is(err, registry.ErrNotFound) {
 		return err
 	}
 	return j.copyManifest(ctx, child, child.digest.String())
+}
+
+// ensureBlobs makes the target hold every blob of an image manifest.
+func (j *job) ensureBlobs(ctx context.Context, m *manifest) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, b := range m.blobs {
+		g.Go(func() error { return j.ensureBlob(gctx, b) })
+	}
+	return g.Wait()
 }
 
 // ensureBlob makes the target repository hold blob b: already there
@@ -199,6 +200,10 @@ func (j *job) ensureBlob(ctx context.Context, b v1.Descriptor) error {
 		j.st.skipped.Add(1)
 		j.e.opts.progress.Advanced(j.c, b.Size)
 		return nil
+	}
+	if other == "" {
+		j.e.learnKnown(ctx)
+		_, other = j.e.blobs.lookup(key, j.dst.Name())
 	}
 	location := ""
 	if other != "" {
@@ -263,6 +268,53 @@ func (j *job) upload(ctx context.Context, d digest.Digest, size int64, location 
 		}
 	}
 	return fmt.Errorf("copy blob %s of %s: %w", d, j.c.Source, lastErr)
+}
+
+// learnKnown reads, once per run, the manifests of the images the target
+// already holds and records where their blobs are. Failures only cost a
+// mount: the blob is then uploaded.
+func (e *Engine) learnKnown(ctx context.Context) {
+	e.knownOnce.Do(func() {
+		for _, k := range e.opts.known {
+			ref, err := imageref.Parse(k.Target)
+			if err != nil {
+				continue
+			}
+			ep, err := e.client.TargetRepository(ref)
+			if err != nil {
+				continue
+			}
+			repo, err := e.client.Repo(ctx, ep, false)
+			if err != nil {
+				continue
+			}
+			e.learnManifest(ctx, repo, k.Digest, 0)
+		}
+	})
+}
+
+func (e *Engine) learnManifest(ctx context.Context, repo *registry.Repo, d digest.Digest, depth int) {
+	data, mt, err := repo.GetManifest(ctx, d)
+	if err != nil || depth > 1 {
+		return
+	}
+	if types.MediaType(mt).IsIndex() {
+		im, err := v1.ParseIndexManifest(bytes.NewReader(data))
+		if err != nil || len(im.Manifests) > MaxIndexEntries {
+			return
+		}
+		for _, child := range im.Manifests {
+			e.learnManifest(ctx, repo, digest.Digest(child.Digest.String()), depth+1)
+		}
+		return
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(data))
+	if err != nil {
+		return
+	}
+	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		e.blobs.record(blobKey(repo.Host(), digest.Digest(b.Digest.String())), repo.Name())
+	}
 }
 
 // countingReader reports the bytes read through it.

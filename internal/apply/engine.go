@@ -9,6 +9,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -52,13 +53,28 @@ type Engine struct {
 	client *registry.Client
 	opts   options
 	blobs  *blobTracker
+
+	// The images already in the target are read once, on the first blob
+	// the target repository lacks, so that a run that has something to
+	// upload first looks for it in the target's other repositories.
+	knownOnce sync.Once
+}
+
+// Known is an image the target registry already holds at its locked
+// digest (an unchanged image of the plan): its blobs can be mounted.
+type Known struct {
+	Target string // the target reference
+	Digest digest.Digest
 }
 
 type options struct {
-	parallelism int
-	progress    Progress
-	logger      *slog.Logger
-	blobRetries int
+	parallelism      int
+	buildParallelism int
+	progress         Progress
+	logger           *slog.Logger
+	blobRetries      int
+	buildOutput      io.Writer
+	known            []Known
 }
 
 // Option configures an Engine.
@@ -68,6 +84,19 @@ type Option func(*options)
 // 4. Values below 1 mean 1. Blob transfers are bounded per registry host
 // by the registry client as well.
 func WithParallelism(n int) Option { return func(o *options) { o.parallelism = max(n, 1) } }
+
+// WithBuildParallelism sets how many builds run at once; the default is 2,
+// as builds are heavy. Values below 1 mean 1.
+func WithBuildParallelism(n int) Option { return func(o *options) { o.buildParallelism = max(n, 1) } }
+
+// WithBuildOutput sets where the builders' output goes, each line prefixed
+// with the service name; the default discards it.
+func WithBuildOutput(w io.Writer) Option { return func(o *options) { o.buildOutput = w } }
+
+// WithKnownImages tells the engine which images the target already holds,
+// so that their blobs are mounted into other repositories rather than
+// uploaded again: a re-run after a partial apply then sends nothing twice.
+func WithKnownImages(k []Known) Option { return func(o *options) { o.known = k } }
 
 // WithProgress sets the progress receiver; the default discards progress.
 func WithProgress(p Progress) Option { return func(o *options) { o.progress = p } }
@@ -82,7 +111,8 @@ func WithBlobRetries(n int) Option { return func(o *options) { o.blobRetries = m
 
 // New returns an Engine that talks to registries through client.
 func New(client *registry.Client, opts ...Option) *Engine {
-	o := options{parallelism: 4, progress: nopProgress{}, logger: slog.New(slog.DiscardHandler), blobRetries: 2}
+	o := options{parallelism: 4, buildParallelism: 2, progress: nopProgress{}, logger: slog.New(slog.DiscardHandler),
+		blobRetries: 2, buildOutput: io.Discard}
 	for _, opt := range opts {
 		opt(&o)
 	}

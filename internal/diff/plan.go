@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -31,32 +32,51 @@ const (
 	Create Action = "create"
 	// Update: the target tag points at another digest.
 	Update Action = "update"
-	// NoOp: the target already points at the locked digest.
+	// NoOp: the target already points at the locked digest, or was built
+	// from the locked inputs.
 	NoOp Action = "no-op"
+	// Build: the target of an image the repository builds is missing.
+	Build Action = "build"
+	// Rebuild: the target was built from other inputs, or records none.
+	Rebuild Action = "rebuild"
 )
 
-// Change is the plan for one locked image.
+// Kinds of change.
+const (
+	KindImage = "image" // mirrored from upstream
+	KindBuild = "build" // built by the repository
+)
+
+// Change is the plan for one locked image or build.
 type Change struct {
+	Kind   string `json:"kind"` // KindImage or KindBuild
 	Action Action `json:"action"`
-	Source string `json:"source"` // canonical source reference, as in the lock
+	Source string `json:"source"` // canonical reference, as in the lock
 	Target string `json:"target"`
-	Digest string `json:"digest"` // the locked digest
+	Digest string `json:"digest"` // the locked digest; "" for a build
 	// CurrentDigest is what the target reference pointed at when the plan
 	// was made; "" when it did not exist.
 	CurrentDigest string   `json:"current_digest"`
-	MediaType     string   `json:"media_type"`
-	Platforms     []string `json:"platforms"`
+	MediaType     string   `json:"media_type,omitempty"`
+	Platforms     []string `json:"platforms,omitempty"`
+	// Service, Inputs and CurrentInputs are set for builds: the compose
+	// service, the locked inputs and those recorded on the target image.
+	Service       string `json:"service,omitempty"`
+	Inputs        string `json:"inputs,omitempty"`
+	CurrentInputs string `json:"current_inputs,omitempty"`
 }
 
 // Summary counts the changes by action.
 type Summary struct {
 	Create    int `json:"create"`
 	Update    int `json:"update"`
+	Build     int `json:"build"`
+	Rebuild   int `json:"rebuild"`
 	Unchanged int `json:"unchanged"`
 }
 
 // HasChanges reports whether applying would change anything.
-func (s Summary) HasChanges() bool { return s.Create+s.Update > 0 }
+func (s Summary) HasChanges() bool { return s.Create+s.Update+s.Build+s.Rebuild > 0 }
 
 // Plan is the whole plan. Its JSON form is what `plan --json` prints and
 // what `plan --out` saves.
@@ -74,6 +94,9 @@ type Observer interface {
 	// HeadTarget returns what a target reference points at, or an error
 	// wrapping registry.ErrNotFound when it does not exist.
 	HeadTarget(ctx context.Context, ref imageref.Ref) (registry.Head, error)
+	// TargetLabels returns what a target reference points at and the
+	// labels of its image config.
+	TargetLabels(ctx context.Context, ref imageref.Ref) (registry.Head, map[string]string, error)
 }
 
 // Options control Make.
@@ -84,30 +107,40 @@ type Options struct {
 	// Jobs bounds the checks in flight; the registry client bounds each
 	// host further. Default 32.
 	Jobs int
+	// SkipBuilds leaves the repository's own builds out of the plan, for
+	// teams that build elsewhere.
+	SkipBuilds bool
 }
 
 // Make plans the changes that bring the target registry to the lock. It
 // sends one HEAD per image to the target registry and nothing to any
 // source registry: the lock is the desired state.
 func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer, opts Options) (*Plan, error) {
-	images, err := selectImages(l, opts.Targets)
+	images, builds, err := selectEntries(l, opts.Targets)
 	if err != nil {
 		return nil, err
+	}
+	if opts.SkipBuilds {
+		builds = nil
 	}
 	if opts.Jobs <= 0 {
 		opts.Jobs = 32
 	}
-	p := &Plan{FormatVersion: FormatVersion, LockSHA256: lockSum.String(), Changes: make([]Change, len(images))}
+	p := &Plan{FormatVersion: FormatVersion, LockSHA256: lockSum.String(), Changes: make([]Change, len(images)+len(builds))}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Jobs)
 	for i, img := range images {
 		g.Go(func() error {
 			c, err := observe(gctx, obs, img)
-			if err != nil {
-				return err
-			}
 			p.Changes[i] = c
-			return nil
+			return err
+		})
+	}
+	for i, b := range builds {
+		g.Go(func() error {
+			c, err := observeBuild(gctx, obs, b)
+			p.Changes[len(images)+i] = c
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -117,8 +150,28 @@ func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer
 	return p, nil
 }
 
+// observeBuild compares the inputs recorded on a build's target image with
+// the locked ones.
+func observeBuild(ctx context.Context, obs Observer, b lock.Build) (Change, error) {
+	c := Change{Kind: KindBuild, Source: b.Ref.String(), Target: b.Target.String(), Service: b.Service, Inputs: b.Inputs.String()}
+	head, labels, err := obs.TargetLabels(ctx, b.Target)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		c.Action = Build
+		return c, nil
+	case err != nil:
+		return Change{}, fmt.Errorf("check target %s of build %s: %w", b.Target, b.Ref, err)
+	}
+	c.CurrentDigest, c.CurrentInputs = head.Digest.String(), labels[lock.InputsLabel]
+	c.Action = Rebuild
+	if c.CurrentInputs == c.Inputs {
+		c.Action = NoOp
+	}
+	return c, nil
+}
+
 func observe(ctx context.Context, obs Observer, img lock.Image) (Change, error) {
-	c := Change{Source: img.Ref.String(), Target: img.Target.String(), Digest: img.Digest.String(),
+	c := Change{Kind: KindImage, Source: img.Ref.String(), Target: img.Target.String(), Digest: img.Digest.String(),
 		MediaType: img.MediaType, Platforms: append([]string{}, img.Platforms...)}
 	head, err := obs.HeadTarget(ctx, img.Target)
 	switch {
@@ -134,34 +187,36 @@ func observe(ctx context.Context, obs Observer, img lock.Image) (Change, error) 
 	return c, nil
 }
 
-// selectImages returns the lock's images in scope, refusing a --target
-// that names nothing in the lock (a typo must not plan "no changes").
-func selectImages(l *lock.Lock, targets []imageref.Ref) ([]lock.Image, error) {
+// selectEntries returns the lock's images and builds in scope, refusing a
+// --target that names nothing in the lock (a typo must not plan "no
+// changes").
+func selectEntries(l *lock.Lock, targets []imageref.Ref) ([]lock.Image, []lock.Build, error) {
 	if len(targets) == 0 {
-		return l.Images, nil
+		return l.Images, l.Builds, nil
 	}
-	var out []lock.Image
+	var images []lock.Image
+	var builds []lock.Build
 	for _, t := range targets {
 		found := false
 		for _, img := range l.Images {
 			if img.Ref == t || img.Target == t {
-				out = append(out, img)
-				found = true
+				images, found = append(images, img), true
+			}
+		}
+		for _, b := range l.Builds {
+			if b.Ref == t || b.Target == t {
+				builds, found = append(builds, b), true
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("--target %s: no image of images.lock has that source or target", t)
+			return nil, nil, fmt.Errorf("--target %s: no image of images.lock has that source or target", t)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return imageref.Less(out[i].Ref, out[j].Ref) })
-	n := 0
-	for i := range out {
-		if i == 0 || out[i].Ref != out[n-1].Ref {
-			out[n] = out[i]
-			n++
-		}
-	}
-	return out[:n], nil
+	sort.Slice(images, func(i, j int) bool { return imageref.Less(images[i].Ref, images[j].Ref) })
+	sort.Slice(builds, func(i, j int) bool { return imageref.Less(builds[i].Ref, builds[j].Ref) })
+	images = slices.CompactFunc(images, func(a, b lock.Image) bool { return a.Ref == b.Ref })
+	builds = slices.CompactFunc(builds, func(a, b lock.Build) bool { return a.Ref == b.Ref })
+	return images, builds, nil
 }
 
 func summarize(changes []Change) Summary {
@@ -172,6 +227,10 @@ func summarize(changes []Change) Summary {
 			s.Create++
 		case Update:
 			s.Update++
+		case Build:
+			s.Build++
+		case Rebuild:
+			s.Rebuild++
 		default:
 			s.Unchanged++
 		}

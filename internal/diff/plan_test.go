@@ -18,10 +18,11 @@ import (
 
 // fakeTarget serves target digests from a map and counts HEADs.
 type fakeTarget struct {
-	mu    sync.Mutex
-	tags  map[string]digest.Digest
-	heads int
-	fail  string // a target whose HEAD fails
+	mu     sync.Mutex
+	tags   map[string]digest.Digest
+	heads  int
+	fail   string                       // a target whose HEAD fails
+	labels map[string]map[string]string // by target
 }
 
 func (f *fakeTarget) HeadTarget(_ context.Context, ref imageref.Ref) (registry.Head, error) {
@@ -36,6 +37,14 @@ func (f *fakeTarget) HeadTarget(_ context.Context, ref imageref.Ref) (registry.H
 		return registry.Head{}, fmt.Errorf("HEAD %s: %w", ref, registry.ErrNotFound)
 	}
 	return registry.Head{Digest: d}, nil
+}
+
+func (f *fakeTarget) TargetLabels(ctx context.Context, ref imageref.Ref) (registry.Head, map[string]string, error) {
+	h, err := f.HeadTarget(ctx, ref)
+	if err != nil {
+		return h, nil, err
+	}
+	return h, f.labels[ref.String()], nil
 }
 
 func dg(s string) digest.Digest { return digest.FromString(s) }
@@ -169,5 +178,51 @@ func TestPlanFileRoundTrip(t *testing.T) {
 		if _, err := ReadPlan(strings.NewReader(broken)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestMakeBuilds(t *testing.T) {
+	l := testLock()
+	build := func(name, inputs string) lock.Build {
+		return lock.Build{Ref: imageref.MustParse(name + ":v1"), Service: name, Target: imageref.MustParse("reg.example.com/aim/" + name + ":v1"), Inputs: dg(inputs)}
+	}
+	l.Builds = []lock.Build{build("api", "api-in"), build("web", "web-in-new"), build("worker", "worker-in"), build("legacy", "legacy-in")}
+	l.Normalize()
+	target := &fakeTarget{
+		tags: map[string]digest.Digest{
+			"reg.example.com/aim/web:v1": dg("web-img"), "reg.example.com/aim/worker:v1": dg("worker-img"), "reg.example.com/aim/legacy:v1": dg("legacy-img"),
+		},
+		labels: map[string]map[string]string{
+			"reg.example.com/aim/web:v1":    {lock.InputsLabel: dg("web-in-old").String()},
+			"reg.example.com/aim/worker:v1": {lock.InputsLabel: dg("worker-in").String()},
+			// legacy was built elsewhere: no label, so it is rebuilt
+		},
+	}
+	p, err := Make(context.Background(), l, dg("lock"), target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Change{}
+	for _, c := range p.Changes {
+		got[c.Source] = c
+	}
+	if c := got["docker.io/library/api:v1"]; c.Kind != KindBuild || c.Action != Build || c.Service != "api" {
+		t.Errorf("api = %+v", c)
+	}
+	if c := got["docker.io/library/web:v1"]; c.Action != Rebuild || c.CurrentInputs != dg("web-in-old").String() || c.Inputs != dg("web-in-new").String() {
+		t.Errorf("web = %+v", c)
+	}
+	if c := got["docker.io/library/worker:v1"]; c.Action != NoOp {
+		t.Errorf("worker = %+v", c)
+	}
+	if c := got["docker.io/library/legacy:v1"]; c.Action != Rebuild || c.CurrentInputs != "" {
+		t.Errorf("legacy = %+v", c)
+	}
+	if s := p.Summary; s.Build != 1 || s.Rebuild != 2 || s.Unchanged != 1 {
+		t.Errorf("summary = %+v", s)
+	}
+	skipped, err := Make(context.Background(), l, dg("lock"), target, Options{SkipBuilds: true})
+	if err != nil || skipped.Summary.Build+skipped.Summary.Rebuild != 0 || len(skipped.Changes) != len(l.Images) {
+		t.Errorf("--skip-builds: %+v %v", skipped.Summary, err)
 	}
 }

@@ -37,11 +37,11 @@ func ReadPlan(r io.Reader) (*Plan, error) {
 	}
 	for i, c := range p.Changes {
 		switch c.Action {
-		case Create, Update, NoOp:
+		case Create, Update, NoOp, Build, Rebuild:
 		default:
 			return nil, fmt.Errorf("change %d has unknown action %q", i, c.Action)
 		}
-		if c.Source == "" || c.Target == "" || c.Digest == "" {
+		if c.Source == "" || c.Target == "" || (c.Kind != KindBuild && c.Digest == "") {
 			return nil, fmt.Errorf("change %d lacks source, target or digest", i)
 		}
 	}

@@ -12,6 +12,11 @@ import (
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
+// InputsLabel is the image label a build's inputs fingerprint is recorded
+// in, so that a plan can tell whether the image in the target registry was
+// built from the same inputs.
+const InputsLabel = "io.imagesync.inputs"
+
 // DefaultFilename is the lockfile name, relative to the config's directory.
 const DefaultFilename = "images.lock"
 

@@ -28,6 +28,10 @@ func NewLineProgress(w io.Writer) *LineProgress { return &LineProgress{w: w} }
 func (p *LineProgress) Started(c diff.Change) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if c.Kind == diff.KindBuild {
+		fmt.Fprintf(p.w, "%s: building service %s\n", c.Target, c.Service)
+		return
+	}
 	fmt.Fprintf(p.w, "%s: copying %s@%s\n", c.Target, c.Source, ShortDigest(c.Digest))
 }
 
@@ -45,8 +49,12 @@ func (p *LineProgress) Finished(r apply.Result) {
 		fmt.Fprintf(p.w, "%s: failed after %.1fs: %v\n", r.Change.Target, r.Duration.Seconds(), r.Err)
 		return
 	}
-	fmt.Fprintf(p.w, "%s: done in %.1fs, %s uploaded, %d blobs mounted, %d already there\n",
-		r.Change.Target, r.Duration.Seconds(), Bytes(r.BytesUploaded), r.BlobsMounted, r.BlobsSkipped)
+	if r.Change.Kind == diff.KindBuild {
+		fmt.Fprintf(p.w, "%s: built and pushed in %.1fs\n", r.Change.Target, r.Duration.Seconds())
+		return
+	}
+	fmt.Fprintf(p.w, "%s: done in %.1fs, %s uploaded, %s mounted, %d already there\n",
+		r.Change.Target, r.Duration.Seconds(), Bytes(r.BytesUploaded), Plural(r.BlobsMounted, "blob"), r.BlobsSkipped)
 }
 
 // BarProgress draws one live bar per image on a terminal.
@@ -112,17 +120,17 @@ func (b *BarProgress) Wait() { b.p.Wait() }
 // line: "Apply complete! ..." or the list of failures.
 func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error {
 	rows := make([][]string, 0, len(results))
-	var created, updated int
+	done := map[diff.Action]int{}
+	hasBuilds := false
 	var failed []apply.Result
 	for _, r := range results {
+		hasBuilds = hasBuilds || r.Change.Kind == diff.KindBuild
 		result := "ok"
 		if r.Err != nil {
 			result = "FAILED"
 			failed = append(failed, r)
-		} else if r.Change.Action == diff.Create {
-			created++
 		} else {
-			updated++
+			done[r.Change.Action]++
 		}
 		rows = append(rows, []string{r.Change.Target, string(r.Change.Action), Bytes(r.BytesUploaded),
 			strconv.Itoa(r.BlobsMounted), strconv.Itoa(r.BlobsSkipped), fmt.Sprintf("%.1f", r.Duration.Seconds()), result})
@@ -133,18 +141,30 @@ func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error
 		}
 		fmt.Fprintln(w)
 	}
+	counts := fmt.Sprintf("%d created, %d updated", done[diff.Create], done[diff.Update])
+	if hasBuilds {
+		counts += fmt.Sprintf(", %d built, %d rebuilt", done[diff.Build], done[diff.Rebuild])
+	}
 	if len(failed) == 0 {
-		_, err := fmt.Fprintf(w, "Apply complete! Images: %d created, %d updated, %d unchanged.\n", created, updated, unchanged)
+		_, err := fmt.Fprintf(w, "Apply complete! Images: %s, %d unchanged.\n", counts, unchanged)
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Apply failed for %d of %d images (%d created, %d updated):\n", len(failed), len(results), created, updated)
+	fmt.Fprintf(&b, "Apply failed for %d of %s (%s):\n", len(failed), Plural(len(results), "image"), counts)
 	for _, r := range failed {
 		fmt.Fprintf(&b, "  %s (%s): %v\n", r.Change.Target, r.Change.Source, r.Err)
 	}
 	b.WriteString("Run \"imagesync apply\" again to finish: what landed is not sent again.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Plural writes a count with its noun: "1 blob", "2 blobs".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Bytes formats a byte count for people: "0 B", "12.3 KiB", "1.5 GiB".

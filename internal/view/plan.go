@@ -12,12 +12,14 @@ import (
 const noChanges = "No changes. The target registry matches images.lock."
 
 // symbols of the plan, in Terraform's style.
-var symbols = map[diff.Action]string{diff.Create: "+", diff.Update: "~", diff.NoOp: "="}
+var symbols = map[diff.Action]string{diff.Create: "+", diff.Update: "~", diff.Build: "+", diff.Rebuild: "~", diff.NoOp: "="}
 
 var legend = map[diff.Action]string{
-	diff.Create: "create: the target reference is missing",
-	diff.Update: "update: the target tag points at another digest",
-	diff.NoOp:   "unchanged: the target already holds the locked digest",
+	diff.Create:  "+ create: the target reference is missing",
+	diff.Update:  "~ update: the target tag points at another digest",
+	diff.Build:   "+ build: the repository's image is missing from the target, it will be built",
+	diff.Rebuild: "~ rebuild: the image in the target was built from other inputs",
+	diff.NoOp:    "= unchanged: the target already holds the locked digest or inputs",
 }
 
 // WritePlan renders a plan for people: a legend of the symbols used, one
@@ -38,31 +40,63 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	}
 	var b strings.Builder
 	b.WriteString("imagesync compared images.lock with the target registry. Actions are shown with these symbols:\n")
-	for _, a := range []diff.Action{diff.Create, diff.Update, diff.NoOp} {
+	for _, a := range []diff.Action{diff.Create, diff.Update, diff.Build, diff.Rebuild, diff.NoOp} {
 		if used[a] {
-			fmt.Fprintf(&b, "  %s %s\n", symbols[a], legend[a])
+			fmt.Fprintf(&b, "  %s\n", legend[a])
 		}
 	}
 	b.WriteString("\nimagesync will perform the following actions:\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, c := range shown {
-		digest := ShortDigest(c.Digest)
-		if c.Action == diff.Update {
-			digest = ShortDigest(c.CurrentDigest) + " -> " + digest
-		}
-		fmt.Fprintf(tw, "  %s %s\t-> %s\t%s\n", symbols[c.Action], c.Source, c.Target, digest)
+		fmt.Fprintf(tw, "  %s %s\t-> %s\t%s\n", symbols[c.Action], c.Source, c.Target, changeDetail(c))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	b.WriteString("\n")
 	if p.Summary.HasChanges() {
-		fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d unchanged.\n", p.Summary.Create, p.Summary.Update, p.Summary.Unchanged)
+		b.WriteString(SummaryLine(p))
 	} else {
 		fmt.Fprintln(&b, noChanges)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// changeDetail is the last column of a plan line: the digest an image goes
+// to, or why a build happens.
+func changeDetail(c diff.Change) string {
+	switch c.Action {
+	case diff.Update:
+		return ShortDigest(c.CurrentDigest) + " -> " + ShortDigest(c.Digest)
+	case diff.Build:
+		return fmt.Sprintf("build service %s, inputs %s", c.Service, ShortDigest(c.Inputs))
+	case diff.Rebuild:
+		old := ShortDigest(c.CurrentInputs)
+		if old == "" {
+			old = "(none recorded)"
+		}
+		return fmt.Sprintf("rebuild service %s, inputs %s -> %s", c.Service, old, ShortDigest(c.Inputs))
+	}
+	if c.Kind == diff.KindBuild {
+		return fmt.Sprintf("service %s, inputs %s", c.Service, ShortDigest(c.Inputs))
+	}
+	return ShortDigest(c.Digest)
+}
+
+// SummaryLine counts the plan's changes ("Plan: 1 to create, ..."), with
+// the build counts when the plan holds builds.
+func SummaryLine(p *diff.Plan) string {
+	s := p.Summary
+	hasBuilds := false
+	for _, c := range p.Changes {
+		hasBuilds = hasBuilds || c.Kind == diff.KindBuild
+	}
+	if !hasBuilds {
+		return fmt.Sprintf("Plan: %d to create, %d to update, %d unchanged.\n", s.Create, s.Update, s.Unchanged)
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to update, %d to build, %d to rebuild, %d unchanged.\n",
+		s.Create, s.Update, s.Build, s.Rebuild, s.Unchanged)
 }
 
 // WritePlanJSON renders a plan as one JSON document, the same model as the

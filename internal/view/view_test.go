@@ -56,6 +56,19 @@ func samplePlan() *diff.Plan {
 	return p
 }
 
+func buildPlan() *diff.Plan {
+	p := samplePlan()
+	p.Changes = append(p.Changes,
+		diff.Change{Kind: diff.KindBuild, Action: diff.Build, Source: "docker.io/library/api:v1", Target: "reg.example.com/aim/api:v1",
+			Service: "api", Inputs: dg("api-in")},
+		diff.Change{Kind: diff.KindBuild, Action: diff.Rebuild, Source: "docker.io/library/web:v1", Target: "reg.example.com/aim/web:v1",
+			Service: "web", Inputs: dg("web-new"), CurrentInputs: dg("web-old"), CurrentDigest: dg("web-img")},
+		diff.Change{Kind: diff.KindBuild, Action: diff.NoOp, Source: "docker.io/library/worker:v1", Target: "reg.example.com/aim/worker:v1",
+			Service: "worker", Inputs: dg("worker-in"), CurrentInputs: dg("worker-in"), CurrentDigest: dg("worker-img")})
+	p.Summary = diff.Summary{Create: 2, Update: 1, Build: 1, Rebuild: 1, Unchanged: 2}
+	return p
+}
+
 func TestPlanText(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
@@ -65,6 +78,7 @@ func TestPlanText(t *testing.T) {
 		{"plan.txt", samplePlan(), false},
 		{"plan-verbose.txt", samplePlan(), true},
 		{"plan-nochanges.txt", &diff.Plan{Changes: samplePlan().Changes[:1], Summary: diff.Summary{Unchanged: 1}}, false},
+		{"plan-builds.txt", buildPlan(), false},
 	} {
 		var buf bytes.Buffer
 		if err := WritePlan(&buf, tt.plan, tt.verbose); err != nil {
@@ -76,7 +90,7 @@ func TestPlanText(t *testing.T) {
 
 func TestPlanJSON(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WritePlanJSON(&buf, samplePlan()); err != nil {
+	if err := WritePlanJSON(&buf, buildPlan()); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "plan.json", buf.Bytes())
@@ -119,7 +133,7 @@ func TestImagesTable(t *testing.T) {
 	l := &lock.Lock{
 		Images: []lock.Image{{Ref: imageref.MustParse("nginx:1.27-alpine"), Digest: digest.FromString("nginx"),
 			MediaType: "application/vnd.oci.image.index.v1+json", Platforms: []string{"linux/amd64", "linux/arm64"},
-			Target: imageref.MustParse("reg.example.com/aim/nginx:1.27-alpine"),
+			Target:  imageref.MustParse("reg.example.com/aim/nginx:1.27-alpine"),
 			Sources: []string{"docker-compose.yml#services.gateway.image", "src/web/Dockerfile#FROM 1"}}},
 		Builds: []lock.Build{{Ref: imageref.MustParse("web:v1"), Service: "web", Context: "src/web", Dockerfile: "src/web/Dockerfile",
 			Bases: []imageref.Ref{imageref.MustParse("nginx:1.27-alpine")}, Target: imageref.MustParse("reg.example.com/aim/web:v1"),
