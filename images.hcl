@@ -14,6 +14,12 @@ discover {
   dockerfiles = ["examples/ai-infra-matrix/src/**/Dockerfile*"]
 }
 
+# The repository's 5 services are built with buildah, which runs here
+# without a Docker engine (as root: --isolation chroot --storage-driver vfs).
+builder {
+  kind = "buildah"
+}
+
 registry "docker.io" {
   mirrors = ["http://127.0.0.1:5101"]
 }

@@ -11,6 +11,12 @@ discover {
   dockerfiles = ["src/**/Dockerfile*"]
 }
 
+# The repository's 5 services are built with buildah, which runs here
+# without a Docker engine (as root: --isolation chroot --storage-driver vfs).
+builder {
+  kind = "buildah"
+}
+
 registry "docker.io" {
   mirrors = ["http://127.0.0.1:5101"]
 }

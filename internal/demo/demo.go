@@ -33,6 +33,9 @@ type Options struct {
 	Binary   string    // a built imagesync; "" builds one with `go build`
 	Out      io.Writer // where the transcript goes
 	Keep     bool      // keep the registries running after the script, until ctx ends
+	// ServeOnly starts and seeds the registries and runs no command, until
+	// ctx ends: for regenerating the committed images.lock.
+	ServeOnly bool
 }
 
 // Env is a running demo environment: the registries and a scratch copy of
@@ -82,6 +85,14 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	e.say("Seeding the stand-in upstream registries with %d generated images...", len(fakeupstream.Seed()))
 	if err := fakeupstream.PushAll(ctx, fakeupstream.Seed(), e.Hosts()); err != nil {
 		return nil, fmt.Errorf("seed upstream: %w", err)
+	}
+	// An empty docker config: the demo must not use the machine's
+	// credentials, and builders insist that the file exists.
+	if err := os.MkdirAll(filepath.Join(scratch, "docker-config"), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(scratch, "docker-config", "config.json"), []byte("{}\n"), 0o600); err != nil {
+		return nil, err
 	}
 	e.WorkDir = filepath.Join(scratch, "ai-infra-matrix")
 	if err := copyTree(filepath.Join(opts.RepoRoot, "examples", "ai-infra-matrix"), e.WorkDir); err != nil {

@@ -3,6 +3,8 @@ package demo
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/imagesync/imagesync/internal/fakeupstream"
 )
@@ -27,6 +29,11 @@ func Script(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer e.Close()
+	if opts.ServeOnly {
+		fmt.Fprintf(opts.Out, "The registries are up on %s, %s and %s until Ctrl-C.\n", TargetAddr, DockerHubAddr, QuayAddr)
+		<-ctx.Done()
+		return nil
+	}
 	if opts.Keep {
 		defer func() {
 			fmt.Fprintf(opts.Out, "The registries stay up on %s, %s and %s until Ctrl-C.\n", TargetAddr, DockerHubAddr, QuayAddr)
@@ -44,6 +51,10 @@ func Script(ctx context.Context, opts Options) error {
 			note: "Upstream moved " + movedImage + " to a new image; --upgrade re-resolves the tags:"},
 		{args: []string{"plan", "--detailed-exitcode"}, want: 2, note: "Exactly one update:"},
 		{args: []string{"apply", "--auto-approve"}, note: "Only the new image's own blobs travel; the shared base layer is already there:"},
+		{args: []string{"lock"}, before: editService,
+			note: "A developer changes one file of the saltstack service; its build inputs change:"},
+		{args: []string{"plan", "--detailed-exitcode"}, want: 2, note: "Exactly one rebuild, and nothing else:"},
+		{args: []string{"apply", "--auto-approve"}, note: "buildah rebuilds saltstack from the locked python base in the target registry:"},
 		{args: []string{"verify", "--deep"}, note: "The auditor's check: every manifest and blob is in the target:"},
 		{dir: opts.RepoRoot, args: []string{"lock", "--check"}, note: "The repository's own committed images.lock is current too:"},
 	}
@@ -68,6 +79,13 @@ func Script(ctx context.Context, opts Options) error {
 	}
 	fmt.Fprintln(opts.Out, "\nDemo complete.")
 	return nil
+}
+
+// editService changes one file in the saltstack service's build context.
+func editService(_ context.Context, e *Env) error {
+	path := filepath.Join(e.WorkDir, "src", "saltstack", "states", "top.sls")
+	fmt.Fprintf(e.opts.Out, "\n$ echo \"base: {'*': [core]}\" > src/saltstack/states/top.sls")
+	return os.WriteFile(path, []byte("base: {'*': [core]}\n"), 0o644)
 }
 
 // moveTag pushes a new generation of movedImage to the stand-in upstream.
