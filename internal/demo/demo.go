@@ -63,6 +63,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 			e.Close()
 		}
 	}()
+	// buildah reads the builder's images.hcl setting; with the example's
+	// "buildah" the demo needs it installed to build (see Script).
 	e.binary = opts.Binary
 	if e.binary == "" {
 		e.binary = filepath.Join(scratch, "imagesync")
