@@ -72,7 +72,7 @@ func NewBarProgress(w io.Writer) *BarProgress {
 // Started implements apply.Progress.
 func (b *BarProgress) Started(c diff.Change) {
 	bar := b.p.AddBar(0,
-		mpb.PrependDecorators(decor.Name(c.Target, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+		mpb.PrependDecorators(decor.Name(c.Target, decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.OnComplete(decor.CountersKibiByte("% .1f / % .1f"), "done")),
 	)
 	b.mu.Lock()
