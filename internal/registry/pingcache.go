@@ -16,7 +16,8 @@ import (
 type pingCache struct {
 	next http.RoundTripper
 	mu   sync.Mutex
-	resp map[string]*cachedPing // by host
+	resp map[string]*cachedPing   // by host
+	busy map[string]chan struct{} // hosts being pinged, closed when done
 }
 
 type cachedPing struct {
@@ -27,7 +28,7 @@ type cachedPing struct {
 }
 
 func newPingCache(next http.RoundTripper) *pingCache {
-	return &pingCache{next: next, resp: map[string]*cachedPing{}}
+	return &pingCache{next: next, resp: map[string]*cachedPing{}, busy: map[string]chan struct{}{}}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -36,9 +37,35 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		return p.next.RoundTrip(req)
 	}
 	key := req.URL.Host
-	p.mu.Lock()
-	c, ok := p.resp[key]
-	p.mu.Unlock()
+	// Concurrent first pings of one host wait for the first one's answer,
+	// so that a plan sends one ping per host, not one per request slot.
+	var c *cachedPing
+	ok := false
+	for {
+		p.mu.Lock()
+		c, ok = p.resp[key]
+		wait, busy := p.busy[key]
+		if !ok && !busy {
+			p.busy[key] = make(chan struct{})
+		}
+		p.mu.Unlock()
+		if ok || !busy {
+			break
+		}
+		select {
+		case <-wait:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+	}
+	if !ok {
+		defer func() {
+			p.mu.Lock()
+			close(p.busy[key])
+			delete(p.busy, key)
+			p.mu.Unlock()
+		}()
+	}
 	if ok {
 		if c.scheme != req.URL.Scheme {
 			// go-containerregistry pings an insecure host over https and
