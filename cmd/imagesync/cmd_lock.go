@@ -28,6 +28,17 @@ func runLock(ctx context.Context, e *env, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	if !a.Check {
+		// Read, resolve and write under the file lock: a second run at
+		// once waits, then starts from what this one wrote.
+		fl, err := lock.Acquire(ctx, w.lockPath, func(holder string) {
+			fmt.Fprintf(e.stderr, "Waiting for another imagesync (%s) to finish with %s...\n", holder, w.relLock())
+		})
+		if err != nil {
+			return exitError, err
+		}
+		defer fl.Release()
+	}
 	found, err := w.discover(ctx)
 	if err != nil {
 		return exitError, err

@@ -43,7 +43,7 @@ type host struct {
 	base      http.RoundTripper
 
 	mu   sync.Mutex
-	auth map[repoKey]http.RoundTripper
+	auth map[repoKey]authTransport
 }
 
 type options struct {
@@ -54,6 +54,7 @@ type options struct {
 	logger    *slog.Logger
 	transport http.RoundTripper
 	retry     RetryPolicy
+	stall     time.Duration
 }
 
 // Option configures a Client.
@@ -80,6 +81,12 @@ func WithTransfersPerHost(n int) Option {
 // RetryPolicy's zero value (5 tries, 200ms base, 30s cap).
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
+// WithStallTimeout sets how long a request may make no progress (no byte
+// sent or received) before it is abandoned as a timeout; the default is
+// $IMAGESYNC_STALL_TIMEOUT, else DefaultStallTimeout. 0 or less turns the
+// guard off.
+func WithStallTimeout(d time.Duration) Option { return func(o *options) { o.stall = d } }
+
 // WithUserAgent sets the User-Agent prefix; the default is "imagesync".
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
 
@@ -92,7 +99,7 @@ func WithBaseTransport(t http.RoundTripper) Option { return func(o *options) { o
 
 // New returns a Client for the registries of cfg.
 func New(cfg *config.Config, opts ...Option) *Client {
-	o := options{keychain: authn.DefaultKeychain, jobs: 8, transfers: 8, userAgent: "imagesync"}
+	o := options{keychain: authn.DefaultKeychain, jobs: 8, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -111,6 +118,9 @@ type Endpoint struct {
 	// settings for TLS of this endpoint
 	insecure bool
 	caFile   string
+	// block is the registry block of images.hcl that configures this
+	// endpoint (the upstream's host for a mirror), for messages.
+	block string
 }
 
 // String names the endpoint in messages.
@@ -131,13 +141,13 @@ func (c *Client) Endpoints(ref imageref.Ref) ([]Endpoint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s for %s: %w", m.URL, ref, err)
 		}
-		eps = append(eps, Endpoint{Repo: repo, Mirror: m.URL, insecure: m.Insecure, caFile: reg.CAFile})
+		eps = append(eps, Endpoint{Repo: repo, Mirror: m.URL, insecure: m.Insecure, caFile: reg.CAFile, block: ref.Domain()})
 	}
 	repo, err := c.repository(ref.Repository(), reg.Insecure)
 	if err != nil {
 		return nil, err
 	}
-	return append(eps, Endpoint{Repo: repo, insecure: reg.Insecure, caFile: reg.CAFile}), nil
+	return append(eps, Endpoint{Repo: repo, insecure: reg.Insecure, caFile: reg.CAFile, block: ref.Domain()}), nil
 }
 
 // TargetRepository returns the endpoint of a target reference (no
@@ -148,7 +158,7 @@ func (c *Client) TargetRepository(ref imageref.Ref) (Endpoint, error) {
 	if err != nil {
 		return Endpoint{}, err
 	}
-	return Endpoint{Repo: repo, insecure: reg.Insecure, caFile: reg.CAFile}, nil
+	return Endpoint{Repo: repo, insecure: reg.Insecure, caFile: reg.CAFile, block: ref.Domain()}, nil
 }
 
 func (c *Client) repository(repo string, insecure bool) (name.Repository, error) {
@@ -187,12 +197,17 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 				"attempt", attempt, "wait", wait, "reason", reason)
 		}
 	}
-	base := newPingCache(transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent))
+	// From the top: the ping answered from memory, debug logs of every
+	// request, the User-Agent, the one retry layer, and under it the stall
+	// guard, per try.
+	tr = &stallGuard{next: tr, idle: c.opts.stall}
+	logged := &requestLog{next: transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent), logger: c.logger}
+	base := newPingCache(logged)
 	h := &host{
 		sem:       make(chan struct{}, c.opts.jobs),
 		transfers: make(chan struct{}, c.opts.transfers),
 		base:      base,
-		auth:      map[repoKey]http.RoundTripper{},
+		auth:      map[repoKey]authTransport{},
 	}
 	c.hosts[key] = h
 	return h, nil
@@ -206,7 +221,14 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
 	tr.MaxIdleConnsPerHost = c.opts.jobs * 2
 	// A registry that accepts a request and never answers must not hang a
 	// run: the retry layer above treats the timeout as a transient fault.
-	tr.ResponseHeaderTimeout = 60 * time.Second
+	// (The stall guard above covers bodies too; this is the same bound
+	// where http.Transport can apply it itself.)
+	tr.ResponseHeaderTimeout = DefaultStallTimeout
+	if c.opts.stall > 0 {
+		tr.ResponseHeaderTimeout = c.opts.stall
+	}
+	// tr.Proxy stays http.ProxyFromEnvironment: HTTPS_PROXY, HTTP_PROXY
+	// and NO_PROXY are honoured (loopback hosts are never proxied).
 	if ep.insecure || ep.caFile != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if ep.insecure {
@@ -219,7 +241,7 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
 			}
 			pem, err := os.ReadFile(ep.caFile)
 			if err != nil {
-				return nil, fmt.Errorf("read ca_file for %s: %w", ep.Repo.RegistryStr(), err)
+				return nil, fmt.Errorf("read ca_file of registry %q for %s: %w", ep.block, ep.Repo.RegistryStr(), err)
 			}
 			if !pool.AppendCertsFromPEM(pem) {
 				return nil, fmt.Errorf("ca_file %s for %s holds no PEM certificate", ep.caFile, ep.Repo.RegistryStr())

@@ -21,6 +21,11 @@ import (
 // larger ones too (distribution's limit is 4 MiB).
 const MaxManifestSize = 4 << 20
 
+// MaxIndexEntries bounds the children of an index imagesync reads, so that
+// a hostile index cannot make a run fetch without end; the copy engine and
+// verify apply the same bound.
+const MaxIndexEntries = 1000
+
 // ManifestAccept lists the manifest media types imagesync reads, so that a
 // registry never converts a manifest to an older schema.
 var manifestAccept = strings.Join([]string{
@@ -39,6 +44,26 @@ type Repo struct {
 	base   string // scheme://host/v2/<repository>
 	host   *host
 	logger *slog.Logger
+	// anonymous is true when no credentials were found for the host, so
+	// that a 401 can say so rather than blame the credentials.
+	anonymous bool
+}
+
+// MaxRedirects bounds the redirects one registry request follows (blob
+// downloads are often redirected to storage); more is refused as a loop.
+const MaxRedirects = 10
+
+// ErrRedirectLoop is wrapped by the error of a request that was redirected
+// more than MaxRedirects times.
+var ErrRedirectLoop = errors.New("redirect loop")
+
+// checkRedirect refuses a request's 11th redirect. Go's own limit says
+// only "stopped after 10 redirects"; this one says where from.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= MaxRedirects {
+		return fmt.Errorf("%w: %s %s was redirected more than %d times", ErrRedirectLoop, via[0].Method, redactURL(via[0].URL.String()), MaxRedirects)
+	}
+	return nil
 }
 
 // Endpoint is the endpoint this Repo talks to.
@@ -73,23 +98,35 @@ func (c *Client) Repo(ctx context.Context, ep Endpoint, push bool, mountFrom ...
 	}
 	key := repoKey{repo: ep.Repo.Name(), scope: strings.Join(scopes, " ")}
 	h.mu.Lock()
-	t, ok := h.auth[key]
+	at, ok := h.auth[key]
 	h.mu.Unlock()
 	if !ok {
 		auth, err := authn.Resolve(ctx, c.opts.keychain, ep.Repo)
 		if err != nil {
-			return nil, fmt.Errorf("credentials for %s: %w", ep.Repo.RegistryStr(), err)
+			// A credential helper's error may quote its output; say only
+			// which registry and where credentials come from.
+			return nil, fmt.Errorf("credentials for %s from %s: %w", ep.Repo.RegistryStr(), credentialSource(), err)
 		}
-		t, err = transport.NewWithContext(ctx, ep.Repo.Registry, auth, h.base, scopes)
+		anonymous := auth == authn.Anonymous
+		t, err := transport.NewWithContext(ctx, ep.Repo.Registry, auth, h.base, scopes)
 		if err != nil {
-			return nil, fmt.Errorf("authenticate to %s: %w", ep, err)
+			return nil, fmt.Errorf("connect to %s: %w", ep, explain(ep, anonymous, err))
 		}
+		at = authTransport{rt: t, anonymous: anonymous}
 		h.mu.Lock()
-		h.auth[key] = t
+		h.auth[key] = at
 		h.mu.Unlock()
 	}
 	base := fmt.Sprintf("%s://%s/v2/%s", ep.Repo.Scheme(), ep.Repo.RegistryStr(), ep.Repo.RepositoryStr())
-	return &Repo{ep: ep, http: &http.Client{Transport: t}, base: base, host: h, logger: c.logger}, nil
+	return &Repo{ep: ep, http: &http.Client{Transport: at.rt, CheckRedirect: checkRedirect}, base: base, host: h,
+		logger: c.logger, anonymous: at.anonymous}, nil
+}
+
+// authTransport is an authenticated transport for one repository and
+// scope, cached per host.
+type authTransport struct {
+	rt        http.RoundTripper
+	anonymous bool // no credentials were found
 }
 
 // do sends one request and returns the response; a status outside ok is an
@@ -105,14 +142,18 @@ func (r *Repo) do(ctx context.Context, method, u string, body io.Reader, header 
 	}
 	resp, err := r.http.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, r.explain(err)
 	}
 	if err := transport.CheckError(resp, ok...); err != nil {
 		resp.Body.Close()
-		return nil, classify(err)
+		return nil, classify(r.explain(withStatus(resp, err)))
 	}
 	return resp, nil
 }
+
+// explain turns a failed request's error into the one to report: a login
+// refused, a certificate not trusted, and never an URL with its query.
+func (r *Repo) explain(err error) error { return explain(r.ep, r.anonymous, err) }
 
 // HeadManifest returns what a tag or digest points at, or ErrNotFound.
 func (r *Repo) HeadManifest(ctx context.Context, ref string) (Head, error) {
@@ -187,21 +228,58 @@ func (r *Repo) GetBlob(ctx context.Context, d digest.Digest) (io.ReadCloser, int
 	return &verifyingReader{rc: resp.Body, verifier: d.Verifier(), d: d, src: r.ep.String()}, resp.ContentLength, nil
 }
 
-// verifyingReader checks a blob's digest as it streams.
+// verifyingReader checks a blob's digest as it streams, and holds back the
+// blob's last byte until the digest is checked: a reader of corrupted
+// content fails before it has passed on the whole blob, so an upload fed
+// from it never completes (the target never receives, let alone stores,
+// a whole corrupted blob).
 type verifyingReader struct {
 	rc       io.ReadCloser
 	verifier digest.Verifier
 	d        digest.Digest
 	src      string
+	pending  []byte // read and hashed, not yet passed on; its last byte is held back until EOF
+	buf      []byte // backing store of pending
+	eof      bool   // rc ended and the digest matched
+	err      error  // rc failed, or the digest did not match
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.rc.Read(p)
-	v.verifier.Write(p[:n])
-	if err == io.EOF && !v.verifier.Verified() {
-		return n, fmt.Errorf("blob %s from %s: content does not match its digest", v.d, v.src)
+	if len(p) == 0 {
+		return 0, nil
 	}
-	return n, err
+	for {
+		if k := len(v.pending); k > 1 || (v.eof && k > 0) {
+			if !v.eof {
+				k-- // the last byte waits for the digest check
+			}
+			n := copy(p, v.pending[:k])
+			v.pending = v.pending[n:]
+			return n, nil
+		}
+		switch {
+		case v.eof:
+			return 0, io.EOF
+		case v.err != nil:
+			return 0, v.err
+		}
+		if v.buf == nil {
+			v.buf = make([]byte, 0, 32<<10+1)
+		}
+		held := v.pending // 0 or 1 byte
+		v.pending = append(v.buf[:0], held...)
+		m, err := v.rc.Read(v.pending[len(held):cap(v.pending)])
+		v.verifier.Write(v.pending[len(held) : len(held)+m])
+		v.pending = v.pending[:len(held)+m]
+		switch {
+		case err == io.EOF && v.verifier.Verified():
+			v.eof = true
+		case err == io.EOF:
+			v.pending, v.err = nil, fmt.Errorf("blob %s from %s: content does not match its digest", v.d, v.src)
+		case err != nil:
+			v.pending, v.err = nil, err
+		}
+	}
 }
 
 func (v *verifyingReader) Close() error { return v.rc.Close() }
@@ -260,11 +338,11 @@ func (r *Repo) Upload(ctx context.Context, location string, d digest.Digest, siz
 	req.Header.Set("Content-Length", strconv.FormatInt(size, 10))
 	resp, err := r.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("upload blob %s to %s: %w", d, r.ep.Repo, err)
+		return fmt.Errorf("upload blob %s to %s: %w", d, r.ep.Repo, r.explain(err))
 	}
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusCreated); err != nil {
-		return fmt.Errorf("upload blob %s to %s: %w", d, r.ep.Repo, err)
+		return fmt.Errorf("upload blob %s to %s: %w", d, r.ep.Repo, r.explain(withStatus(resp, err)))
 	}
 	return nil
 }

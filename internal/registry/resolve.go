@@ -145,6 +145,9 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read index %s: %w", head.Digest, err)
 		}
+		if len(im.Manifests) > MaxIndexEntries {
+			return nil, fmt.Errorf("index %s has %d entries, more than the %d allowed", head.Digest, len(im.Manifests), MaxIndexEntries)
+		}
 		for _, m := range im.Manifests {
 			if p := m.Platform; p != nil && p.OS != "unknown" && p.OS != "" {
 				platforms = append(platforms, platformString(*p))

@@ -13,6 +13,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,11 @@ type RetryPolicy struct {
 	OnRetry func(req *http.Request, attempt int, wait time.Duration, reason string)
 }
 
+// AttemptsHeader is set on a response whose retryable status (429, 5xx)
+// outlived the retries, to the number of tries made, so that the error
+// reported can say so. Servers do not send it; this layer adds it.
+const AttemptsHeader = "Imagesync-Attempts"
+
 // Defaults of RetryPolicy.
 const (
 	defaultRetryAttempts = 5
@@ -74,12 +80,14 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 }
 
 // NewRetryTransport wraps next so that 429, 500, 502, 503, 504, connection
-// resets / refused / EOF before a response, and timeouts are retried with
-// exponential backoff and full jitter (wait = rand[0, min(Max, Base*2^n)]),
-// honouring Retry-After (delta-seconds or HTTP-date; capped by Max, never
-// below what it says unless it exceeds Max, in which case the request is
-// not retried and the 429 is returned as is so the caller reports it), a
-// bounded number of times, then the last response or error is returned.
+// resets / refused / EOF before a response, timeouts, and a manifest PUT
+// refused for a blob the registry does not find (see manifestBlobUnknown)
+// are retried with exponential backoff and full jitter (wait =
+// rand[0, min(Max, Base*2^n)]), honouring Retry-After (delta-seconds or
+// HTTP-date; capped by Max, never below what it says unless it exceeds
+// Max, in which case the request is not retried and the 429 is returned as
+// is so the caller reports it), a bounded number of times, then the last
+// response or error is returned.
 //
 // Other 4xx answers (401, 403, 404, ...) are returned at once: they are
 // answers, not faults. A request whose body cannot be replayed (Body set,
@@ -113,7 +121,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := t.next.RoundTrip(try)
 		reason := retryReason(resp, err)
+		if reason == "" && err == nil && manifestBlobUnknown(req, resp) {
+			reason = "manifest blob unknown"
+		}
 		if reason == "" || !replayable || attempt >= t.p.Attempts || ctx.Err() != nil {
+			if reason != "" && resp != nil && attempt > 1 {
+				// The fault outlived the retries: say how often it was tried.
+				resp.Header.Set(AttemptsHeader, strconv.Itoa(attempt))
+			}
 			return retryFinish(req, attempt, resp, err)
 		}
 		wait, ok := t.backoff(resp, attempt)
@@ -176,6 +191,28 @@ func retryReason(resp *http.Response, err error) string {
 		return resp.Status
 	}
 	return ""
+}
+
+// manifestBlobUnknown reports whether resp refuses a manifest PUT because
+// the registry does not find one of its blobs (400 MANIFEST_BLOB_UNKNOWN),
+// which is a fault, not an answer, when another client pushes the same
+// blob into the same repository at that moment: distribution's filesystem
+// storage rewrites a repository's blob link files in place (truncate, then
+// write), and a manifest check reading one in between finds no blob. Two
+// "imagesync apply" at once against one target hit it. A blob that is
+// really missing is refused again on every try, and the last answer is
+// returned as it came. resp's body is read (a registry error is small)
+// and put back for the caller.
+func manifestBlobUnknown(req *http.Request, resp *http.Response) bool {
+	if req.Method != http.MethodPut || resp.StatusCode != http.StatusBadRequest || !strings.Contains(req.URL.Path, "/manifests/") || resp.Body == nil {
+		return false
+	}
+	peek, _ := io.ReadAll(io.LimitReader(resp.Body, retryDrainLimit))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(peek), resp.Body), resp.Body}
+	return bytes.Contains(peek, []byte(`"MANIFEST_BLOB_UNKNOWN"`))
 }
 
 // retryErrReason names the transient network failure err is, "" if it is none
