@@ -3,12 +3,14 @@ package apply
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -193,10 +195,17 @@ func (j *job) ensureBlob(ctx context.Context, b v1.Descriptor) error {
 	here, other := j.e.blobs.lookup(key, j.dst.Name())
 	if !here {
 		has, err := j.dst.HasBlob(ctx, d)
-		if err != nil {
+		switch {
+		case err != nil && serverError(err) && ctx.Err() == nil:
+			// A registry restarted in the middle of a write can answer 500
+			// for that blob until it is written again; uploading is safe
+			// whatever the answer would have been, so the run goes on.
+			j.e.opts.logger.Debug("blob check failed, uploading it again", "blob", d.String(), "target", j.c.Target, "err", err)
+		case err != nil:
 			return err
+		default:
+			here = has
 		}
-		here = has
 	}
 	if here {
 		j.e.blobs.record(key, j.dst.Name())
@@ -327,6 +336,12 @@ func (e *Engine) learnManifest(ctx context.Context, repo *registry.Repo, d diges
 	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
 		e.blobs.record(blobKey(repo.Host(), digest.Digest(b.Digest.String())), repo.Name())
 	}
+}
+
+// serverError reports whether err is a registry's 5xx answer.
+func serverError(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode >= 500
 }
 
 // countingReader reports the bytes read through it.
