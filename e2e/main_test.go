@@ -7,12 +7,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imagesync/imagesync/internal/demo"
 )
 
 // binary is the imagesync built once for the whole package.
@@ -72,24 +73,7 @@ func copyExample(t *testing.T) string {
 	t.Helper()
 	src := filepath.Join("..", "examples", "ai-infra-matrix")
 	dst := filepath.Join(t.TempDir(), "ai-infra-matrix")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
-	})
+	err := demo.CopyTree(src, dst)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 	e.WorkDir = filepath.Join(scratch, "ai-infra-matrix")
-	if err := copyTree(filepath.Join(opts.RepoRoot, "examples", "ai-infra-matrix"), e.WorkDir); err != nil {
+	if err := CopyTree(filepath.Join(opts.RepoRoot, "examples", "ai-infra-matrix"), e.WorkDir); err != nil {
 		return nil, fmt.Errorf("copy example: %w", err)
 	}
 	return e, nil
@@ -167,8 +167,9 @@ func (e *Env) RunIn(ctx context.Context, dir string, args ...string) (int, error
 	return 0, nil
 }
 
-// copyTree copies a directory of regular files, keeping the executable bit.
-func copyTree(src, dst string) error {
+// CopyTree copies a directory of regular files, keeping the executable
+// bit; the end-to-end tests copy the example with it too.
+func CopyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
