@@ -104,13 +104,13 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 }
 
 func (e *Env) startRegistry(ctx context.Context, name, addr string) (*testregistry.Server, error) {
-	s, err := testregistry.Start(ctx, testregistry.WithAddr(addr), testregistry.WithInProcessFallback(), testregistry.WithDeleteEnabled())
+	s, err := testregistry.Start(ctx, testregistry.WithAddr(addr), testregistry.WithDeleteEnabled())
 	if err != nil {
 		return nil, fmt.Errorf("start the %s registry on %s (is another demo running?): %w", name, addr, err)
 	}
 	kind := "docker-registry"
 	if s.InProcess() {
-		kind = "in-process registry (docker-registry not installed)"
+		kind = "the distribution registry in-process (docker-registry is not installed)"
 	}
 	e.say("Started %-8s registry on %s: %s", name, addr, kind)
 	return s, nil

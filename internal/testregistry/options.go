@@ -44,19 +44,49 @@ func Available() error {
 // Option configures Start.
 type Option func(*options)
 
+// Mode says which implementation of the registry a Server runs.
+type Mode int
+
+const (
+	// ModeAuto runs docker-registry when it is installed and the same code
+	// in-process otherwise: the default.
+	ModeAuto Mode = iota
+	// ModeBinary requires docker-registry; Start fails without it and StartT
+	// skips (or fails when CI=true).
+	ModeBinary
+	// ModeInProcess serves the distribution registry from this process even
+	// when docker-registry is installed, so that CI exercises the path a
+	// fresh machine takes.
+	ModeInProcess
+)
+
+// ModeEnv names the environment variable that overrides ModeAuto for a whole
+// test run: "binary" or "inprocess". Tests that ask for a mode explicitly
+// keep it.
+const ModeEnv = "IMAGESYNC_TEST_REGISTRY"
+
 type options struct {
 	addr              string
 	storageDir        string
 	deleteEnabled     bool
 	htpasswd          string
 	certFile, keyFile string
-	inProcessFallback bool
+	indexPlatforms    string
+	mode              Mode
 }
 
 func buildOptions(opts []Option) options {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.mode == ModeAuto {
+		switch os.Getenv(ModeEnv) {
+		case "binary":
+			o.mode = ModeBinary
+		case "inprocess":
+			o.mode = ModeInProcess
+		}
 	}
 	return o
 }
@@ -111,8 +141,15 @@ func WithTLS(certFile, keyFile string) Option {
 	return func(o *options) { o.certFile, o.keyFile = certFile, keyFile }
 }
 
-// WithInProcessFallback serves go-containerregistry's pkg/registry
-// in-process on the same loopback address when the docker-registry binary
-// is missing, instead of failing. It exists for the demo, which should run
-// on a machine without the package; tests want the real registry.
-func WithInProcessFallback() Option { return func(o *options) { o.inProcessFallback = true } }
+// WithMode chooses docker-registry or the in-process registry; the
+// default is ModeAuto.
+func WithMode(m Mode) Option { return func(o *options) { o.mode = m } }
+
+// WithIndexValidation sets distribution's
+// validation.manifests.indexes.platforms: "all" (the default: an index is
+// refused unless every child it lists is in the repository), "none", or
+// "list". Debian's docker-registry 2.8 has no such setting, so a server
+// with a value other than "" runs in-process.
+func WithIndexValidation(platforms string) Option {
+	return func(o *options) { o.indexPlatforms = platforms }
+}

@@ -1,11 +1,10 @@
 // Package testregistry runs real container registries on loopback ports for
-// tests and the demo: the CNCF distribution registry (Debian's
-// docker-registry) as a child process, or, when that is missing and the
-// caller allows it, go-containerregistry's registry in-process.
-//
-// The real registry is the default because imagesync talks to real
-// registries, whose behaviour (upload sessions, media type checks, access
-// logs) the in-process one only approximates.
+// tests and the demo: the CNCF distribution registry, either Debian's
+// docker-registry as a child process or, when that is not installed, the
+// same code (github.com/distribution/distribution/v3) served in-process
+// over real HTTP with filesystem storage. Both speak the registry protocol
+// as the registries imagesync meets do: upload sessions, media type and
+// index checks, htpasswd auth, TLS.
 //
 // This file and the others without "testing" in them do not import the
 // testing package, so that the demo binary can use them.
@@ -84,16 +83,17 @@ func (s *Server) Close() error {
 }
 
 // Start starts a registry and returns once GET /v2/ answers. ctx bounds the
-// start only: the registry runs until Close.
+// start only: the registry runs until Close. Which implementation runs is
+// decided by WithMode (and ModeEnv): docker-registry when installed,
+// otherwise the same code in-process.
 func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	o, err := buildOptions(opts).resolve()
 	if err != nil {
 		return nil, fmt.Errorf("starting registry: %w", err)
 	}
-	if err := Available(); err != nil {
-		if !o.inProcessFallback {
-			return nil, fmt.Errorf("starting registry: %w", err)
-		}
+	if inProcess, err := o.runsInProcess(); err != nil {
+		return nil, fmt.Errorf("starting registry: %w", err)
+	} else if inProcess {
 		return startInProcess(ctx, o)
 	}
 	// A free port found by listening on :0 is released before the
@@ -114,6 +114,23 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 		}
 	}
 	return nil, err
+}
+
+// runsInProcess decides between docker-registry and the in-process
+// registry; an error wraps ErrNoBinary when the binary is required but
+// missing.
+func (o options) runsInProcess() (bool, error) {
+	switch {
+	case o.mode == ModeInProcess || o.indexPlatforms != "":
+		if o.mode == ModeBinary {
+			return false, errors.New("WithIndexValidation needs the in-process registry: docker-registry 2.8 has no such setting")
+		}
+		return true, nil
+	case o.mode == ModeBinary:
+		return false, Available()
+	default:
+		return Available() != nil, nil
+	}
 }
 
 // freeAddr finds a loopback port that nothing listens on right now.

@@ -35,51 +35,55 @@ func (f *fakeTB) Cleanup(fn func())                 { f.cleanups = append(f.clea
 
 func TestStartTMissingBinary(t *testing.T) {
 	t.Setenv(BinaryEnv, filepath.Join(t.TempDir(), "missing"))
+	t.Setenv(ModeEnv, "")
 
 	t.Setenv("CI", "")
 	var local fakeTB
-	if s := StartT(&local); s != nil || local.fatal != "" || !strings.Contains(local.skip, "docker-registry") {
-		t.Errorf("outside CI: server %v, fatal %q, skip %q; want a skip", s, local.fatal, local.skip)
+	if s := StartT(&local, WithMode(ModeBinary)); s != nil || local.fatal != "" || !strings.Contains(local.skip, "apt-get install docker-registry") {
+		t.Errorf("Binary outside CI: server %v, fatal %q, skip %q; want a skip naming the package", s, local.fatal, local.skip)
 	}
 
 	t.Setenv("CI", "true")
 	var ci fakeTB
-	if s := StartT(&ci); s != nil || ci.skip != "" || !strings.Contains(ci.fatal, "CI must install docker-registry") {
-		t.Errorf("in CI: server %v, fatal %q, skip %q; want a failure", s, ci.fatal, ci.skip)
+	if s := StartT(&ci, WithMode(ModeBinary)); s != nil || ci.skip != "" || !strings.Contains(ci.fatal, "CI must install docker-registry") {
+		t.Errorf("Binary in CI: server %v, fatal %q, skip %q; want a failure", s, ci.fatal, ci.skip)
 	}
 
-	var fallback fakeTB
-	s := StartT(&fallback, WithInProcessFallback())
-	if s == nil || !s.InProcess() || fallback.fatal != "" || fallback.skip != "" || len(fallback.cleanups) != 1 {
-		t.Fatalf("with fallback: server %v, fatal %q, skip %q", s, fallback.fatal, fallback.skip)
+	// Without a mode the test runs in-process, in CI too.
+	var auto fakeTB
+	s := StartT(&auto)
+	if s == nil || !s.InProcess() || auto.fatal != "" || auto.skip != "" || len(auto.cleanups) != 1 {
+		t.Fatalf("Auto: server %v, fatal %q, skip %q", s, auto.fatal, auto.skip)
 	}
-	fallback.cleanups[0]()
+	auto.cleanups[0]()
 	if _, err := os.Stat(s.workDir); !os.IsNotExist(err) {
 		t.Errorf("cleanup left %s: %v", s.workDir, err)
 	}
 }
 
 func TestTLS(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t)
-	s := StartT(t, WithTLS(certFile, keyFile))
-	if !strings.HasPrefix(s.URL(), "https://") {
-		t.Fatalf("URL() = %q", s.URL())
-	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	defer tr.CloseIdleConnections()
-	// ggcr tries https first even for "insecure" loopback references.
-	ref, _ := pushRandom(t, s.Host(), "secure/app", remote.WithTransport(tr))
-	if _, err := remote.Head(ref, remote.WithTransport(tr)); err != nil {
-		t.Fatalf("HEAD over TLS: %v", err)
-	}
-	resp, err := http.Get("http://" + s.Host() + "/v2/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("plain HTTP to the TLS registry: %s, want 400", resp.Status)
-	}
+	forEachMode(t, func(t *testing.T, mode Option) {
+		certFile, keyFile, pool := selfSigned(t)
+		s := StartT(t, mode, WithTLS(certFile, keyFile))
+		if !strings.HasPrefix(s.URL(), "https://") {
+			t.Fatalf("URL() = %q", s.URL())
+		}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		defer tr.CloseIdleConnections()
+		// ggcr tries https first even for "insecure" loopback references.
+		ref, _ := pushRandom(t, s.Host(), "secure/app", remote.WithTransport(tr))
+		if _, err := remote.Head(ref, remote.WithTransport(tr)); err != nil {
+			t.Fatalf("HEAD over TLS: %v", err)
+		}
+		resp, err := http.Get("http://" + s.Host() + "/v2/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP to the TLS registry: %s, want 400", resp.Status)
+		}
+	})
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and returns its files and
