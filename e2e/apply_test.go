@@ -19,8 +19,22 @@ import (
 
 // TestApplyCycle runs the whole cycle: lock, plan, apply, no changes, an
 // upstream tag moves, lock --upgrade, plan shows one update, apply, verify.
+// It runs against docker-registry (when installed) and again against the
+// in-process registry, so that CI, which installs the package, also covers
+// what a machine without it runs.
 func TestApplyCycle(t *testing.T) {
-	s := startStack(t)
+	t.Run("registry", func(t *testing.T) { testApplyCycle(t, startStack(t)) })
+	t.Run("inprocess", func(t *testing.T) {
+		in := []testregistry.Option{testregistry.WithMode(testregistry.ModeInProcess)}
+		s := startStackWith(t, stackOptions{hub: in, quay: in, target: in})
+		if !s.hub.InProcess() || !s.target.InProcess() {
+			t.Fatal("the registries are not in-process")
+		}
+		testApplyCycle(t, s)
+	})
+}
+
+func testApplyCycle(t *testing.T, s *stack) {
 	dir, l := lockedExample(t, s)
 
 	r := run(t, dir, 2, "plan", "--detailed-exitcode")

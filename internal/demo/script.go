@@ -64,7 +64,7 @@ func Script(ctx context.Context, opts Options) error {
 	_, err = exec.LookPath("buildah")
 	haveBuilder := err == nil
 	if !haveBuilder {
-		fmt.Fprintln(opts.Out, "\nbuildah is not installed (apt-get install buildah busybox-static): the demo mirrors the images and skips the builds.")
+		fmt.Fprintln(opts.Out, "\nbuildah is not installed (apt-get install buildah): the demo mirrors the images and skips the builds.")
 	}
 	for _, s := range steps {
 		if !haveBuilder {

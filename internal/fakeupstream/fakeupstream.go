@@ -7,12 +7,16 @@
 // manifests, configs and layers, and so the same digests, on every run and
 // machine. Timestamps are a fixed epoch, layer content comes from ChaCha8
 // seeded by the entry, tar headers are fixed, and gzip streams are written
-// by hand. Lockfiles pinned in tests therefore stay valid.
+// by hand. Nothing is read from the machine (no host binary goes into a
+// layer), so lockfiles pinned in tests stay valid everywhere.
+//
+// The images have no shell: a Dockerfile built on them can COPY, but a RUN
+// step fails, as on any image without /bin/sh. Tests of RUN steps build on
+// bases of their own (internal/build's buildah tests).
 package fakeupstream
 
 import (
 	"fmt"
-	"os"
 	"path"
 	"time"
 
@@ -238,33 +242,7 @@ func baseLayer(family string, p *v1.Platform, mt types.MediaType) (*layer, error
 		{name: "lib/"},
 		{name: "lib/" + family + "-base.bin", data: randomBytes(baseSize(family), "base", family, plat)},
 	}
-	if plat == "linux/amd64" {
-		files = append(files, shell()...)
-	}
 	return newLayer(files, mt)
-}
-
-// BusyboxPath is where the shell of the generated bases comes from:
-// Debian's busybox-static, a static binary that runs in any root.
-const BusyboxPath = "/bin/busybox"
-
-// shellApplets are the commands the example's Dockerfiles run.
-var shellApplets = []string{"sh", "cat", "cp", "echo", "ls", "mkdir", "mv", "rm", "true", "false", "env", "chmod", "wget", "test"}
-
-// shell returns the files that give a linux/amd64 base a working /bin/sh,
-// so that builders can run RUN steps on it: busybox and its applet links.
-// Without busybox-static installed the bases have no shell (and other
-// digests); RUN steps then fail, as they would on an image without one.
-func shell() []file {
-	bin, err := os.ReadFile(BusyboxPath)
-	if err != nil {
-		return nil
-	}
-	files := []file{{name: "bin/"}, {name: "bin/busybox", data: bin, mode: 0o755}}
-	for _, applet := range shellApplets {
-		files = append(files, file{name: "bin/" + applet, link: "busybox"})
-	}
-	return files
 }
 
 // ownLayer is the image's own content: a description and a payload seeded
