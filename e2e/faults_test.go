@@ -729,7 +729,7 @@ func TestLimitIndexEntries(t *testing.T) {
 	// to walk it and says so.
 	pushHugeIndex(t, img, dst.Host(), "mirror/library/huge", "1000", 1001)
 	res = r.must(1, "verify", "--deep")
-	if want := "has 1001 entries, more than 1000"; !strings.Contains(res.stdout, want) {
+	if want := "has 1001 entries, more than the 1000 allowed"; !strings.Contains(res.stdout, want) {
 		t.Errorf("verify --deep of a 1001-entry index: want %q\n%v", want, res)
 	}
 }

@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
@@ -19,10 +17,6 @@ import (
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/registry"
 )
-
-// MaxIndexEntries bounds the children of an index, so that a hostile
-// manifest cannot make a run fetch without end.
-const MaxIndexEntries = 1000
 
 type atomicInt = atomic.Int64
 
@@ -37,16 +31,6 @@ type job struct {
 	targetRef string // the tag, or the digest of a digest-only target
 	root      []byte // the top manifest, read while choosing the source
 	rootType  string
-}
-
-// manifest is a manifest read from the source, with its children.
-type manifest struct {
-	digest    digest.Digest
-	mediaType string
-	data      []byte
-	children  []*manifest     // of an index
-	blobs     []v1.Descriptor // config and layers of an image
-	total     int64           // bytes of all blobs below
 }
 
 // prepare picks the source endpoint (mirrors first) that serves the locked
@@ -99,57 +83,21 @@ func (e *Engine) prepare(ctx context.Context, c diff.Change, st *stats) (*job, e
 	return j, nil
 }
 
-// read parses the manifest d names and, for an index, reads its children.
-func (j *job) read(ctx context.Context, d digest.Digest) (*manifest, error) {
-	data, mt := j.root, j.rootType
-	if d != j.digest {
-		var err error
-		if data, mt, err = j.src.GetManifest(ctx, d); err != nil {
-			return nil, err
-		}
-	}
-	m := &manifest{digest: d, mediaType: mt, data: data}
-	if types.MediaType(mt).IsIndex() {
-		im, err := v1.ParseIndexManifest(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("parse index %s: %w", d, err)
-		}
-		if len(im.Manifests) > MaxIndexEntries {
-			return nil, fmt.Errorf("index %s has %d entries, more than the %d allowed", d, len(im.Manifests), MaxIndexEntries)
-		}
-		for _, child := range im.Manifests {
-			cm, err := j.read(ctx, digest.Digest(child.Digest.String()))
-			if err != nil {
-				return nil, err
-			}
-			m.children = append(m.children, cm)
-			m.total += cm.total
-		}
-		return m, nil
-	}
-	im, err := v1.ParseManifest(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("parse manifest %s: %w", d, err)
-	}
-	m.blobs = append([]v1.Descriptor{im.Config}, im.Layers...)
-	for _, b := range m.blobs {
-		if b.MediaType.IsDistributable() {
-			m.total += b.Size
-		}
-	}
-	return m, nil
+// read reads the image's manifest tree from the source.
+func (j *job) read(ctx context.Context) (*registry.Manifest, error) {
+	return j.src.ReadTree(ctx, j.digest, registry.WithRootManifest(j.root, j.rootType))
 }
 
 // copyManifest writes m under ref after everything it references.
-func (j *job) copyManifest(ctx context.Context, m *manifest, ref string) error {
-	if len(m.children) > 0 || types.MediaType(m.mediaType).IsIndex() {
+func (j *job) copyManifest(ctx context.Context, m *registry.Manifest, ref string) error {
+	if m.IsIndex() {
 		// The children are copied at once, so that a multi-platform image
 		// streams every platform's layers together rather than one
 		// platform after the other. Their blobs differ, so this pushes no
 		// more concurrently into one repository than ensureBlobs does, and
 		// the host's transfer bound still caps the streams.
 		g, gctx := errgroup.WithContext(ctx)
-		for _, child := range m.children {
+		for _, child := range m.Children {
 			g.Go(func() error { return j.copyChild(gctx, child) })
 		}
 		if err := g.Wait(); err != nil {
@@ -158,7 +106,7 @@ func (j *job) copyManifest(ctx context.Context, m *manifest, ref string) error {
 	} else if err := j.ensureBlobs(ctx, m); err != nil {
 		return err
 	}
-	return j.dst.PutManifest(ctx, ref, m.mediaType, m.data)
+	return j.dst.PutManifest(ctx, ref, m.MediaType, m.Data)
 }
 
 // copyChild copies an index's child by digest. Its blobs are checked even
@@ -166,15 +114,15 @@ func (j *job) copyManifest(ctx context.Context, m *manifest, ref string) error {
 // repaired rather than trusted), and a child's manifest is small: PUT it
 // again rather than ask first, one request either way, one less for the
 // usual child the target lacks.
-func (j *job) copyChild(ctx context.Context, child *manifest) error {
-	return j.copyManifest(ctx, child, child.digest.String())
+func (j *job) copyChild(ctx context.Context, child *registry.Manifest) error {
+	return j.copyManifest(ctx, child, child.Digest.String())
 }
 
 // ensureBlobs makes the target hold every blob of an image manifest.
-func (j *job) ensureBlobs(ctx context.Context, m *manifest) error {
+func (j *job) ensureBlobs(ctx context.Context, m *registry.Manifest) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	for _, b := range m.blobs {
+	for _, b := range m.Blobs {
 		g.Go(func() error { return j.ensureBlob(gctx, b) })
 	}
 	return g.Wait()
@@ -306,36 +254,20 @@ func (e *Engine) learnKnown(ctx context.Context) {
 				if err != nil {
 					return nil
 				}
-				e.learnManifest(ctx, repo, k.Digest, 0)
+				tree, err := repo.ReadTree(ctx, k.Digest)
+				if err != nil {
+					return nil
+				}
+				tree.Walk(func(m *registry.Manifest) {
+					for _, b := range m.Blobs {
+						e.blobs.record(blobKey(repo.Host(), digest.Digest(b.Digest.String())), repo.Name())
+					}
+				})
 				return nil
 			})
 		}
 		_ = g.Wait() // failures only cost a mount
 	})
-}
-
-func (e *Engine) learnManifest(ctx context.Context, repo *registry.Repo, d digest.Digest, depth int) {
-	data, mt, err := repo.GetManifest(ctx, d)
-	if err != nil || depth > 1 {
-		return
-	}
-	if types.MediaType(mt).IsIndex() {
-		im, err := v1.ParseIndexManifest(bytes.NewReader(data))
-		if err != nil || len(im.Manifests) > MaxIndexEntries {
-			return
-		}
-		for _, child := range im.Manifests {
-			e.learnManifest(ctx, repo, digest.Digest(child.Digest.String()), depth+1)
-		}
-		return
-	}
-	m, err := v1.ParseManifest(bytes.NewReader(data))
-	if err != nil {
-		return
-	}
-	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-		e.blobs.record(blobKey(repo.Host(), digest.Digest(b.Digest.String())), repo.Name())
-	}
 }
 
 // serverError reports whether err is a registry's 5xx answer.

@@ -168,11 +168,11 @@ func (e *Engine) copy(ctx context.Context, c diff.Change, st *stats) error {
 	if err != nil {
 		return err
 	}
-	m, err := job.read(ctx, job.digest)
+	m, err := job.read(ctx)
 	if err != nil {
 		return err
 	}
-	e.opts.progress.Sized(c, m.total)
+	e.opts.progress.Sized(c, m.DistributableSize())
 	if err := job.copyManifest(ctx, m, job.targetRef); err != nil {
 		return err
 	}

@@ -1,24 +1,18 @@
 package diff
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"sync"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
 )
-
-// maxIndexEntries bounds the children of an index read while verifying.
-const maxIndexEntries = 1000
 
 // Problem is one way the target registry differs from the lock.
 type Problem struct {
@@ -86,40 +80,27 @@ func Verify(ctx context.Context, l *lock.Lock, client *registry.Client, deep boo
 // walk reads manifest d and everything below it, returning what is
 // missing or broken.
 func walk(ctx context.Context, repo *registry.Repo, d digest.Digest) []string {
-	data, mt, err := repo.GetManifest(ctx, d)
+	tree, err := repo.ReadTree(ctx, d, registry.WithPartial())
 	if err != nil {
-		return []string{fmt.Sprintf("manifest %s: %v", d, err)}
-	}
-	if types.MediaType(mt).IsIndex() {
-		im, err := v1.ParseIndexManifest(bytes.NewReader(data))
-		if err != nil {
-			return []string{fmt.Sprintf("index %s: %v", d, err)}
-		}
-		if len(im.Manifests) > maxIndexEntries {
-			return []string{fmt.Sprintf("index %s has %d entries, more than %d", d, len(im.Manifests), maxIndexEntries)}
-		}
-		var out []string
-		for _, child := range im.Manifests {
-			out = append(out, walk(ctx, repo, digest.Digest(child.Digest.String()))...)
-		}
-		return out
-	}
-	m, err := v1.ParseManifest(bytes.NewReader(data))
-	if err != nil {
-		return []string{fmt.Sprintf("manifest %s: %v", d, err)}
+		return []string{err.Error()}
 	}
 	var out []string
-	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-		if !b.MediaType.IsDistributable() {
-			continue
+	tree.Walk(func(m *registry.Manifest) {
+		if m.Err != nil {
+			out = append(out, fmt.Sprintf("manifest %s: %v", m.Digest, m.Err))
 		}
-		ok, err := repo.HasBlob(ctx, digest.Digest(b.Digest.String()))
-		switch {
-		case err != nil:
-			out = append(out, fmt.Sprintf("blob %s of manifest %s: %v", b.Digest, d, err))
-		case !ok:
-			out = append(out, fmt.Sprintf("blob %s of manifest %s is missing", b.Digest, d))
+		for _, b := range m.Blobs {
+			if !b.MediaType.IsDistributable() {
+				continue
+			}
+			ok, err := repo.HasBlob(ctx, digest.Digest(b.Digest.String()))
+			switch {
+			case err != nil:
+				out = append(out, fmt.Sprintf("blob %s of manifest %s: %v", b.Digest, m.Digest, err))
+			case !ok:
+				out = append(out, fmt.Sprintf("blob %s of manifest %s is missing", b.Digest, m.Digest))
+			}
 		}
-	}
+	})
 	return out
 }

@@ -1,12 +1,11 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/imageref"
@@ -36,43 +35,39 @@ func (c *Client) TargetLabels(ctx context.Context, ref imageref.Ref) (Head, map[
 	if err != nil {
 		return Head{}, nil, err
 	}
-	labels, err := repo.labels(ctx, head.Digest, 0)
+	labels, err := repo.labels(ctx, head.Digest)
 	if err != nil {
 		return Head{}, nil, fmt.Errorf("read labels of %s: %w", ref, err)
 	}
 	return head, labels, nil
 }
 
-func (r *Repo) labels(ctx context.Context, d digest.Digest, depth int) (map[string]string, error) {
-	data, mt, err := r.GetManifest(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	if types.MediaType(mt).IsIndex() {
-		if depth > 0 {
-			return nil, fmt.Errorf("index %s nests another index", d)
-		}
-		im, err := v1.ParseIndexManifest(bytes.NewReader(data))
+// labels reads the config labels of the image d names; for an index, of
+// its first platform image (attestation manifests, "unknown/unknown", are
+// not images).
+func (r *Repo) labels(ctx context.Context, d digest.Digest) (map[string]string, error) {
+	readNone := WithChildFilter(func(v1.Descriptor) bool { return false })
+	for depth := 0; ; depth++ {
+		tree, err := r.ReadTree(ctx, d, readNone)
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range im.Manifests {
-			if m.Platform != nil && m.Platform.OS == "unknown" {
-				continue // an attestation manifest
+		if !tree.IsIndex() {
+			cfg, err := r.readConfig(ctx, digest.Digest(tree.Blobs[0].Digest.String()))
+			if err != nil {
+				return nil, err
 			}
-			return r.labels(ctx, digest.Digest(m.Digest.String()), depth+1)
+			return cfg.Config.Labels, nil
 		}
-		return nil, fmt.Errorf("index %s holds no image", d)
+		if depth >= maxIndexDepth {
+			return nil, fmt.Errorf("index %s is nested more than %d deep", d, maxIndexDepth)
+		}
+		i := slices.IndexFunc(tree.Entries, func(c v1.Descriptor) bool { return c.Platform == nil || c.Platform.OS != "unknown" })
+		if i < 0 {
+			return nil, fmt.Errorf("index %s holds no image", d)
+		}
+		d = digest.Digest(tree.Entries[i].Digest.String())
 	}
-	m, err := v1.ParseManifest(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := r.readConfig(ctx, digest.Digest(m.Config.Digest.String()))
-	if err != nil {
-		return nil, err
-	}
-	return cfg.Config.Labels, nil
 }
 
 // Insecure reports whether the endpoint is spoken to over plain HTTP or

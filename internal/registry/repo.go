@@ -21,11 +21,6 @@ import (
 // larger ones too (distribution's limit is 4 MiB).
 const MaxManifestSize = 4 << 20
 
-// MaxIndexEntries bounds the children of an index imagesync reads, so that
-// a hostile index cannot make a run fetch without end; the copy engine and
-// verify apply the same bound.
-const MaxIndexEntries = 1000
-
 // ManifestAccept lists the manifest media types imagesync reads, so that a
 // registry never converts a manifest to an older schema.
 var manifestAccept = strings.Join([]string{

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/imageref"
@@ -135,30 +133,19 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, mt, err := repo.GetManifest(ctx, head.Digest)
+	tree, err := repo.ReadTree(ctx, head.Digest, WithChildFilter(func(v1.Descriptor) bool { return false }))
 	if err != nil {
 		return nil, err
 	}
 	var platforms []string
-	if types.MediaType(mt).IsIndex() {
-		im, err := v1.ParseIndexManifest(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("read index %s: %w", head.Digest, err)
-		}
-		if len(im.Manifests) > MaxIndexEntries {
-			return nil, fmt.Errorf("index %s has %d entries, more than the %d allowed", head.Digest, len(im.Manifests), MaxIndexEntries)
-		}
-		for _, m := range im.Manifests {
+	if tree.IsIndex() {
+		for _, m := range tree.Entries {
 			if p := m.Platform; p != nil && p.OS != "unknown" && p.OS != "" {
 				platforms = append(platforms, platformString(*p))
 			}
 		}
 	} else {
-		m, err := v1.ParseManifest(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("read manifest %s: %w", head.Digest, err)
-		}
-		cfg, err := repo.readConfig(ctx, digest.Digest(m.Config.Digest.String()))
+		cfg, err := repo.readConfig(ctx, digest.Digest(tree.Blobs[0].Digest.String()))
 		if err != nil {
 			return nil, err
 		}
