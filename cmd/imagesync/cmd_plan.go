@@ -1,10 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"os"
 
+	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
@@ -58,22 +59,11 @@ func runPlan(ctx context.Context, e *env, args []string) (int, error) {
 
 // savePlan writes a plan file atomically.
 func savePlan(filename string, p *diff.Plan) error {
-	f, err := os.CreateTemp(".", ".imagesync-plan-*")
-	if err != nil {
+	var b bytes.Buffer
+	if err := diff.WritePlan(&b, p); err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
-	defer os.Remove(f.Name())
-	if err := diff.WritePlan(f, p); err != nil {
-		f.Close()
-		return fmt.Errorf("save plan: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save plan: %w", err)
-	}
-	if err := os.Rename(f.Name(), filename); err != nil {
-		return fmt.Errorf("save plan: %w", err)
-	}
-	return nil
+	return atomicfile.Write(filename, b.Bytes())
 }
 
 func parseRefs(what string, list []string) ([]imageref.Ref, error) {
