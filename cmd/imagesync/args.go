@@ -63,6 +63,18 @@ func parseRefs(flag string, list []string) ([]imageref.Ref, error) {
 	return refs, nil
 }
 
+// initArgs are the arguments of `imagesync init`.
+type initArgs struct {
+	globals
+	Target string // "" asks on a terminal
+}
+
+func (a *initArgs) define(fs *pflag.FlagSet) {
+	fs.StringVar(&a.Target, "target", "", "the registry to mirror to, host[:port][/namespace...] (`REGISTRY`); asked for on a terminal when missing")
+}
+
+func (a *initArgs) operands(args []string) error { return noOperands(args) }
+
 // lockArgs are the arguments of `imagesync lock`.
 type lockArgs struct {
 	globals

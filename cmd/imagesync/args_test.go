@@ -31,6 +31,14 @@ func TestParseCommandLine(t *testing.T) {
 		wantErr string    // a usage error containing this; "help" for errHelp
 	}
 	rows := []row{
+		// init
+		{"init", &initArgs{globals: defaults}, ""},
+		{"init --target registry.example.com/team", &initArgs{globals: defaults, Target: "registry.example.com/team"}, ""},
+		{"-C repo init --config ci.hcl --target=localhost:5000", &initArgs{globals: globals{Dir: "repo", Config: "ci.hcl", Lockfile: "images.lock"}, Target: "localhost:5000"}, ""},
+		{"init --target", nil, "init: flag needs an argument: --target"},
+		{"init registry.example.com", nil, "init: unexpected arguments: registry.example.com"},
+		{"init --force", nil, "init: unknown flag: --force"},
+		{"init -h", nil, "help"},
 		// lock
 		{"lock", &lockArgs{globals: defaults}, ""},
 		{"lock --check", &lockArgs{globals: defaults, Check: true}, ""},

@@ -26,6 +26,15 @@ type command struct {
 func commands() []command {
 	return []command{
 		{
+			name: "init", synopsis: "--target REGISTRY",
+			summary: "write a first images.hcl for this repository",
+			help: `Looks at the repository (compose files by docker compose's default names,
+Dockerfiles under the tree, templates and backups to leave out) and writes a
+commented images.hcl mirroring to REGISTRY. It never overwrites an existing
+file. Without --target it asks for the registry on a terminal.`,
+			args: func() arguments { return &initArgs{} },
+		},
+		{
 			name: "lock", synopsis: "[--check] [--upgrade [REF...]]",
 			summary: "discover images, resolve them to digests, write images.lock",
 			help: `Discovers the images of the repository, resolves new ones to digests and
