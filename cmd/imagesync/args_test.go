@@ -130,3 +130,31 @@ func TestParseCommandLine(t *testing.T) {
 		t.Errorf("empty command line: %v, want errNoCommand", err)
 	}
 }
+
+// FuzzParseCommandLine feeds arbitrary command lines (arguments separated
+// by NUL) to the parser: it never panics, and a failure is always a usage
+// error, the request for help, or the missing command.
+func FuzzParseCommandLine(f *testing.F) {
+	for _, seed := range []string{"lock\x00--upgrade\x00redis", "plan\x00--target\x00Bad", "-C\x00x\x00init\x00--target=localhost:5000",
+		"apply\x00--parallelism\x00-1", "help\x00lock", "--\x00lock", "-h\x00nope", "version\x00--\x00x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Split(line, "\x00")
+		c, a, err := parseCommandLine(args)
+		var uerr *usageError
+		switch {
+		case err == nil:
+			if c == nil || a == nil {
+				t.Fatalf("%q: no command and no error", args)
+			}
+		case errors.Is(err, errHelp):
+			if c == nil {
+				t.Fatalf("%q: help of no command", args)
+			}
+		case errors.Is(err, errNoCommand), errors.As(err, &uerr):
+		default:
+			t.Fatalf("%q: %T %v is not a usage error", args, err, err)
+		}
+	})
+}
