@@ -70,7 +70,7 @@ type initArgs struct {
 }
 
 func (a *initArgs) define(fs *pflag.FlagSet) {
-	fs.StringVar(&a.Target, "target", "", "the registry to mirror to, host[:port][/namespace...] (`REGISTRY`); asked for on a terminal when missing")
+	fs.StringVar(&a.Target, "target", "", "the `REGISTRY` to mirror to, host[:port][/namespace...]; asked for on a terminal when missing")
 }
 
 func (a *initArgs) operands(args []string) error { return noOperands(args) }
