@@ -318,7 +318,7 @@ func TestBadInput(t *testing.T) {
 	cfg := filepath.Join(dir, "images.hcl")
 	replaceInFile(t, cfg, `registry = "127.0.0.1:5100/ai-infra-matrix"`, `registry = "127.0.0.1:5100/ai-infra-matrix"`+"\n  layuot = \"flat\"")
 	r := imagesync(t, dir, "lock")
-	if r.code != 1 || !strings.Contains(r.stderr, "Unsupported argument") || !strings.Contains(r.stderr, "images.hcl:6:3: error: Unsupported argument") {
+	if r.code != 1 || !strings.Contains(r.stderr, "Unsupported argument") || !strings.Contains(r.stderr, "imagesync: images.hcl:6:3: Unsupported argument") {
 		t.Errorf("malformed images.hcl: %v", r)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "images.lock")); !os.IsNotExist(err) {
@@ -338,20 +338,33 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("unset variable in image: %v", r)
 	}
 
+	// Usage errors exit 1, as every other error, so that exit 2 can only
+	// mean "changes pending" of plan --detailed-exitcode; help exits 0.
 	for _, tt := range []struct {
 		args []string
 		code int
 	}{
-		{[]string{"frobnicate"}, 2},
-		{[]string{"lock", "--nope"}, 2},
-		{[]string{"lock", "redis"}, 2},
-		{[]string{}, 2},
+		{[]string{"frobnicate"}, 1},
+		{[]string{"lock", "--nope"}, 1},
+		{[]string{"lock", "redis"}, 1},
+		{[]string{"plan", "--detailed-exitcode", "--nope"}, 1},
+		{[]string{"apply", "--parallelism", "x"}, 1},
+		{[]string{}, 1},
 		{[]string{"version"}, 0},
 		{[]string{"help", "lock"}, 0},
+		{[]string{"apply", "--help"}, 0},
+		{[]string{"plan", "-h"}, 0},
 		{[]string{"-C", "/does/not/exist", "lock"}, 1},
 	} {
-		if r := imagesync(t, dir, tt.args...); r.code != tt.code {
+		r := imagesync(t, dir, tt.args...)
+		if r.code != tt.code {
 			t.Errorf("imagesync %v exited %d, want %d: %v", tt.args, r.code, tt.code, r)
+		}
+		if tt.code != 0 && !strings.HasPrefix(r.stderr, "imagesync: ") {
+			t.Errorf("imagesync %v: the error does not start with \"imagesync: \": %v", tt.args, r)
+		}
+		if tt.code == 0 && (r.stdout == "" || r.stderr != "") {
+			t.Errorf("imagesync %v: want output on stdout only: %v", tt.args, r)
 		}
 	}
 }

@@ -1,23 +1,31 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/imageref"
 )
 
-// usageError is a mistake in the command line; it exits with code 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
+// arguments is the command line of one command, parsed into a plain
+// struct: the struct defines its flags, takes its operands and runs.
+type arguments interface {
+	// globalFlags returns the flags every command accepts.
+	globalFlags() *globals
+	// define defines the command's own flags on fs, bound to the struct.
+	define(fs *pflag.FlagSet)
+	// operands takes what is left after the flags and checks the whole
+	// command line; an error is a usage error.
+	operands(args []string) error
+	// run runs the command and returns its exit code.
+	run(ctx context.Context, e *env) (int, error)
 }
 
-// globals are the flags every command accepts.
+// globals are the flags every command accepts, before or after its name.
 type globals struct {
 	Dir      string // -C
 	Config   string
@@ -25,19 +33,75 @@ type globals struct {
 	Debug    bool
 }
 
+func (g *globals) globalFlags() *globals { return g }
+
 func (g *globals) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&g.Dir, "directory", "C", "", "run as if started in `DIR`")
-	fs.StringVar(&g.Config, "config", "images.hcl", "config `FILE`")
-	fs.StringVar(&g.Lockfile, "lockfile", "images.lock", "lock `FILE`, relative to the config's directory")
+	fs.StringVar(&g.Config, "config", config.DefaultFilename, "the config `FILE`")
+	fs.StringVar(&g.Lockfile, "lockfile", "images.lock", "the lock `FILE`, relative to the config's directory")
 	fs.BoolVar(&g.Debug, "debug", false, "log requests and decisions to stderr")
 }
+
+// noOperands is the operands method of the commands that take none.
+func noOperands(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
+	}
+	return nil
+}
+
+// parseRefs parses image references given on the command line.
+func parseRefs(flag string, list []string) ([]imageref.Ref, error) {
+	var refs []imageref.Ref
+	for _, s := range list {
+		r, err := imageref.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
+}
+
+// initArgs are the arguments of `imagesync init`.
+type initArgs struct {
+	globals
+	Target string // "" asks on a terminal
+}
+
+func (a *initArgs) define(fs *pflag.FlagSet) {
+	fs.StringVar(&a.Target, "target", "", "the `REGISTRY` to mirror to, host[:port][/namespace...]; asked for on a terminal when missing")
+}
+
+func (a *initArgs) operands(args []string) error { return noOperands(args) }
 
 // lockArgs are the arguments of `imagesync lock`.
 type lockArgs struct {
 	globals
 	Check   bool
 	Upgrade bool
-	Refs    []string // with Upgrade: only these references
+	Refs    []string       // with Upgrade: only these references
+	only    []imageref.Ref // Refs, parsed
+}
+
+func (a *lockArgs) define(fs *pflag.FlagSet) {
+	fs.BoolVar(&a.Check, "check", false, "exit 1 if images.lock is not up to date; writes nothing, no network")
+	fs.BoolVar(&a.Upgrade, "upgrade", false, "re-resolve every tag (or only the REFs given)")
+}
+
+func (a *lockArgs) operands(args []string) error {
+	if len(args) > 0 {
+		a.Refs = args
+	}
+	if len(a.Refs) > 0 && !a.Upgrade {
+		return fmt.Errorf("references given without --upgrade: %s", strings.Join(a.Refs, " "))
+	}
+	if a.Check && a.Upgrade {
+		return fmt.Errorf("--check and --upgrade cannot be combined")
+	}
+	var err error
+	a.only, err = parseRefs("--upgrade", a.Refs)
+	return err
 }
 
 // imagesArgs are the arguments of `imagesync images`.
@@ -47,97 +111,12 @@ type imagesArgs struct {
 	JSON       bool
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting.
-func newFlagSet(name string) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
-	return fs
-}
-
-// splitGlobal parses the global flags that precede the command name, and
-// returns the command name and the rest.
-func splitGlobal(args []string, g *globals) (string, []string, error) {
-	fs := newFlagSet("imagesync")
-	fs.SetInterspersed(false)
-	g.register(fs)
-	var help, version bool
-	fs.BoolVarP(&help, "help", "h", false, "")
-	fs.BoolVar(&version, "version", false, "")
-	if err := fs.Parse(args); err != nil {
-		return "", nil, usagef("%v", err)
-	}
-	rest := fs.Args()
-	switch {
-	case help:
-		return "help", rest, nil
-	case version:
-		return "version", rest, nil
-	case len(rest) == 0:
-		return "", nil, usagef("no command given")
-	}
-	// Flags given before the command are passed on so that the command's
-	// own flag set, which also knows them, records them.
-	before := args[:len(args)-len(rest)]
-	return rest[0], append(append([]string(nil), before...), rest[1:]...), nil
-}
-
-func (a *lockArgs) flags() *pflag.FlagSet {
-	fs := newFlagSet("lock")
-	a.register(fs)
-	fs.BoolVar(&a.Check, "check", false, "exit 1 if images.lock is not up to date; writes nothing, no network")
-	fs.BoolVar(&a.Upgrade, "upgrade", false, "re-resolve every tag (or only the REFs given)")
-	return fs
-}
-
-func parseLock(args []string) (*lockArgs, error) {
-	a := &lockArgs{}
-	fs := a.flags()
-	if err := fs.Parse(args); err != nil {
-		return nil, usagef("lock: %v", err)
-	}
-	a.Refs = fs.Args()
-	if len(a.Refs) > 0 && !a.Upgrade {
-		return nil, usagef("lock: references given without --upgrade: %s", strings.Join(a.Refs, " "))
-	}
-	if a.Check && a.Upgrade {
-		return nil, usagef("lock: --check and --upgrade cannot be combined")
-	}
-	return a, nil
-}
-
-func (a *imagesArgs) flags() *pflag.FlagSet {
-	fs := newFlagSet("images")
-	a.register(fs)
+func (a *imagesArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.Discovered, "discovered", false, "list what discovery finds instead of images.lock")
 	fs.BoolVar(&a.JSON, "json", false, "print JSON")
-	return fs
 }
 
-func parseImages(args []string) (*imagesArgs, error) {
-	a := &imagesArgs{}
-	fs := a.flags()
-	if err := fs.Parse(args); err != nil {
-		return nil, usagef("images: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return nil, usagef("images: unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return a, nil
-}
-
-func parseNoArgs(name string, args []string) (*globals, error) {
-	g := &globals{}
-	fs := newFlagSet(name)
-	g.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, usagef("%s: %v", name, err)
-	}
-	if fs.NArg() > 0 {
-		return nil, usagef("%s: unexpected arguments: %s", name, strings.Join(fs.Args(), " "))
-	}
-	return g, nil
-}
+func (a *imagesArgs) operands(args []string) error { return noOperands(args) }
 
 // planArgs are the arguments of `imagesync plan`.
 type planArgs struct {
@@ -148,30 +127,25 @@ type planArgs struct {
 	Targets          []string
 	Verbose          bool
 	SkipBuilds       bool
+	targets          []imageref.Ref // Targets, parsed
 }
 
-func (a *planArgs) flags() *pflag.FlagSet {
-	fs := newFlagSet("plan")
-	a.register(fs)
+func (a *planArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.DetailedExitCode, "detailed-exitcode", false, "exit 0 when there are no changes, 1 on error, 2 when changes are pending")
 	fs.BoolVar(&a.JSON, "json", false, "print the plan as JSON")
-	fs.StringVar(&a.Out, "out", "", "save the plan to `FILE`, for `imagesync apply FILE`")
+	fs.StringVar(&a.Out, "out", "", "save the plan to `FILE`, for \"imagesync apply FILE\"")
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit the plan to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Verbose, "verbose", "v", false, "list unchanged images too")
 	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
-	return fs
 }
 
-func parsePlan(args []string) (*planArgs, error) {
-	a := &planArgs{}
-	fs := a.flags()
-	if err := fs.Parse(args); err != nil {
-		return nil, usagef("plan: %v", err)
+func (a *planArgs) operands(args []string) error {
+	if err := noOperands(args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return nil, usagef("plan: unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return a, nil
+	var err error
+	a.targets, err = parseRefs("--target", a.Targets)
+	return err
 }
 
 // applyArgs are the arguments of `imagesync apply [PLANFILE]`.
@@ -183,39 +157,34 @@ type applyArgs struct {
 	Targets     []string
 	Quiet       bool
 	SkipBuilds  bool
+	targets     []imageref.Ref // Targets, parsed
 }
 
-func (a *applyArgs) flags() *pflag.FlagSet {
-	fs := newFlagSet("apply")
-	a.register(fs)
+func (a *applyArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.AutoApprove, "auto-approve", false, "apply without asking for confirmation")
 	fs.IntVar(&a.Parallelism, "parallelism", 4, "copy `N` images at once")
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit apply to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Quiet, "quiet", "q", false, "print only the summary")
 	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
-	return fs
 }
 
-func parseApply(args []string) (*applyArgs, error) {
-	a := &applyArgs{}
-	fs := a.flags()
-	if err := fs.Parse(args); err != nil {
-		return nil, usagef("apply: %v", err)
-	}
-	switch fs.NArg() {
+func (a *applyArgs) operands(args []string) error {
+	switch len(args) {
 	case 0:
 	case 1:
-		a.PlanFile = fs.Arg(0)
+		a.PlanFile = args[0]
 	default:
-		return nil, usagef("apply: at most one plan file, got %s", strings.Join(fs.Args(), " "))
+		return fmt.Errorf("at most one plan file, got %s", strings.Join(args, " "))
 	}
 	if a.Parallelism < 1 {
-		return nil, usagef("apply: --parallelism must be at least 1")
+		return fmt.Errorf("--parallelism must be at least 1")
 	}
 	if a.PlanFile != "" && (len(a.Targets) > 0 || a.SkipBuilds) {
-		return nil, usagef("apply: --target and --skip-builds cannot narrow a saved plan; make the plan with them instead")
+		return fmt.Errorf("--target and --skip-builds cannot narrow a saved plan; make the plan with them instead")
 	}
-	return a, nil
+	var err error
+	a.targets, err = parseRefs("--target", a.Targets)
+	return err
 }
 
 // verifyArgs are the arguments of `imagesync verify`.
@@ -225,22 +194,35 @@ type verifyArgs struct {
 	JSON bool
 }
 
-func (a *verifyArgs) flags() *pflag.FlagSet {
-	fs := newFlagSet("verify")
-	a.register(fs)
+func (a *verifyArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.Deep, "deep", false, "also check that every child manifest and blob is present")
 	fs.BoolVar(&a.JSON, "json", false, "print the problems as JSON")
-	return fs
 }
 
-func parseVerify(args []string) (*verifyArgs, error) {
-	a := &verifyArgs{}
-	fs := a.flags()
-	if err := fs.Parse(args); err != nil {
-		return nil, usagef("verify: %v", err)
+func (a *verifyArgs) operands(args []string) error { return noOperands(args) }
+
+// versionArgs are the arguments of `imagesync version`.
+type versionArgs struct{ globals }
+
+func (a *versionArgs) define(*pflag.FlagSet)        {}
+func (a *versionArgs) operands(args []string) error { return noOperands(args) }
+
+// helpArgs are the arguments of `imagesync help [COMMAND]`.
+type helpArgs struct {
+	globals
+	Command string // "" for the list of commands
+}
+
+func (a *helpArgs) define(*pflag.FlagSet) {}
+
+func (a *helpArgs) operands(args []string) error {
+	switch {
+	case len(args) > 1:
+		return fmt.Errorf("one command at most, got %s", strings.Join(args, " "))
+	case len(args) == 1 && findCommand(args[0]) == nil:
+		return fmt.Errorf("unknown command %q", args[0])
+	case len(args) == 1:
+		a.Command = args[0]
 	}
-	if fs.NArg() > 0 {
-		return nil, usagef("verify: unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return a, nil
+	return nil
 }

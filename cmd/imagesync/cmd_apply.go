@@ -20,15 +20,7 @@ import (
 	"github.com/imagesync/imagesync/internal/view"
 )
 
-func runApply(ctx context.Context, e *env, args []string) (int, error) {
-	a, err := parseApply(args)
-	if err != nil {
-		return exitUsage, err
-	}
-	targets, err := parseRefs("apply --target", a.Targets)
-	if err != nil {
-		return exitUsage, err
-	}
+func (a *applyArgs) run(ctx context.Context, e *env) (int, error) {
 	w, err := loadWorkspace(e, &a.globals)
 	if err != nil {
 		return exitError, err
@@ -38,28 +30,9 @@ func runApply(ctx context.Context, e *env, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	var p *diff.Plan
-	if a.PlanFile != "" {
-		if p, err = savedPlan(ctx, e, w, a.PlanFile, cur, client); err != nil {
-			return exitError, err
-		}
-	} else {
-		opts := diff.Options{Targets: targets, SkipBuilds: a.SkipBuilds}
-		if p, err = diff.Make(ctx, cur.lock, lock.Sum(cur.src), client, opts); err != nil {
-			return exitError, err
-		}
-		// --quiet prints only the summary, but a plan awaiting confirmation
-		// is always shown: nobody approves what they cannot see.
-		if !a.Quiet || (p.Summary.HasChanges() && !a.AutoApprove) {
-			if err := view.WritePlan(e.stdout, p, false); err != nil {
-				return exitError, err
-			}
-		}
-		if p.Summary.HasChanges() && !a.AutoApprove {
-			if ok, err := confirm(e); !ok || err != nil {
-				return exitError, err
-			}
-		}
+	p, err := a.plan(ctx, e, w, cur, client)
+	if err != nil {
+		return exitError, err
 	}
 	images, builds := split(p.Pending())
 	if len(images)+len(builds) == 0 {
@@ -68,10 +41,7 @@ func runApply(ctx context.Context, e *env, args []string) (int, error) {
 	// A builder that cannot run is found out before anything is pushed.
 	var builder build.Builder
 	if len(builds) > 0 {
-		if builder, err = build.New(build.Kind(w.cfg.Builder.Kind), build.WithExtraArgs(w.cfg.Builder.Args)); err != nil {
-			return exitError, err
-		}
-		if err := builder.Check(ctx); err != nil {
+		if builder, err = checkedBuilder(ctx, w); err != nil {
 			return exitError, err
 		}
 	}
@@ -113,10 +83,52 @@ func runApply(ctx context.Context, e *env, args []string) (int, error) {
 		}
 	}
 	if failed > 0 {
-		fmt.Fprintf(e.stderr, "Error: %s of %d failed to apply; the list is above\n", view.Plural(failed, "image"), len(results))
-		return exitError, nil
+		return exitError, fmt.Errorf("%s of %d failed to apply; the list is above", view.Plural(failed, "image"), len(results))
 	}
 	return exitOK, nil
+}
+
+// plan returns the plan to apply: the saved plan, or a new one that the
+// user has seen and approved.
+func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace, cur *current, client *registry.Client) (*diff.Plan, error) {
+	if a.PlanFile != "" {
+		return savedPlan(ctx, e, w, a.PlanFile, cur, client)
+	}
+	opts := diff.Options{Targets: a.targets, SkipBuilds: a.SkipBuilds}
+	p, err := diff.Make(ctx, cur.lock, lock.Sum(cur.src), client, opts)
+	if err != nil {
+		return nil, err
+	}
+	// --quiet prints only the summary, but a plan awaiting confirmation
+	// is always shown: nobody approves what they cannot see.
+	if !a.Quiet || (p.Summary.HasChanges() && !a.AutoApprove) {
+		if err := view.WritePlan(e.stdout, p, false); err != nil {
+			return nil, err
+		}
+	}
+	if p.Summary.HasChanges() && !a.AutoApprove {
+		ok, err := confirm(e)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errReported // confirm said "Apply cancelled."
+		}
+	}
+	return p, nil
+}
+
+// checkedBuilder returns the configured builder once it has shown that it
+// can run.
+func checkedBuilder(ctx context.Context, w *workspace) (build.Builder, error) {
+	builder, err := build.New(build.Kind(w.cfg.Builder.Kind), build.WithExtraArgs(w.cfg.Builder.Args))
+	if err != nil {
+		return nil, err
+	}
+	if err := builder.Check(ctx); err != nil {
+		return nil, err
+	}
+	return builder, nil
 }
 
 // knownImages are the images the plan leaves unchanged: the target holds

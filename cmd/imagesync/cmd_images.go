@@ -7,11 +7,7 @@ import (
 	"github.com/imagesync/imagesync/internal/view"
 )
 
-func runImages(ctx context.Context, e *env, args []string) (int, error) {
-	a, err := parseImages(args)
-	if err != nil {
-		return exitUsage, err
-	}
+func (a *imagesArgs) run(ctx context.Context, e *env) (int, error) {
 	w, err := loadWorkspace(e, &a.globals)
 	if err != nil {
 		return exitError, err

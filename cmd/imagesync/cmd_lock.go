@@ -5,25 +5,12 @@ import (
 	"fmt"
 
 	"github.com/imagesync/imagesync/internal/discover"
-	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
 	"github.com/imagesync/imagesync/internal/view"
 )
 
-func runLock(ctx context.Context, e *env, args []string) (int, error) {
-	a, err := parseLock(args)
-	if err != nil {
-		return exitUsage, err
-	}
-	var only []imageref.Ref
-	for _, s := range a.Refs {
-		r, err := imageref.Parse(s)
-		if err != nil {
-			return exitUsage, usagef("lock --upgrade: %v", err)
-		}
-		only = append(only, r)
-	}
+func (a *lockArgs) run(ctx context.Context, e *env) (int, error) {
 	w, err := loadWorkspace(e, &a.globals)
 	if err != nil {
 		return exitError, err
@@ -50,14 +37,14 @@ func runLock(ctx context.Context, e *env, args []string) (int, error) {
 	if a.Check {
 		return checkLock(e, w, found, old)
 	}
-	for _, r := range only {
+	for _, r := range a.only {
 		if old == nil || old.Image(r) == nil {
 			return exitError, fmt.Errorf("lock --upgrade %s: not in %s", r, w.relLock())
 		}
 	}
 	client := registry.New(w.cfg, registry.WithLogger(e.logger))
 	next, changes, err := lock.Update(ctx, w.cfg, found, old, client,
-		lock.UpdateOptions{Upgrade: a.Upgrade, UpgradeOnly: only})
+		lock.UpdateOptions{Upgrade: a.Upgrade, UpgradeOnly: a.only})
 	if err != nil {
 		return exitError, err
 	}
@@ -92,7 +79,7 @@ func checkLock(e *env, w *workspace, found *discover.Result, old *lock.Lock) (in
 func reportStale(e *env, w *workspace, found *discover.Result, old *lock.Lock) (bool, error) {
 	const hint = `run "imagesync lock" to update images.lock`
 	if old == nil {
-		fmt.Fprintf(e.stderr, "%s does not exist\n%s\n", w.relLock(), hint)
+		view.WriteError(e.stderr, fmt.Errorf("%s does not exist\n%s", w.relLock(), hint))
 		return true, nil
 	}
 	changes, err := lock.Check(w.cfg, found, old)

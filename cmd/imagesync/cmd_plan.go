@@ -1,26 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"os"
 
+	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/diff"
-	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
 	"github.com/imagesync/imagesync/internal/view"
 )
 
-func runPlan(ctx context.Context, e *env, args []string) (int, error) {
-	a, err := parsePlan(args)
-	if err != nil {
-		return exitUsage, err
-	}
-	targets, err := parseRefs("plan --target", a.Targets)
-	if err != nil {
-		return exitUsage, err
-	}
+func (a *planArgs) run(ctx context.Context, e *env) (int, error) {
 	w, err := loadWorkspace(e, &a.globals)
 	if err != nil {
 		return exitError, err
@@ -30,7 +22,7 @@ func runPlan(ctx context.Context, e *env, args []string) (int, error) {
 		return exitError, err
 	}
 	client := registry.New(w.cfg, registry.WithLogger(e.logger))
-	p, err := diff.Make(ctx, cur.lock, lock.Sum(cur.src), client, diff.Options{Targets: targets, SkipBuilds: a.SkipBuilds})
+	p, err := diff.Make(ctx, cur.lock, lock.Sum(cur.src), client, diff.Options{Targets: a.targets, SkipBuilds: a.SkipBuilds})
 	if err != nil {
 		return exitError, err
 	}
@@ -58,32 +50,9 @@ func runPlan(ctx context.Context, e *env, args []string) (int, error) {
 
 // savePlan writes a plan file atomically.
 func savePlan(filename string, p *diff.Plan) error {
-	f, err := os.CreateTemp(".", ".imagesync-plan-*")
-	if err != nil {
+	var b bytes.Buffer
+	if err := diff.WritePlan(&b, p); err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
-	defer os.Remove(f.Name())
-	if err := diff.WritePlan(f, p); err != nil {
-		f.Close()
-		return fmt.Errorf("save plan: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save plan: %w", err)
-	}
-	if err := os.Rename(f.Name(), filename); err != nil {
-		return fmt.Errorf("save plan: %w", err)
-	}
-	return nil
-}
-
-func parseRefs(what string, list []string) ([]imageref.Ref, error) {
-	var refs []imageref.Ref
-	for _, s := range list {
-		r, err := imageref.Parse(s)
-		if err != nil {
-			return nil, usagef("%s: %v", what, err)
-		}
-		refs = append(refs, r)
-	}
-	return refs, nil
+	return atomicfile.Write(filename, b.Bytes())
 }

@@ -10,11 +10,7 @@ import (
 	"github.com/imagesync/imagesync/internal/view"
 )
 
-func runVerify(ctx context.Context, e *env, args []string) (int, error) {
-	a, err := parseVerify(args)
-	if err != nil {
-		return exitUsage, err
-	}
+func (a *verifyArgs) run(ctx context.Context, e *env) (int, error) {
 	w, err := loadWorkspace(e, &a.globals)
 	if err != nil {
 		return exitError, err
@@ -53,8 +49,7 @@ func runVerify(ctx context.Context, e *env, args []string) (int, error) {
 		}
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(e.stderr, "Error: verify found %s\n", view.Plural(len(problems), "problem"))
-		return exitError, nil
+		return exitError, fmt.Errorf("verify found %s", view.Plural(len(problems), "problem"))
 	}
 	return exitOK, nil
 }

@@ -15,18 +15,19 @@ import (
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/imagesync/imagesync/internal/view"
 )
 
 // Exit codes, part of the command-line interface (see README).
 const (
-	exitOK      = 0 // success; for plan --detailed-exitcode: no changes
-	exitError   = 1 // an error, or a stale lock with lock --check
-	exitUsage   = 2 // a mistake in the command line
-	exitChanges = 2 // plan --detailed-exitcode: changes pending
+	exitOK = 0 // success; for plan --detailed-exitcode: no changes
+	// exitError is any error: usage errors too, as Terraform's, so that a
+	// mistyped flag is never taken for "changes pending"; and a stale lock
+	// with lock --check.
+	exitError   = 1
+	exitChanges = 2 // only plan --detailed-exitcode: changes pending
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	// compose-go warns through logrus, a process-wide logger; imagesync
@@ -48,49 +49,50 @@ type env struct {
 	logger              *slog.Logger
 }
 
+// run runs the command line args and returns the exit code, having written
+// any error to stderr.
 func run(ctx context.Context, e *env, args []string) int {
-	stdout, stderr := e.stdout, e.stderr
-	var g globals
-	name, rest, err := splitGlobal(args, &g)
-	if err != nil {
-		fmt.Fprintf(stderr, "imagesync: %v\n\n", err)
-		writeUsage(stderr)
-		return exitUsage
-	}
-	var code int
-	switch name {
-	case "lock":
-		code, err = runLock(ctx, e, rest)
-	case "images":
-		code, err = runImages(ctx, e, rest)
-	case "plan":
-		code, err = runPlan(ctx, e, rest)
-	case "apply":
-		code, err = runApply(ctx, e, rest)
-	case "verify":
-		code, err = runVerify(ctx, e, rest)
-	case "version":
-		fmt.Fprintf(stdout, "imagesync %s\n", version)
-	case "help":
-		code = runHelp(stdout, stderr, rest)
-	default:
-		err = usagef("unknown command %q", name)
-	}
+	code, err := dispatch(ctx, e, args)
+	return report(e.stderr, code, err)
+}
+
+// report writes err, if any, as every error is written, and returns the
+// exit code: code when there is no error, else exitError.
+func report(stderr io.Writer, code int, err error) int {
 	var uerr *usageError
 	switch {
+	case err == nil:
+		return code
 	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "imagesync: %v\nRun 'imagesync help' for usage.\n", err)
-		return exitUsage
+		hint := "imagesync help"
+		if uerr.command != "" {
+			hint = "imagesync " + uerr.command + " --help"
+		}
+		view.WriteError(stderr, fmt.Errorf("%w\nRun %q for usage.", err, hint))
 	case errors.Is(err, errReported):
-		return exitError
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "imagesync: interrupted")
-		return exitError
-	case err != nil:
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
+		view.WriteError(stderr, errors.New("interrupted"))
+	default:
+		view.WriteError(stderr, err)
 	}
-	return code
+	return exitError
+}
+
+// dispatch parses the command line and runs the command.
+func dispatch(ctx context.Context, e *env, args []string) (int, error) {
+	c, a, err := parseCommandLine(args)
+	switch {
+	case errors.Is(err, errNoCommand):
+		view.WriteError(e.stderr, err)
+		fmt.Fprintf(e.stderr, "\n%s", usage())
+		return exitError, errReported
+	case errors.Is(err, errHelp):
+		_, err = io.WriteString(e.stdout, commandHelp(c))
+		return exitOK, err
+	case err != nil:
+		return exitError, err
+	}
+	return a.run(ctx, e)
 }
 
 // setup applies the global flags: -C, then the logger.

@@ -17,8 +17,8 @@ import (
 	"github.com/imagesync/imagesync/internal/view"
 )
 
-// errReported means the problem was already written to stderr (as HCL
-// diagnostics); the command only has to exit 1.
+// errReported means the problem was already told (HCL diagnostics, a
+// stale lock, a cancelled apply); the command only has to exit 1.
 var errReported = errors.New("reported")
 
 // workspace is a loaded images.hcl with the paths derived from it.

@@ -9,23 +9,25 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// WriteDiagnostics renders HCL diagnostics the way compilers do, so that
-// editors and CI logs can jump to the place: "file:line:column: error:
-// summary", the source line with the range underlined, then the detail.
+// WriteDiagnostics renders HCL diagnostics like every other error, after
+// ErrorPrefix, with the place first as compilers write it:
+// "imagesync: file:line:column: summary" (warnings add "warning: " before
+// the summary), the source line with the range underlined, then the detail.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) error {
 	var b strings.Builder
 	for _, d := range diags {
-		severity := "error"
-		if d.Severity == hcl.DiagWarning {
-			severity = "warning"
-		}
-		if d.Subject == nil {
-			fmt.Fprintf(&b, "%s: %s\n", severity, d.Summary)
-		} else {
+		b.WriteString(ErrorPrefix)
+		if d.Subject != nil {
 			s := d.Subject
-			fmt.Fprintf(&b, "%s:%d:%d: %s: %s\n", s.Filename, s.Start.Line, s.Start.Column, severity, d.Summary)
-			if f, ok := files[s.Filename]; ok && f != nil {
-				writeSnippet(&b, f.Bytes, *s)
+			fmt.Fprintf(&b, "%s:%d:%d: ", s.Filename, s.Start.Line, s.Start.Column)
+		}
+		if d.Severity == hcl.DiagWarning {
+			b.WriteString("warning: ")
+		}
+		fmt.Fprintf(&b, "%s\n", d.Summary)
+		if d.Subject != nil {
+			if f, ok := files[d.Subject.Filename]; ok && f != nil {
+				writeSnippet(&b, f.Bytes, *d.Subject)
 			}
 		}
 		if d.Detail != "" {

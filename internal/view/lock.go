@@ -38,9 +38,9 @@ func WriteLockChanges(w io.Writer, name string, l *lock.Lock, changes []lock.Cha
 
 // WriteStaleLock lists why a lock does not match the config and files,
 // from the lock's point of view: "+" is missing from it, "-" is no longer
-// needed, "~" differs.
+// needed, "~" differs. It is an error message, and starts like one.
 func WriteStaleLock(w io.Writer, name string, changes []lock.Change) {
-	fmt.Fprintf(w, "%s is out of date (%d differences):\n", name, len(changes))
+	fmt.Fprintf(w, "%s%s is out of date (%d differences):\n", ErrorPrefix, name, len(changes))
 	for _, c := range changes {
 		switch c.Kind {
 		case lock.Added:

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/opencontainers/go-digest"
 
@@ -152,14 +153,28 @@ func TestImagesTable(t *testing.T) {
 }
 
 func TestDiagnostics(t *testing.T) {
-	p := hclparse.NewParser()
-	src := "target {\n  registry = \"r.example.com\"\n  layuot   = \"flat\"\n}\nimage \"Bad\" {}\n"
-	_, diags := config.Parse(p, "images.hcl", t.TempDir(), []byte(src))
+	files, diags := sampleDiagnostics(t)
 	var buf bytes.Buffer
-	if err := WriteDiagnostics(&buf, p.Files(), diags); err != nil {
+	if err := WriteDiagnostics(&buf, files, diags); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "diagnostics.txt", buf.Bytes())
+}
+
+// sampleDiagnostics are two errors of config.Parse, a warning with a place
+// and an error without one, as lock.Load and config.Load produce them.
+func sampleDiagnostics(t *testing.T) (map[string]*hcl.File, hcl.Diagnostics) {
+	t.Helper()
+	p := hclparse.NewParser()
+	src := "target {\n  registry = \"r.example.com\"\n  layuot   = \"flat\"\n}\nimage \"Bad\" {}\n"
+	_, diags := config.Parse(p, "images.hcl", t.TempDir(), []byte(src))
+	if len(diags) != 2 {
+		t.Fatalf("config.Parse gave %d diagnostics, want 2: %v", len(diags), diags)
+	}
+	diags = append(diags,
+		&hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Deprecated attribute", Detail: "Use layout.", Subject: diags[0].Subject},
+		&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read config file", Detail: "Reading images.hcl: no such file."})
+	return p.Files(), diags
 }
 
 func TestBytes(t *testing.T) {

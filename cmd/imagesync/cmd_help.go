@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+	"io"
+	"runtime/debug"
+
+	"github.com/imagesync/imagesync/internal/view"
+)
+
+// version overrides the version from the build info when set at link time
+// with -ldflags "-X main.version=...", for builds without module or VCS
+// information (a source tarball).
+var version string
+
+func (a *helpArgs) run(_ context.Context, e *env) (int, error) {
+	text := usage()
+	if a.Command != "" {
+		text = commandHelp(findCommand(a.Command))
+	}
+	_, err := io.WriteString(e.stdout, text)
+	return exitOK, err
+}
+
+func (a *versionArgs) run(_ context.Context, e *env) (int, error) {
+	info, _ := debug.ReadBuildInfo()
+	_, err := io.WriteString(e.stdout, view.Version(info, version)+"\n")
+	return exitOK, err
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// command is one row of the command table. Dispatch, `help`, `help NAME`,
+// `NAME -h/--help` and the usage text are all generated from the table, so
+// that they cannot disagree.
+type command struct {
+	name     string
+	synopsis string // what follows "imagesync NAME" on the usage line
+	summary  string // one line in the list of commands
+	help     string // the paragraphs of `imagesync help NAME`
+	// args returns a fresh argument struct: its flags, operands and run.
+	args func() arguments
+}
+
+// commands returns the command table, in the order the usage text lists
+// it. It is a function, not a variable, because `help` reads the table.
+func commands() []command {
+	return []command{
+		{
+			name: "init", synopsis: "--target REGISTRY",
+			summary: "write a first images.hcl for this repository",
+			help: `Looks at the repository (compose files by docker compose's default names,
+Dockerfiles under the tree, templates and backups to leave out) and writes a
+commented images.hcl mirroring to REGISTRY. It never overwrites an existing
+file. Without --target it asks for the registry on a terminal.`,
+			args: func() arguments { return &initArgs{} },
+		},
+		{
+			name: "lock", synopsis: "[--check] [--upgrade [REF...]]",
+			summary: "discover images, resolve them to digests, write images.lock",
+			help: `Discovers the images of the repository, resolves new ones to digests and
+writes images.lock. Locked digests are kept unless --upgrade is given.
+--check writes nothing and needs no network: it exits 1 when images.lock
+does not match the config and files.`,
+			args: func() arguments { return &lockArgs{} },
+		},
+		{
+			name: "images", synopsis: "[--discovered] [--json]",
+			summary: "list the images of images.lock (or --discovered)",
+			help:    `Lists the images of images.lock, or what discovery finds with --discovered.`,
+			args:    func() arguments { return &imagesArgs{} },
+		},
+		{
+			name: "plan", synopsis: "[--detailed-exitcode] [--json] [--out FILE] [--target REF]... [--skip-builds] [-v]",
+			summary: "show what apply would change in the target registry",
+			help: `Compares images.lock with the target registry (one HEAD per image, nothing sent to
+source registries) and shows what apply would create, update, build or rebuild.
+With --detailed-exitcode it exits 2 when changes are pending, and only then.`,
+			args: func() arguments { return &planArgs{} },
+		},
+		{
+			name: "apply", synopsis: "[PLANFILE] [--auto-approve] [--parallelism N] [--target REF]... [--skip-builds] [-q]",
+			summary: "push what differs (images by digest, builds), after confirmation",
+			help: `Plans, asks for confirmation (or applies a saved plan as it is), then copies each
+image by digest and runs the builds, leaving the target matching images.lock.`,
+			args: func() arguments { return &applyArgs{} },
+		},
+		{
+			name: "verify", synopsis: "[--deep] [--json]",
+			summary: "check the target registry against images.lock, changing nothing",
+			help: `Checks that every target reference resolves to its locked digest and, with --deep,
+that every child manifest and blob is present. Changes nothing.`,
+			args: func() arguments { return &verifyArgs{} },
+		},
+		{
+			name: "version", summary: "print the version",
+			help: `Prints the module version and the VCS revision imagesync was built from.`,
+			args: func() arguments { return &versionArgs{} },
+		},
+		{
+			name: "help", synopsis: "[COMMAND]",
+			summary: "show the list of commands, or a command's help",
+			help:    `Shows the list of commands, or the help of COMMAND (the same as "imagesync COMMAND --help").`,
+			args:    func() arguments { return &helpArgs{} },
+		},
+	}
+}
+
+// findCommand returns the command called name, or nil.
+func findCommand(name string) *command {
+	for _, c := range commands() {
+		if c.name == name {
+			return &c
+		}
+	}
+	return nil
+}
+
+// errHelp means -h or --help was given: the command's help is wanted.
+var errHelp = errors.New("help requested")
+
+// errNoCommand is a command line without a command: the usage is wanted.
+var errNoCommand = errors.New("no command given")
+
+// usageError is a mistake in the command line. It exits 1 like any error
+// (as Terraform's do), so that exit 2 of plan --detailed-exitcode means
+// "changes pending" and nothing else.
+type usageError struct {
+	command string // "" for a mistake before the command name
+	msg     string
+}
+
+func (e *usageError) Error() string {
+	if e.command == "" {
+		return e.msg
+	}
+	return e.command + ": " + e.msg
+}
+
+// parseCommandLine finds the command in the table and parses its
+// arguments. With errHelp the command is returned too.
+func parseCommandLine(args []string) (*command, arguments, error) {
+	name, rest, err := splitGlobal(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if name == "" {
+		return nil, nil, errNoCommand
+	}
+	c := findCommand(name)
+	if c == nil {
+		return nil, nil, &usageError{msg: fmt.Sprintf("unknown command %q", name)}
+	}
+	a, err := c.parse(rest)
+	return c, a, err
+}
+
+// parse parses the command's arguments: its own flags, the global flags
+// and -h/--help anywhere, then the operands.
+func (c *command) parse(args []string) (arguments, error) {
+	a := c.args()
+	fs, help := c.flagSet(a)
+	fs.AddFlagSet(globalFlagSet(a.globalFlags()))
+	if err := fs.Parse(args); err != nil {
+		return nil, &usageError{command: c.name, msg: err.Error()}
+	}
+	if *help {
+		return nil, errHelp
+	}
+	if err := a.operands(fs.Args()); err != nil {
+		return nil, &usageError{command: c.name, msg: err.Error()}
+	}
+	return a, nil
+}
+
+// flagSet returns the command's own flags on a as a flag set, with -h/--help.
+func (c *command) flagSet(a arguments) (*pflag.FlagSet, *bool) {
+	fs := newFlagSet(c.name)
+	a.define(fs)
+	help := fs.BoolP("help", "h", false, "show this help")
+	return fs, help
+}
+
+// globalFlagSet returns the global flags, bound to g.
+func globalFlagSet(g *globals) *pflag.FlagSet {
+	fs := newFlagSet("imagesync")
+	g.register(fs)
+	return fs
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting or
+// printing.
+func newFlagSet(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	return fs
+}
+
+// splitGlobal parses the global flags that precede the command name and
+// returns the command name and its arguments. -h/--help and --version
+// before any command name stand for the help and version commands.
+func splitGlobal(args []string) (string, []string, error) {
+	var g globals
+	fs := globalFlagSet(&g)
+	fs.SetInterspersed(false)
+	help := fs.BoolP("help", "h", false, "")
+	version := fs.Bool("version", false, "")
+	if err := fs.Parse(args); err != nil {
+		return "", nil, &usageError{msg: err.Error()}
+	}
+	rest := fs.Args()
+	switch {
+	case *help:
+		return "help", rest, nil
+	case *version:
+		return "version", rest, nil
+	case len(rest) == 0:
+		return "", nil, nil
+	}
+	// The global flags given before the command are passed on, so that
+	// the command's flag set, which knows them too, records them.
+	before := args[:len(args)-len(rest)]
+	return rest[0], append(append([]string(nil), before...), rest[1:]...), nil
+}
+
+// commandHelp is the help of one command: `help NAME` and `NAME --help`.
+func commandHelp(c *command) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: imagesync %s", c.name)
+	if c.synopsis != "" {
+		fmt.Fprintf(&b, " %s", c.synopsis)
+	}
+	fmt.Fprintf(&b, "\n\n%s\n\nFlags:\n", c.help)
+	a := c.args()
+	fs, _ := c.flagSet(a)
+	b.WriteString(flagUsages(fs))
+	fmt.Fprintf(&b, "\nGlobal flags:\n%s", flagUsages(globalFlagSet(a.globalFlags())))
+	return b.String()
+}
+
+// usage is the text of `imagesync help`, generated from the command table.
+func usage() string {
+	var b strings.Builder
+	b.WriteString(`Usage: imagesync [global flags] <command> [flags]
+
+imagesync pins every image a repository needs in images.lock and mirrors
+exactly those digests to your registry.
+
+Commands:
+`)
+	width := 0
+	for _, c := range commands() {
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprintf(&b, "\nGlobal flags (before or after the command):\n%s", flagUsages(globalFlagSet(&globals{})))
+	b.WriteString(`
+Exit codes: 0 success; 1 any error, usage errors included (and a stale lock
+with lock --check); 2 only with plan --detailed-exitcode: changes pending.
+
+Run "imagesync help COMMAND" or "imagesync COMMAND --help" for a command's flags.
+`)
+	return b.String()
+}
+
+// flagUsages lists the flags of fs, one a line, aligned. pflag's own
+// FlagUsages marks every boolean flag "[=true|false]", which only says
+// that "--json=false" is allowed and buries the flags people look for.
+func flagUsages(fs *pflag.FlagSet) string {
+	var names, usages []string
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		name := "    --" + f.Name
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand + ", --" + f.Name
+		}
+		arg, usage := pflag.UnquoteUsage(f)
+		if arg != "" && f.Value.Type() != "bool" {
+			name += " " + arg
+		}
+		if f.Value.Type() != "bool" && f.DefValue != "" && f.DefValue != "[]" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		names, usages = append(names, name), append(usages, usage)
+		width = max(width, len(name))
+	})
+	var b strings.Builder
+	for i := range names {
+		fmt.Fprintf(&b, "  %-*s   %s\n", width, names[i], usages[i])
+	}
+	return b.String()
+}

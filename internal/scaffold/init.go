@@ -1,0 +1,94 @@
+package scaffold
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/imagesync/imagesync/internal/atomicfile"
+	"github.com/imagesync/imagesync/internal/config"
+)
+
+// ErrExist is returned (wrapped) by Init when the config file exists.
+var ErrExist = atomicfile.ErrExist
+
+// Result is what Init wrote.
+type Result struct {
+	Path      string // the config file, as given
+	Target    string
+	Repo      *Repo
+	Discovery Discovery
+}
+
+// Init scans the repository around configPath (the directory it is in),
+// writes a config mirroring to target there, atomically, and never
+// replaces an existing file. The text is checked to decode with
+// internal/config before it is written.
+func Init(ctx context.Context, configPath, target string) (*Result, error) {
+	if _, err := os.Lstat(configPath); err == nil {
+		return nil, existsError(configPath)
+	}
+	if err := checkTarget(target); err != nil {
+		return nil, err
+	}
+	root, err := filepath.Abs(filepath.Dir(configPath))
+	if err != nil {
+		return nil, err
+	}
+	repo, err := Scan(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	text := Render(repo, target)
+	if _, diags := config.Parse(hclparse.NewParser(), configPath, root, text); diags.HasErrors() {
+		// A bug of ours: the user could do nothing about it.
+		return nil, fmt.Errorf("the images.hcl init generated does not decode (please report this): %s", summary(diags))
+	}
+	if err := atomicfile.WriteNew(configPath, text); err != nil {
+		if errors.Is(err, atomicfile.ErrExist) {
+			return nil, existsError(configPath) // created while we scanned
+		}
+		return nil, err
+	}
+	return &Result{Path: configPath, Target: target, Repo: repo, Discovery: repo.Discovery()}, nil
+}
+
+func existsError(path string) error { return &existError{path: path} }
+
+// existError is a config file init found in its way; it is ErrExist.
+type existError struct{ path string }
+
+func (e *existError) Error() string {
+	return e.path + " already exists: init never overwrites it; edit it, or remove it and run init again"
+}
+
+func (e *existError) Is(target error) bool { return target == ErrExist }
+
+// checkTarget checks a --target value as images.hcl's target block would.
+func checkTarget(target string) error {
+	src := fmt.Sprintf("target {\n  registry = %s\n}\n", quote(target))
+	if _, diags := config.Parse(hclparse.NewParser(), "--target", ".", []byte(src)); diags.HasErrors() {
+		return fmt.Errorf("--target %s: %s", quote(target), summary(diags))
+	}
+	return nil
+}
+
+// summary joins the details (else the summaries) of the error diagnostics.
+func summary(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags.Errs() {
+		var de *hcl.Diagnostic
+		if errors.As(d, &de) && de.Detail != "" {
+			parts = append(parts, de.Detail)
+		} else {
+			parts = append(parts, d.Error())
+		}
+	}
+	return strings.Join(parts, "; ")
+}
