@@ -194,7 +194,9 @@ func composeEnv(root string, opts ComposeOptions) (map[string]string, error) {
 // load loads the first n compose files into a model. The project directory
 // is the directory of the first file, as for `docker compose -f`, never the
 // process working directory. The model is loaded leniently (see
-// lenientLoad): only the fields that decide images can fail.
+// lenientLoad): only the fields that decide images can fail. Environment
+// and label files are never read: they decide no image, and they are often
+// missing outside a developer machine.
 func (l *composeLoader) load(ctx context.Context, n int) (*composeModel, error) {
 	dict, err := l.loadModel(ctx, n, false)
 	if errors.Is(err, errComposePanic) {

@@ -11,8 +11,7 @@ package discover
 // the non-image fields into Go types (where sizes, durations and references
 // between resources are checked), and installs casters that keep the few
 // values compose-go still parses while merging from failing. The image and
-// build fields stay strict: the unset tracker and checkImageFields check
-// them.
+// build fields stay strict: the unset tracker and readModel check them.
 
 import (
 	"maps"

@@ -28,7 +28,7 @@ func (c *collector) dockerfiles() {
 		c.errs.add(err)
 		return
 	}
-	targeted := map[string]bool{}
+	globbed := map[string]bool{} // the files scanned here
 	for _, rel := range files {
 		if strings.HasSuffix(rel, ".dockerignore") {
 			continue
@@ -46,8 +46,8 @@ func (c *collector) dockerfiles() {
 			c.errs.add(fmt.Errorf("read %s: %w", rel, err))
 			continue
 		}
+		globbed[rel] = true
 		target, hasTarget := ds.DockerfileTargets[rel]
-		targeted[rel] = hasTarget
 		found, err := ScanDockerfile(data, DockerfileOptions{Path: rel, BuildArgs: ds.BuildArgs, Target: target.Stage, AllStages: true})
 		if err != nil && hasTarget {
 			err = fmt.Errorf("%w (target from discover.dockerfile_targets at %s)", err, rangeString(target.Range))
@@ -61,17 +61,17 @@ func (c *collector) dockerfiles() {
 			c.addImage(f.Ref, f.Locator)
 		}
 	}
-	c.checkDockerfileTargets(targeted)
+	c.checkDockerfileTargets(globbed)
 }
 
 // checkDockerfileTargets refuses an entry of discover.dockerfile_targets
 // that narrows no Dockerfile: a typo or a file moved away would otherwise
-// silently count every stage again. scannedHere holds the files
+// silently count every stage again. globbed holds the files
 // discover.dockerfiles scanned.
-func (c *collector) checkDockerfileTargets(scannedHere map[string]bool) {
+func (c *collector) checkDockerfileTargets(globbed map[string]bool) {
 	targets := c.cfg.Discover.DockerfileTargets
 	for _, rel := range slices.Sorted(maps.Keys(targets)) {
-		if scannedHere[rel] {
+		if globbed[rel] {
 			continue
 		}
 		why := "no Dockerfile matched by discover.dockerfiles (less discover.exclude) is at that path"
