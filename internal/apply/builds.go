@@ -188,7 +188,7 @@ func (e *Engine) runBuild(ctx context.Context, env BuildEnv, j BuildJob, pins ma
 		return "", err
 	}
 	req := build.Request{
-		Service:        j.Build.Service,
+		Service:        j.Build.Name(), // the first of the services sharing the build prefixes its output
 		ContextDir:     filepath.Join(env.Root, filepath.FromSlash(j.Build.Context)),
 		Dockerfile:     dockerfile,
 		DockerfileName: j.Build.Dockerfile,
@@ -204,7 +204,7 @@ func (e *Engine) runBuild(ctx context.Context, env BuildEnv, j BuildJob, pins ma
 	}
 	d, err := env.Builder.Build(ctx, req)
 	if err != nil {
-		return "", fmt.Errorf("build %s: %w", j.Build.Service, err)
+		return "", fmt.Errorf("build %s: %w", j.Build.Name(), err)
 	}
 	head, labels, err := e.client.TargetLabels(ctx, j.Locked.Target)
 	if err != nil {

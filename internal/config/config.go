@@ -87,6 +87,17 @@ type Discover struct {
 	// Exclude are doublestar globs of paths never scanned.
 	Exclude   []Pattern
 	BuildArgs map[string]string
+	// DockerfileTargets narrows a Dockerfile of Dockerfiles that no compose
+	// service builds to the stages one target stage reaches, by its clean
+	// slash path relative to Dir. A Dockerfile without an entry counts
+	// every stage, since it may be built with any --target.
+	DockerfileTargets map[string]DockerfileTarget
+}
+
+// DockerfileTarget is an entry of discover.dockerfile_targets.
+type DockerfileTarget struct {
+	Stage string
+	Range hcl.Range // of the entry's key, for diagnostics
 }
 
 // Pattern is a glob with the place it was written, for diagnostics.

@@ -29,6 +29,10 @@ func TestLoadValid(t *testing.T) {
 		len(ds.Exclude) != 1 || ds.UseOSEnv {
 		t.Errorf("discover = %+v", ds)
 	}
+	if dt := ds.DockerfileTargets; len(dt) != 2 || dt["ci/Dockerfile"].Stage != "test" || dt["Dockerfile"].Stage != "runtime" ||
+		dt["ci/Dockerfile"].Range.Start.Line != 14 {
+		t.Errorf("dockerfile_targets = %+v", dt)
+	}
 	hub := cfg.Registry("docker.io")
 	if len(hub.Mirrors) != 2 || hub.Mirrors[1].Host != "127.0.0.1:5101" || hub.Mirrors[1].Prefix != "dockerhub" ||
 		!hub.Mirrors[1].Insecure || hub.Mirrors[0].Insecure {

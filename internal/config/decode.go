@@ -34,7 +34,7 @@ var targetSchema = &hcl.BodySchema{
 var discoverSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "compose"}, {Name: "env_files"}, {Name: "env"}, {Name: "use_os_env"},
-		{Name: "dockerfiles"}, {Name: "exclude"}, {Name: "build_args"},
+		{Name: "dockerfiles"}, {Name: "exclude"}, {Name: "build_args"}, {Name: "dockerfile_targets"},
 	},
 }
 
@@ -214,6 +214,43 @@ func (d *decoder) discover(block *hcl.Block) {
 	if attr, ok := content.Attributes["build_args"]; ok {
 		d.decode(attr, &ds.BuildArgs)
 	}
+	if attr, ok := content.Attributes["dockerfile_targets"]; ok {
+		ds.DockerfileTargets = d.dockerfileTargets(attr)
+	}
+}
+
+// dockerfileTargets decodes discover.dockerfile_targets, a map from a
+// Dockerfile path to a stage name, keeping each key's range so that
+// discovery can point at an entry that matches no scanned Dockerfile.
+func (d *decoder) dockerfileTargets(attr *hcl.Attribute) map[string]DockerfileTarget {
+	pairs, diags := hcl.ExprMap(attr.Expr)
+	d.diags = append(d.diags, diags...)
+	out := map[string]DockerfileTarget{}
+	for _, kv := range pairs {
+		rng := kv.Key.Range()
+		var file, stage string
+		keyDiags := gohcl.DecodeExpression(kv.Key, nil, &file)
+		valDiags := gohcl.DecodeExpression(kv.Value, nil, &stage)
+		d.diags = append(append(d.diags, keyDiags...), valDiags...)
+		if keyDiags.HasErrors() || valDiags.HasErrors() {
+			continue
+		}
+		if err := insideRepo(file); err != nil {
+			d.errorf(&rng, "Path outside the repository", "%q %s.", file, err)
+			continue
+		}
+		if strings.TrimSpace(stage) == "" {
+			d.errorf(kv.Value.Range().Ptr(), "Invalid Dockerfile target", "The target stage of %q is empty; name a stage of the Dockerfile, or leave the file out to count every stage.", file)
+			continue
+		}
+		key := path.Clean(filepath.ToSlash(file))
+		if prev, ok := out[key]; ok {
+			d.errorf(&rng, "Duplicate Dockerfile target", "%q already has a target at %s.", key, prev.Range)
+			continue
+		}
+		out[key] = DockerfileTarget{Stage: stage, Range: rng}
+	}
+	return out
 }
 
 func (d *decoder) builder(block *hcl.Block) {

@@ -59,11 +59,14 @@ type Change struct {
 	CurrentDigest string   `json:"current_digest"`
 	MediaType     string   `json:"media_type,omitempty"`
 	Platforms     []string `json:"platforms,omitempty"`
-	// Service, Inputs and CurrentInputs are set for builds: the compose
-	// service, the locked inputs and those recorded on the target image.
-	Service       string `json:"service,omitempty"`
-	Inputs        string `json:"inputs,omitempty"`
-	CurrentInputs string `json:"current_inputs,omitempty"`
+	// Services, Service, Inputs and CurrentInputs are set for builds: the
+	// compose services that build the image (sorted; several when they
+	// share one build definition), the first of them, the locked inputs
+	// and those recorded on the target image.
+	Services      []string `json:"services,omitempty"`
+	Service       string   `json:"service,omitempty"`
+	Inputs        string   `json:"inputs,omitempty"`
+	CurrentInputs string   `json:"current_inputs,omitempty"`
 }
 
 // Summary counts the changes by action.
@@ -153,7 +156,11 @@ func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer
 // observeBuild compares the inputs recorded on a build's target image with
 // the locked ones.
 func observeBuild(ctx context.Context, obs Observer, b lock.Build) (Change, error) {
-	c := Change{Kind: KindBuild, Source: b.Ref.String(), Target: b.Target.String(), Service: b.Service, Inputs: b.Inputs.String()}
+	c := Change{Kind: KindBuild, Source: b.Ref.String(), Target: b.Target.String(),
+		Services: slices.Clone(b.Services), Inputs: b.Inputs.String()}
+	if len(b.Services) > 0 {
+		c.Service = b.Services[0]
+	}
 	head, labels, err := obs.TargetLabels(ctx, b.Target)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):

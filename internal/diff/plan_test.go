@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -184,7 +185,7 @@ func TestPlanFileRoundTrip(t *testing.T) {
 func TestMakeBuilds(t *testing.T) {
 	l := testLock()
 	build := func(name, inputs string) lock.Build {
-		return lock.Build{Ref: imageref.MustParse(name + ":v1"), Service: name, Target: imageref.MustParse("reg.example.com/aim/" + name + ":v1"), Inputs: dg(inputs)}
+		return lock.Build{Ref: imageref.MustParse(name + ":v1"), Services: []string{name}, Target: imageref.MustParse("reg.example.com/aim/" + name + ":v1"), Inputs: dg(inputs)}
 	}
 	l.Builds = []lock.Build{build("api", "api-in"), build("web", "web-in-new"), build("worker", "worker-in"), build("legacy", "legacy-in")}
 	l.Normalize()
@@ -206,7 +207,7 @@ func TestMakeBuilds(t *testing.T) {
 	for _, c := range p.Changes {
 		got[c.Source] = c
 	}
-	if c := got["docker.io/library/api:v1"]; c.Kind != KindBuild || c.Action != Build || c.Service != "api" {
+	if c := got["docker.io/library/api:v1"]; c.Kind != KindBuild || c.Action != Build || c.Service != "api" || !slices.Equal(c.Services, []string{"api"}) {
 		t.Errorf("api = %+v", c)
 	}
 	if c := got["docker.io/library/web:v1"]; c.Action != Rebuild || c.CurrentInputs != dg("web-in-old").String() || c.Inputs != dg("web-in-new").String() {

@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/consts"
 	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -66,17 +68,21 @@ type ComposeBuild struct {
 }
 
 // LoadCompose loads the compose project opts describes with compose-go,
-// every profile enabled, and returns what decides its images. A variable
-// that is unset and has no default is an error when it lands in a service's
-// image or build section (compose would silently substitute ""); elsewhere
-// it is ignored as compose does. Build contexts and Dockerfiles must be
-// local and inside Root.
+// every service whatever its profiles, and returns what decides its
+// images. A variable that is unset and has no default is an error when it
+// lands in a service's image or build section (compose would silently
+// substitute ""); no value of any other field fails the load, not even one
+// compose itself would refuse (see lenientLoad). Build contexts and
+// Dockerfiles must be local and inside Root.
 //
 // Locators name the top-level compose file (of Files) that last changed the
 // value, found by loading the prefixes Files[:k]: compose-go merges
 // included and extended files before handing back a model and keeps no
 // per-field origin, so a value that comes through include or extends is
 // attributed to the top-level file that pulls it in.
+//
+// An error about some services comes with the project of the others, so
+// that discovery can report their problems in the same run.
 func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, error) {
 	if !filepath.IsAbs(opts.Root) {
 		return nil, fmt.Errorf("load compose: root %q is not an absolute path", opts.Root)
@@ -99,11 +105,11 @@ func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, err
 		}
 	}
 	l.tracker = newUnsetTracker()
-	project, err := l.load(ctx, len(files), true)
+	model, err := l.load(ctx, len(files))
 	if err != nil {
 		return nil, l.loadError(ctx, err)
 	}
-	return l.convert(project, l.origins(ctx, project))
+	return l.convert(model, l.origins(ctx, model))
 }
 
 // composeLoader holds the state of one LoadCompose call.
@@ -185,52 +191,98 @@ func composeEnv(root string, opts ComposeOptions) (map[string]string, error) {
 	return env, nil
 }
 
-// load loads the first n compose files. The project directory is the
-// directory of the first file, as for `docker compose -f`, never the process
-// working directory. Environment and label files are not resolved: they do
-// not decide images, and they are often missing outside a developer machine.
-// strict keeps compose's consistency check, which a prefix of the files may
-// legitimately fail.
-func (l *composeLoader) load(ctx context.Context, n int, strict bool) (project *types.Project, err error) {
+// load loads the first n compose files into a model. The project directory
+// is the directory of the first file, as for `docker compose -f`, never the
+// process working directory. The model is loaded leniently (see
+// lenientLoad): only the fields that decide images can fail. Environment
+// and label files are never read: they decide no image, and they are often
+// missing outside a developer machine.
+func (l *composeLoader) load(ctx context.Context, n int) (*composeModel, error) {
+	dict, err := l.loadModel(ctx, n, false)
+	if errors.Is(err, errComposePanic) {
+		// compose-go trusts its schema to have refused a malformed model
+		// (a list where it wants a mapping); its validation names the place.
+		if _, verr := l.loadModel(ctx, n, true); verr != nil {
+			return nil, verr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return readModel(dict)
+}
+
+// errComposePanic marks a panic of compose-go turned into an error.
+var errComposePanic = errors.New("compose-go panicked")
+
+// loadModel runs compose-go's model loader on the first n files, with its
+// schema validation when validate is set.
+func (l *composeLoader) loadModel(ctx context.Context, n int, validate bool) (dict map[string]any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			project, err = nil, fmt.Errorf("compose-go panicked: %v", r)
+			dict, err = nil, fmt.Errorf("%w: %v", errComposePanic, r)
 		}
 	}()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o, err := cli.NewProjectOptions(l.files[:n],
-		cli.WithWorkingDirectory(filepath.Dir(l.files[0])),
-		func(o *cli.ProjectOptions) error {
-			maps.Copy(o.Environment, l.env) // a fresh map: compose-go writes into it
-			return nil
-		},
-		cli.WithProfiles([]string{"*"}),
-		cli.WithoutEnvironmentResolution,
-		cli.WithoutLabelsResolution,
-		cli.WithConsistency(strict),
-		cli.WithLoadOptions(l.tracker.install),
-	)
-	if err != nil {
-		return nil, err
-	}
-	return o.LoadProject(ctx)
+	return loader.LoadModelWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  filepath.Dir(l.files[0]),
+		ConfigFiles: types.ToConfigFiles(l.files[:n]),
+		Environment: maps.Clone(l.env), // a fresh map: compose-go writes into it
+	}, l.projectName, lenientLoad(l.tracker), func(o *loader.Options) { o.SkipValidation = !validate })
 }
 
-// loadError names the compose file a load error comes from. compose-go
-// names the file for parse and schema errors but not for interpolation
-// errors, so the first failing prefix Files[:k] decides; if none fails
-// without compose's consistency check, the error is about the files together.
+// projectName is the loader option that names the project as docker
+// compose does: COMPOSE_PROJECT_NAME if set, else the top-level `name:` of
+// the files (which compose-go reads itself), else the normalized name of
+// the first file's directory. compose-go's cli package applies the same
+// precedence, but its model loader drops the environment.
+func (l *composeLoader) projectName(o *loader.Options) {
+	if name := l.env[consts.ComposeProjectName]; name != "" {
+		o.SetProjectName(name, true)
+		return
+	}
+	o.SetProjectName(loader.NormalizeProjectName(filepath.Base(filepath.Dir(l.files[0]))), false)
+}
+
+// loadError names the compose file a load error comes from: compose-go
+// names the file for parse and schema errors but not for others, so the
+// first failing prefix Files[:k] decides. A file that holds "{{" gets a
+// hint that it is a template, and each problem of a joined error gets the
+// file on its own line.
 func (l *composeLoader) loadError(ctx context.Context, err error) error {
-	file := strings.Join(l.rel, ", ")
-	for k := 1; k <= len(l.files); k++ {
-		if _, perr := l.load(ctx, k, false); perr != nil {
-			file = l.rel[k-1]
+	k := len(l.files)
+	for i := 1; i < len(l.files); i++ {
+		if _, perr := l.load(ctx, i); perr != nil {
+			k = i
 			break
 		}
 	}
-	return fmt.Errorf("load compose %s: %w", file, err)
+	prefix := "load compose " + l.rel[k-1]
+	if line := templateLine(l.files[k-1]); line > 0 {
+		return fmt.Errorf("%s: %w (line %d holds a {{ placeholder: the file looks like a template, not a compose file; "+
+			"render it first, and list the rendered file in discover.compose)", prefix, err, line)
+	}
+	var errs []error
+	for _, e := range flatten(err) {
+		errs = append(errs, fmt.Errorf("%s: %w", prefix, e))
+	}
+	return errors.Join(errs...)
+}
+
+// templateLine returns the first line of file that holds "{{", or 0.
+func templateLine(file string) int {
+	content, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for i, line := range strings.Split(string(content), "\n") {
+		if strings.Contains(line, "{{") {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // composeOrigins maps a service name to the Root-relative compose file
@@ -241,18 +293,18 @@ type composeOrigins struct{ image, build map[string]string }
 // that last changed them: the file k such that loading Files[:k] already
 // gives the final value while Files[:k-1] does not. compose-go records no
 // per-field origin, so this is the finest attribution it allows.
-func (l *composeLoader) origins(ctx context.Context, final *types.Project) composeOrigins {
-	prefixes := make([]*types.Project, len(l.files))
+func (l *composeLoader) origins(ctx context.Context, final *composeModel) composeOrigins {
+	prefixes := make([]*composeModel, len(l.files))
 	prefixes[len(l.files)-1] = final
 	for k := 1; k < len(l.files); k++ {
-		if p, err := l.load(ctx, k, false); err == nil {
+		if p, err := l.load(ctx, k); err == nil {
 			prefixes[k-1] = p // a prefix that fails to load tells nothing
 		}
 	}
 	org := composeOrigins{image: map[string]string{}, build: map[string]string{}}
-	for name := range final.Services {
-		org.image[name] = l.rel[lastChange(prefixes, name, func(s types.ServiceConfig) any { return s.Image })]
-		org.build[name] = l.rel[lastChange(prefixes, name, func(s types.ServiceConfig) any { return s.Build })]
+	for name := range final.services {
+		org.image[name] = l.rel[lastChange(prefixes, name, func(s modelService) any { return s.image })]
+		org.build[name] = l.rel[lastChange(prefixes, name, func(s modelService) any { return s.build })]
 	}
 	return org
 }
@@ -260,11 +312,11 @@ func (l *composeLoader) origins(ctx context.Context, final *types.Project) compo
 // lastChange returns the index of the first of prefixes (loads of
 // Files[:1], Files[:2], ...) from which the service's field keeps the value
 // it has in the last one.
-func lastChange(prefixes []*types.Project, service string, field func(types.ServiceConfig) any) int {
+func lastChange(prefixes []*composeModel, service string, field func(modelService) any) int {
 	k := len(prefixes) - 1
-	final := field(prefixes[k].Services[service])
+	final := field(prefixes[k].services[service])
 	for ; k > 0 && prefixes[k-1] != nil; k-- {
-		prev, ok := prefixes[k-1].Services[service]
+		prev, ok := prefixes[k-1].services[service]
 		if !ok || !reflect.DeepEqual(field(prev), final) {
 			break
 		}
@@ -272,33 +324,31 @@ func lastChange(prefixes []*types.Project, service string, field func(types.Serv
 	return k
 }
 
-// convert turns the loaded project into a ComposeProject, failing on every
-// service whose image or build cannot be trusted.
-func (l *composeLoader) convert(p *types.Project, org composeOrigins) (*ComposeProject, error) {
-	out := &ComposeProject{Name: p.Name, Files: l.rel}
+// convert turns the loaded model into a ComposeProject, failing on every
+// service whose image or build cannot be trusted; the project returned
+// with the error holds the other services.
+func (l *composeLoader) convert(p *composeModel, org composeOrigins) (*ComposeProject, error) {
+	out := &ComposeProject{Name: p.name, Files: l.rel}
 	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
-		s := p.Services[name]
-		svc := ComposeService{Name: name, Image: s.Image}
-		if s.Image != "" {
+	for _, name := range slices.Sorted(maps.Keys(p.services)) {
+		s := p.services[name]
+		svc := ComposeService{Name: name, Image: s.image}
+		var err error
+		if s.image != "" {
 			svc.ImageLocator = org.image[name] + "#services." + name + ".image"
-			if err := l.tracker.check(org.image[name], name, "image", s.Image); err != nil {
-				errs = append(errs, err)
-			}
+			err = l.tracker.check(org.image[name], name, "image", s.image)
 		}
-		if s.Build != nil {
-			b, err := l.build(name, s.Build, org.build[name])
-			if err != nil {
-				errs = append(errs, err)
-			}
-			svc.Build = b
+		if s.build != nil {
+			b, berr := l.build(name, s.build, org.build[name])
+			svc.Build, err = b, errors.Join(err, berr)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue // what it holds cannot be trusted
 		}
 		out.Services = append(out.Services, svc)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // build converts a service's build section. compose-go has made local

@@ -9,14 +9,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 
-	interp "github.com/compose-spec/compose-go/v2/interpolation"
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/tree"
 	"go.yaml.in/yaml/v4"
@@ -34,8 +31,8 @@ import (
 // unset variable whose empty value compose would have used. It strips the
 // markers and remembers them until the next value. interp.Interpolate walks
 // the tree sequentially and, right after substituting a string, calls the
-// TypeCastMapping caster of its path: the casters registered for the image
-// paths append a token to the value if markers were found. Tokens thus end
+// TypeCastMapping caster of its path: the casters lenientLoad registers for
+// the image paths append a token to the value if markers were found. Tokens thus end
 // up in the project only where a tainted value survives merging, overrides
 // and extends, and check turns them into errors naming the service.
 type unsetTracker struct {
@@ -66,25 +63,6 @@ func imagePaths() []tree.Path {
 		paths = append(paths, tree.Path("services.*.build."+f))
 	}
 	return paths
-}
-
-// install is a loader option that hooks the tracker into interpolation,
-// keeping compose's lookup and its own type casts (none of which is on an
-// image path, so the casters never compete for a path).
-func (t *unsetTracker) install(o *loader.Options) {
-	if o.Interpolate == nil {
-		return // the options of loader.LoadConfigFiles, which does not interpolate
-	}
-	casts := make(map[tree.Path]interp.Cast, len(o.Interpolate.TypeCastMapping)+10)
-	maps.Copy(casts, o.Interpolate.TypeCastMapping)
-	for _, p := range imagePaths() {
-		casts[p] = t.cast
-	}
-	o.Interpolate = &interp.Options{
-		LookupValue:     o.Interpolate.LookupValue,
-		TypeCastMapping: casts,
-		Substitute:      t.substitute,
-	}
 }
 
 // substitute is template.Substitute without logrus warnings and with the

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,11 +219,38 @@ func TestLoadCompose(t *testing.T) {
 		dir:     "unset-extends",
 		wantErr: []string{"load compose compose.yaml:", `service "web"`, "build.platforms", "PLATFORM"},
 	}, {
-		name: "unset variables outside image and build are fine",
+		name: "unset variables outside image and build are fine, in included and extended files too",
 		dir:  "unset-elsewhere",
 		want: &ComposeProject{Name: "unset-elsewhere", Files: []string{cy}, Services: []ComposeService{
 			withBuild(img("app", "app:1", cy), cy, ComposeBuild{Context: ".", Dockerfile: "Dockerfile"}),
+			img("tool", "tool:3", cy), img("worker", "worker:2", cy),
 		}},
+	}, {
+		name: "values docker compose refuses in fields that decide no image are fine",
+		dir:  "lenient-literal",
+		want: &ComposeProject{Name: "lenient-literal", Files: []string{cy}, Services: []ComposeService{
+			withBuild(img("app", "app:1", cy), cy, ComposeBuild{Context: ".", Dockerfile: "Dockerfile"}),
+		}},
+	}, {
+		name:    "a malformed non-image field is compose-go's schema error, naming file, service and field",
+		dir:     "malformed",
+		wantErr: []string{"load compose compose.yaml:", "services.app.volumes must be a array"},
+	}, {
+		name: "misspelt attributes and an image that is no string",
+		dir:  "typo",
+		wantErr: []string{"load compose compose.yaml:", "services.app.imgae: not a compose attribute",
+			"services.web.build.dockerfil: not a compose attribute", "services.web.image must be a string"},
+	}, {
+		name: "a compose template is not a compose file: render it first",
+		dir:  "template",
+		opts: ComposeOptions{Files: []string{"docker-compose.yml.tpl"}},
+		wantErr: []string{"load compose docker-compose.yml.tpl: ", "line 4 holds a {{ placeholder: the file looks like a template",
+			"render it first, and list the rendered file in discover.compose"},
+	}, {
+		name: "COMPOSE_PROJECT_NAME names the project",
+		dir:  "name",
+		opts: ComposeOptions{Env: map[string]string{"COMPOSE_PROJECT_NAME": "from-env"}},
+		want: &ComposeProject{Name: "from-env", Files: []string{cy}, Services: []ComposeService{img("app", "app:1", cy)}},
 	}, {
 		name: "unset variable overridden by the override file is fine",
 		dir:  "override-unset",
@@ -331,8 +360,8 @@ func TestLoadCompose(t *testing.T) {
 						t.Errorf("error %q does not contain %q", err, s)
 					}
 				}
-				if got != nil {
-					t.Errorf("project %s with error", dump(got))
+				if got != nil && len(got.Services) > 0 && strings.Contains(dump(got), "imagesync-unset") {
+					t.Errorf("project %s with error leaks the unset tracker's tokens", dump(got))
 				}
 				return
 			}
@@ -400,27 +429,41 @@ func TestLoadComposeQuiet(t *testing.T) {
 	}
 }
 
-// TestImagePathsKeepComposeCasts checks that no path of imagePaths is also
-// matched by one of compose's own casts: interpolation picks the first
-// matching caster in map order, so an overlap would make casts random.
-func TestImagePathsKeepComposeCasts(t *testing.T) {
-	casts := loader.ToOptions(&types.ConfigDetails{}, nil).Interpolate.TypeCastMapping
-	if len(casts) == 0 {
-		t.Fatal("no default casts found")
+// TestCastPatternsDisjoint checks that no two caster patterns of
+// lenientLoad match one path: interpolation picks the first matching caster
+// in map order, so an overlap would make casts random. The image paths must
+// all be there, with the tracker's caster.
+func TestCastPatternsDisjoint(t *testing.T) {
+	opts := loader.ToOptions(&types.ConfigDetails{}, []func(*loader.Options){lenientLoad(newUnsetTracker())})
+	casts := opts.Interpolate.TypeCastMapping
+	if len(casts) < len(imagePaths())+20 {
+		t.Fatalf("only %d casters", len(casts))
+	}
+	patterns := slices.Sorted(maps.Keys(casts))
+	for i, a := range patterns {
+		for _, b := range patterns[i+1:] {
+			if overlap(a, b) {
+				t.Errorf("%s and %s match the same paths", a, b)
+			}
+		}
 	}
 	for _, p := range imagePaths() {
-		concrete := tree.Path(strings.ReplaceAll(string(p), "*", "x"))
-		for pattern := range casts {
-			if concrete.Matches(pattern) {
-				t.Errorf("%s is also matched by compose's cast %s", p, pattern)
-			}
-		}
-		if listItem := tree.Path(strings.ReplaceAll(string(p), "*", "[]")); strings.HasSuffix(string(p), "*") {
-			for pattern := range casts {
-				if listItem.Matches(pattern) {
-					t.Errorf("%s is also matched by compose's cast %s", listItem, pattern)
-				}
-			}
+		if casts[p] == nil {
+			t.Errorf("no caster for image path %s", p)
 		}
 	}
+}
+
+// overlap reports whether some path matches both patterns.
+func overlap(a, b tree.Path) bool {
+	pa, pb := a.Parts(), b.Parts()
+	if len(pa) != len(pb) {
+		return false
+	}
+	for i := range pa {
+		if pa[i] != pb[i] && pa[i] != tree.PathMatchAll && pb[i] != tree.PathMatchAll {
+			return false
+		}
+	}
+	return true
 }

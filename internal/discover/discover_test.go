@@ -79,7 +79,7 @@ func render(r *Result) []string {
 		out = append(out, fmt.Sprintf("image %s <- %s", img.Ref, strings.Join(img.Sources, ", ")))
 	}
 	for _, b := range r.Builds {
-		s := fmt.Sprintf("build %s service=%s context=%s dockerfile=%s", b.Ref, b.Service, b.Context, b.Dockerfile)
+		s := fmt.Sprintf("build %s service=%s context=%s dockerfile=%s", b.Ref, strings.Join(b.Services, ","), b.Context, b.Dockerfile)
 		if b.Inline != nil {
 			s += fmt.Sprintf(" inline=%q", b.Inline)
 		}
@@ -466,22 +466,34 @@ exclude = ["docker.io/library/redis:*", "registry.example.com/app:*", "**/shop-t
 		"image docker.io/library/postgres:16 <- compose.yaml#services.db.image",
 	},
 }, {
-	name: "two services building the same image",
+	name: "services sharing one build definition are one build with both as locators",
 	files: map[string]string{
 		cy: `
 services:
-  one:
-    image: app:1
-    build: ./app
-  two:
-    image: docker.io/library/app:1
-    build: ./app
+  salt-master-2:
+    image: saltstack:1
+    build:
+      context: ./salt
+      args: {ROLE: master}
+  salt-master-1:
+    image: docker.io/library/saltstack:1
+    build:
+      context: ./salt
+      dockerfile: Dockerfile
+      args: [ROLE=master]
+  minion:
+    image: saltstack:1
 `,
-		"app/Dockerfile": "FROM alpine\n",
+		"salt/Dockerfile": "FROM alpine:3.20\n",
 	},
-	wantErr: []string{"services one and two both build docker.io/library/app:1", "compose.yaml#services.two.build"},
+	want: []string{
+		"image docker.io/library/alpine:3.20 <- salt/Dockerfile#FROM 0",
+		"build docker.io/library/saltstack:1 service=salt-master-1,salt-master-2 context=salt dockerfile=salt/Dockerfile" +
+			" args=ROLE=master bases=docker.io/library/alpine:3.20 <- compose.yaml#services.minion.image," +
+			" compose.yaml#services.salt-master-1.build, compose.yaml#services.salt-master-2.build",
+	},
 }, {
-	name: "two services building the same default-named image",
+	name: "two services building the same default-named image from one definition",
 	files: map[string]string{
 		cy: `
 services:
@@ -493,7 +505,11 @@ services:
 `,
 		"app/Dockerfile": "FROM alpine\n",
 	},
-	wantErr: []string{"services other and web both build docker.io/library/shop-web:latest"},
+	want: []string{
+		"image docker.io/library/alpine:latest <- app/Dockerfile#FROM 0",
+		"build docker.io/library/shop-web:latest service=other,web context=app dockerfile=app/Dockerfile" +
+			" bases=docker.io/library/alpine:latest <- compose.yaml#services.other.build, compose.yaml#services.web.build",
+	},
 }, {
 	name: "a compose Dockerfile that is a symlink out of the repository",
 	files: map[string]string{

@@ -26,6 +26,10 @@ type DockerfileOptions struct {
 	NamedContexts map[string]imageref.Ref
 	// LocalContexts are the names of the other additional contexts (directories, URLs, oci-layout): a reference to one of them is not an image.
 	LocalContexts map[string]bool
+	// AllStages counts the stages every target reaches, as for a
+	// Dockerfile that may be built with any --target, instead of those
+	// the last stage reaches. Target, when set, wins.
+	AllStages bool
 }
 
 // Locator suffixes, after "<Path>#".
@@ -50,7 +54,7 @@ const syntaxBuildArg = "BUILDKIT_SYNTAX"
 // name used twice and on a reachable FROM that uses an unset variable
 // without a fallback, since the result would then be a guess.
 func ScanDockerfile(data []byte, opts DockerfileOptions) ([]Found, error) {
-	sc := &dfScan{opts: opts}
+	sc := &dfScan{opts: opts, lines: strings.Split(string(data), "\n")}
 	if len(data) == 0 {
 		return nil, sc.errAt(0, errors.New("the Dockerfile is empty"))
 	}
@@ -71,7 +75,11 @@ func ScanDockerfile(data []byte, opts DockerfileOptions) ([]Found, error) {
 	if err := sc.checkCycles(); err != nil {
 		return nil, err
 	}
-	reach, err := sc.reachable(target)
+	targets := []*dfStage{target}
+	if opts.AllStages && opts.Target == "" {
+		targets = sc.stages
+	}
+	reach, err := sc.reachable(targets)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +92,7 @@ func ScanDockerfile(data []byte, opts DockerfileOptions) ([]Found, error) {
 // dfScan is the state of one ScanDockerfile call.
 type dfScan struct {
 	opts   DockerfileOptions
+	lines  []string // the file's lines, for hints in errors
 	escape rune
 	lex    *shell.Lex
 	args   *argEnv // global arguments: predefined platform args and meta ARGs
@@ -125,8 +134,13 @@ func (s *dfStage) locator() string {
 	return fmt.Sprint(s.index)
 }
 
-// errAt prefixes err with the file and, when known, the 1-based line.
+// errAt prefixes err with the file and, when known, the 1-based line, and
+// adds a hint when that line, or the value err quotes, looks like a
+// template.
 func (sc *dfScan) errAt(line int, err error) error {
+	if line > 0 && line <= len(sc.lines) {
+		err = withTemplateHint(sc.lines[line-1]+"\n"+err.Error(), err)
+	}
 	if line > 0 {
 		return fmt.Errorf("%s:%d: %w", sc.opts.Path, line, err)
 	}
@@ -210,12 +224,15 @@ func (sc *dfScan) parse(data []byte) error {
 	if err != nil {
 		return sc.buildkitErr(err)
 	}
+	if !slices.ContainsFunc(res.AST.Children, func(n *parser.Node) bool { return strings.EqualFold(n.Value, command.From) }) {
+		return sc.errAt(0, errNoFrom)
+	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
 		return sc.buildkitErr(err)
 	}
 	if len(stages) == 0 {
-		return sc.errAt(0, errors.New("no FROM instruction: the Dockerfile has no build stage"))
+		return sc.errAt(0, errNoFrom)
 	}
 	sc.escape = res.EscapeToken
 	sc.lex = shell.NewLex(res.EscapeToken)

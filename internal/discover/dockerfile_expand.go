@@ -180,8 +180,13 @@ func (sc *dfScan) unsetError(line int, from string, vars []string) error {
 	if len(vars) > 1 {
 		what = "variables " + strings.Join(vars, ", ") + " are"
 	}
-	return sc.errAt(line, fmt.Errorf("FROM %s: %s not set: declare a default (ARG %s=<value>) before the first FROM or set it in build_args",
-		from, what, vars[0]))
+	err := fmt.Errorf("FROM %s: %s not set: declare a default (ARG %s=<value>) before the first FROM or set it in build_args",
+		from, what, vars[0])
+	if sc.opts.AllStages && sc.opts.Target == "" {
+		err = fmt.Errorf("%w (every stage counts in a Dockerfile no compose service builds; "+
+			"discover.dockerfile_targets narrows it to the stages of one target)", err)
+	}
+	return sc.errAt(line, err)
 }
 
 // checkMounts validates the --mount flags of a RUN the way BuildKit does
@@ -198,7 +203,7 @@ func (sc *dfScan) checkMounts(c *instructions.RunCommand, line int) error {
 		return res.Result, err
 	})
 	if err != nil && !errors.Is(err, errVariable) {
-		return sc.errAt(line, fmt.Errorf("RUN --mount: %w", err))
+		return sc.errAt(line, fmt.Errorf("RUN --mount: %w", stableHint(err)))
 	}
 	return nil
 }

@@ -277,11 +277,11 @@ func (sc *dfScan) checkCycles() error {
 	return nil
 }
 
-// reachable returns the stages the build of target uses. As in
+// reachable returns the stages the builds of targets use. As in
 // dockerfile2llb's resolveStages, a used stage built FROM another stage
 // also runs that stage's ONBUILD triggers, which may use further stages, so
 // this repeats until nothing new turns up.
-func (sc *dfScan) reachable(target *dfStage) (map[*dfStage]bool, error) {
+func (sc *dfScan) reachable(targets []*dfStage) (map[*dfStage]bool, error) {
 	for {
 		reach := make(map[*dfStage]bool)
 		var walk func(s *dfStage)
@@ -299,7 +299,9 @@ func (sc *dfScan) reachable(target *dfStage) (map[*dfStage]bool, error) {
 				}
 			}
 		}
-		walk(target)
+		for _, t := range targets {
+			walk(t)
+		}
 		grew := false
 		for _, s := range sc.stages {
 			if !reach[s] || s.base == nil || s.onbuild {

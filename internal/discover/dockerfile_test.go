@@ -395,11 +395,43 @@ var dfTests = []struct {
 		opts: DockerfileOptions{LocalContexts: map[string]bool{"src": true, "assets": true, "cache": true, "cfg": true}},
 	},
 
+	{
+		name: "all stages: every stage counts, not only those the last one reaches",
+		in: "FROM golang:1.25 AS build\nFROM node:22 AS assets\nFROM alpine:3.20 AS runtime\nCOPY --from=build / /\n" +
+			"FROM runtime AS debug\nRUN --mount=from=busybox:1.36,target=/b true\n",
+		opts: DockerfileOptions{AllStages: true},
+		want: []string{"docker.io/library/golang:1.25 FROM build", "docker.io/library/node:22 FROM assets",
+			"docker.io/library/alpine:3.20 FROM runtime", "docker.io/library/busybox:1.36 RUN --mount"},
+	},
+	{
+		name: "all stages: a target wins",
+		in: "FROM golang:1.25 AS build\nFROM node:22 AS assets\nFROM alpine:3.20 AS runtime\nCOPY --from=build / /\n" +
+			"FROM runtime AS debug\nRUN --mount=from=busybox:1.36,target=/b true\n",
+		opts: DockerfileOptions{AllStages: true, Target: "runtime"},
+		want: []string{"docker.io/library/golang:1.25 FROM build", "docker.io/library/alpine:3.20 FROM runtime"},
+	},
+	{
+		name: "all stages: the ONBUILD triggers of every stage built on another",
+		in:   "FROM alpine:3.20 AS base\nONBUILD COPY --from=tools:1 / /\nFROM base AS child\nFROM busybox:1.36\n",
+		opts: DockerfileOptions{AllStages: true},
+		want: []string{"docker.io/library/alpine:3.20 FROM base", "docker.io/library/tools:1 COPY --from", "docker.io/library/busybox:1.36 FROM 2"},
+	},
+
 	// --- errors ---
 	{name: "empty file", in: "", wantErr: dfPath + ": the Dockerfile is empty"},
 	{name: "only comments", in: "# nothing\n\n", wantErr: dfPath + ":"},
 	{name: "no FROM", in: "ARG A=1\n", wantErr: dfPath + ": no FROM instruction"},
-	{name: "instruction before FROM", in: "RUN true\n", wantErr: dfPath + ":1: no build stage in current context"},
+	{name: "template placeholder as the image", in: "FROM {{BASE_IMAGE}}\n", wantErr: dfPath + ":1: FROM {{BASE_IMAGE}}: invalid image reference"},
+	{name: "template placeholder: the hint", in: "FROM alpine\nFROM {{REGISTRY}}/python:3.12\n", wantErr: dfPath + ":2: " +
+		`FROM {{REGISTRY}}/python:3.12: invalid image reference "{{REGISTRY}}/python:3.12": invalid reference format (` + templateHint + ")"},
+	{name: "template placeholder BuildKit refuses", in: "FROM python:{{ PY_VERSION }}\n", wantErr: "(" + templateHint + ")"},
+	{name: "template placeholder in an ARG", in: "ARG V={{V}}\nFROM python:$V\n", wantErr: "(" + templateHint + ")"},
+	{name: "all stages: an unset variable in a stage the last one does not reach", in: "ARG BASE\nFROM ${BASE} AS old\nFROM alpine\n",
+		opts: DockerfileOptions{AllStages: true}, wantErr: dfPath + ":2: FROM ${BASE}: variable BASE is not set: declare a default" +
+			" (ARG BASE=<value>) before the first FROM or set it in build_args (every stage counts in a Dockerfile no compose service builds;" +
+			" discover.dockerfile_targets narrows it to the stages of one target)"},
+	{name: "a fragment without FROM", in: "RUN true\n", wantErr: dfPath + ": no FROM instruction: this is not a Dockerfile docker can build"},
+	{name: "instruction before FROM", in: "RUN true\nFROM alpine\n", wantErr: dfPath + ":1: no build stage in current context"},
 	{name: "unknown instruction", in: "FROM alpine\n\nFORM x\n", wantErr: dfPath + ":3: unknown instruction: FORM (did you mean FROM?)"},
 	{name: "FROM without arguments", in: "FROM alpine\nFROM\n", wantErr: dfPath + ":2: FROM requires either one or three arguments"},
 	{
@@ -446,6 +478,18 @@ func TestScanDockerfile(t *testing.T) {
 				t.Errorf("got\n\t%s\nwant\n\t%s", strings.Join(gotS, "\n\t"), strings.Join(tt.want, "\n\t"))
 			}
 		})
+	}
+}
+
+// TestScanDockerfileMountTypeStable: BuildKit suggests a mount type among
+// equally close ones in map order (a fuzz finding); the error drops it.
+func TestScanDockerfileMountTypeStable(t *testing.T) {
+	want := dfPath + `:2: RUN --mount: unsupported mount type "cah"`
+	for range 20 {
+		_, err := ScanDockerfile([]byte("FROM a\nRUN --mount=type=cah true\n"), DockerfileOptions{Path: dfPath})
+		if err == nil || err.Error() != want {
+			t.Fatalf("error = %v, want %q", err, want)
+		}
 	}
 }
 

@@ -41,7 +41,7 @@ func newFPRepo(t testing.TB, files map[string]string) string {
 func fpBuild() *Build {
 	return &Build{
 		Ref:        imageref.MustParse("registry.example.com/app:1"),
-		Service:    "app",
+		Services:   []string{"app"},
 		Context:    "app",
 		Dockerfile: "app/Dockerfile",
 		Args:       map[string]string{"A": "1", "B": "2"},
@@ -187,7 +187,7 @@ func TestFingerprintChanges(t *testing.T) {
 		{"executable for more users", func(t *testing.T, root string, b *Build) { chmod(t, root, "app/run.sh", 0o775) }, false},
 		{"file outside the context", func(t *testing.T, root string, b *Build) { write(t, root, "README.md", "edited\n") }, false},
 		{"other fields of the build", func(t *testing.T, root string, b *Build) {
-			b.Service = "other"
+			b.Services = []string{"other", "third"}
 			b.Sources = []string{"compose.yaml#services.other.build"}
 			b.Bases = []imageref.Ref{imageref.MustParse("alpine")}
 		}, false},

@@ -24,8 +24,10 @@ type Image struct {
 
 // Build is an image the repository builds itself from a Dockerfile.
 type Build struct {
-	Ref     imageref.Ref // the image the build produces
-	Service string       // compose service name
+	Ref imageref.Ref // the image the build produces
+	// Services are the compose services that build it, sorted: several
+	// when they share one build definition, as docker compose allows.
+	Services []string
 	// Context is the build context directory, slash-separated and relative
 	// to the root (the directory of images.hcl).
 	Context string
@@ -57,4 +59,12 @@ type Build struct {
 type Result struct {
 	Images []Image // sorted by reference
 	Builds []Build // sorted by reference
+}
+
+// Name is the name builds are shown under: the first of Services.
+func (b *Build) Name() string {
+	if len(b.Services) == 0 {
+		return ""
+	}
+	return b.Services[0]
 }

@@ -31,7 +31,7 @@ func benchLock(n int) *Lock {
 	for i := n/10 - 1; i >= 0; i-- {
 		l.Builds = append(l.Builds, Build{
 			Ref:        imageref.MustParse(fmt.Sprintf("docker.io/library/app-%03d:v1", i)),
-			Service:    fmt.Sprintf("app-%03d", i),
+			Services:   []string{fmt.Sprintf("app-%03d", i)},
 			Context:    fmt.Sprintf("apps/app-%03d", i),
 			Dockerfile: fmt.Sprintf("apps/app-%03d/Dockerfile", i),
 			Bases:      []imageref.Ref{imageref.MustParse(fmt.Sprintf("docker.io/bench/image-%04d:v1", i))},

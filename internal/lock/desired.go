@@ -58,7 +58,7 @@ func want(cfg *config.Config, found *discover.Result) (*desired, error) {
 			return nil, err
 		}
 		d.fingerprints[b.Ref] = fp
-		d.builds = append(d.builds, Build{Ref: b.Ref, Service: b.Service, Context: b.Context,
+		d.builds = append(d.builds, Build{Ref: b.Ref, Services: b.Services, Context: b.Context,
 			Dockerfile: b.Dockerfile, TargetStage: b.TargetStage, Bases: b.Bases, Target: target})
 	}
 	if len(collisions) > 0 {

@@ -58,7 +58,7 @@ var imageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 }}
 
 var buildSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "service"}, {Name: "context", Required: true}, {Name: "dockerfile", Required: true},
+	{Name: "service"}, {Name: "services"}, {Name: "context", Required: true}, {Name: "dockerfile", Required: true},
 	{Name: "target_stage"}, {Name: "bases"}, {Name: "target", Required: true}, {Name: "inputs", Required: true},
 }}
 
@@ -182,7 +182,7 @@ func (d *decoder) build(block *hcl.Block, ref imageref.Ref) Build {
 	content, diags := block.Body.Content(buildSchema)
 	d.diags = append(d.diags, diags...)
 	a := content.Attributes
-	b := Build{Ref: ref, Service: d.string(a, "service"), Context: d.string(a, "context"),
+	b := Build{Ref: ref, Services: d.services(a), Context: d.string(a, "context"),
 		Dockerfile: d.string(a, "dockerfile"), TargetStage: d.string(a, "target_stage"),
 		Target: d.ref(a, "target"), Inputs: d.digest(a, "inputs")}
 	for _, s := range d.strings(a, "bases") {
@@ -194,6 +194,26 @@ func (d *decoder) build(block *hcl.Block, ref imageref.Ref) Build {
 		b.Bases = append(b.Bases, r)
 	}
 	return b
+}
+
+// services reads a build's services: `service = "x"`, as every lock
+// writes a build of one service, or `services = [...]` for several.
+func (d *decoder) services(a hcl.Attributes) []string {
+	one, hasOne := a["service"]
+	many, hasMany := a["services"]
+	switch {
+	case hasOne && hasMany:
+		d.errorf(many.NameRange, "Conflicting attributes in lockfile",
+			"A build has either service (one) or services (several), not both; service is at %s.", one.NameRange)
+		return nil
+	case hasOne:
+		return []string{d.string(a, "service")}
+	}
+	list := d.strings(a, "services")
+	if hasMany && len(list) == 0 {
+		d.errorf(many.Expr.Range(), "Empty services in lockfile", "services lists the compose services that build the image; it cannot be empty.")
+	}
+	return list
 }
 
 // Format renders a lock deterministically: header, image blocks then build
@@ -219,7 +239,15 @@ func Format(l *Lock) []byte {
 	for _, bl := range sorted.Builds {
 		body.AppendNewline()
 		b := body.AppendNewBlock("build", []string{bl.Ref.String()}).Body()
-		b.SetAttributeValue("service", cty.StringVal(bl.Service))
+		// One service keeps the attribute locks have always had, so that
+		// they do not churn; services that share a build are a list.
+		switch services := sortedUnique(bl.Services); len(services) {
+		case 0:
+		case 1:
+			b.SetAttributeValue("service", cty.StringVal(services[0]))
+		default:
+			b.SetAttributeRaw("services", listTokens(services))
+		}
 		b.SetAttributeValue("context", cty.StringVal(bl.Context))
 		b.SetAttributeValue("dockerfile", cty.StringVal(bl.Dockerfile))
 		if bl.TargetStage != "" {

@@ -36,13 +36,17 @@ func sampleLock() *Lock {
 				Sources: []string{"tools/Dockerfile#FROM 0"}},
 		},
 		Builds: []Build{
-			{Ref: imageref.MustParse("ai-infra-backend:v0.3.5"), Service: "backend", Context: "src/backend",
+			{Ref: imageref.MustParse("ai-infra-backend:v0.3.5"), Services: []string{"backend"}, Context: "src/backend",
 				Dockerfile: "src/backend/Dockerfile", TargetStage: "runtime",
 				Bases:  []imageref.Ref{imageref.MustParse("nginx:1.27-alpine"), imageref.MustParse("golang:1.25-alpine")},
 				Target: imageref.MustParse("reg.example.com/aim/ai-infra-backend:v0.3.5"), Inputs: dg("inputs")},
-			{Ref: imageref.MustParse("ai-infra-nginx:v0.3.5"), Service: "nginx", Context: "src/nginx",
+			{Ref: imageref.MustParse("ai-infra-nginx:v0.3.5"), Services: []string{"nginx"}, Context: "src/nginx",
 				Dockerfile: "src/nginx/Dockerfile",
 				Target:     imageref.MustParse("reg.example.com/aim/ai-infra-nginx:v0.3.5"), Inputs: dg("inputs2")},
+			{Ref: imageref.MustParse("ai-infra-saltstack:v0.3.5"), Services: []string{"salt-master-2", "salt-master-1"},
+				Context: "src/saltstack", Dockerfile: "src/saltstack/Dockerfile",
+				Bases:  []imageref.Ref{imageref.MustParse("alpine@" + dg("alpine").String())},
+				Target: imageref.MustParse("reg.example.com/aim/ai-infra-saltstack:v0.3.5"), Inputs: dg("inputs3")},
 		},
 	}
 }
@@ -98,8 +102,30 @@ func TestRoundTrip(t *testing.T) {
 	if img := l.Image(imageref.MustParse("nginx:1.27-alpine")); img == nil || img.Digest != dg("nginx") {
 		t.Errorf("Image lookup = %+v", img)
 	}
-	if b := l.Build(imageref.MustParse("ai-infra-nginx:v0.3.5")); b == nil || b.Service != "nginx" {
+	if b := l.Build(imageref.MustParse("ai-infra-nginx:v0.3.5")); b == nil || strings.Join(b.Services, ",") != "nginx" {
 		t.Errorf("Build lookup = %+v", b)
+	}
+	if b := l.Build(imageref.MustParse("ai-infra-saltstack:v0.3.5")); b == nil || strings.Join(b.Services, ",") != "salt-master-1,salt-master-2" {
+		t.Errorf("shared build = %+v", b)
+	}
+}
+
+// TestServicesAttribute: a build of one service is written `service = "x"`
+// as locks always had it, a shared build `services = [...]`, sorted; a
+// one-item services list is read too and written back the usual way.
+func TestServicesAttribute(t *testing.T) {
+	src := string(Format(sampleLock()))
+	if !strings.Contains(src, `  service    = "nginx"`+"\n") ||
+		!strings.Contains(src, "  services = [\n    \"salt-master-1\",\n    \"salt-master-2\",\n  ]\n") {
+		t.Fatalf("services written as:\n%s", src)
+	}
+	oneItem := strings.Replace(src, `service    = "nginx"`, `services   = ["nginx"]`, 1)
+	l, diags := Parse(hclparse.NewParser(), "images.lock", []byte(oneItem))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := string(Format(l)); got != src {
+		t.Errorf("services = [\"nginx\"] formats as:\n%s", got)
 	}
 }
 
@@ -120,6 +146,9 @@ func TestParseErrors(t *testing.T) {
 		{"syntax", good[:len(good)/2], ""},
 		{"wrong type", strings.Replace(good, `service    = "nginx"`, `service    = ["nginx"]`, 1), "Unsuitable value type"},
 		{"variable", strings.Replace(good, `service    = "nginx"`, `service    = var.x`, 1), "Variables not allowed"},
+		{"service and services", strings.Replace(good, `service    = "nginx"`, `service    = "nginx"`+"\n  services = [\"web\"]", 1), "Conflicting attributes in lockfile"},
+		{"empty services", strings.Replace(good, `service    = "nginx"`, `services   = []`, 1), "Empty services in lockfile"},
+		{"services not a list", strings.Replace(good, `service    = "nginx"`, `services   = "nginx"`, 1), "Unsuitable value type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +215,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(Format(sampleLock()))
 	f.Add([]byte("image \"x\" {}\n"))
 	f.Add([]byte("build \"docker.io/library/a:b\" {\n context = 1\n}\n"))
+	f.Add([]byte("build \"docker.io/library/a:b\" {\n services = [\"y\", \"x\", \"x\"]\n context = \"c\"\n dockerfile = \"d\"\n" +
+		" target = \"r.example.com/a:b\"\n inputs = \"" + dg("i").String() + "\"\n}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		l, diags := Parse(hclparse.NewParser(), "images.lock", src)
 		if diags.HasErrors() != (l == nil) {

@@ -38,8 +38,10 @@ type Image struct {
 
 // Build is an image the repository builds itself.
 type Build struct {
-	Ref         imageref.Ref
-	Service     string
+	Ref imageref.Ref
+	// Services are the compose services that build the image, sorted:
+	// several when they share one build definition.
+	Services    []string
 	Context     string
 	Dockerfile  string
 	TargetStage string
@@ -78,6 +80,7 @@ func (l *Lock) Normalize() {
 	}
 	for i := range l.Builds {
 		b := &l.Builds[i]
+		b.Services = sortedUnique(b.Services)
 		sort.Slice(b.Bases, func(i, j int) bool { return imageref.Less(b.Bases[i], b.Bases[j]) })
 		b.Bases = compactRefs(b.Bases)
 	}

@@ -255,7 +255,7 @@ func buildDetail(prev, b *Build) string {
 			parts = append(parts, fmt.Sprintf("%s %q -> %q", field, old, new))
 		}
 	}
-	add("service", prev.Service, b.Service)
+	add("services", strings.Join(prev.Services, ", "), strings.Join(b.Services, ", "))
 	add("context", prev.Context, b.Context)
 	add("dockerfile", prev.Dockerfile, b.Dockerfile)
 	add("target_stage", prev.TargetStage, b.TargetStage)

@@ -60,7 +60,7 @@ func repo(t *testing.T, hcl string) (*config.Config, *discover.Build) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	b := &discover.Build{Ref: imageref.MustParse("web:v1"), Service: "web", Context: "web", Dockerfile: "web/Dockerfile",
+	b := &discover.Build{Ref: imageref.MustParse("web:v1"), Services: []string{"web"}, Context: "web", Dockerfile: "web/Dockerfile",
 		Bases: []imageref.Ref{imageref.MustParse("nginx:1.27")}, Sources: []string{"compose.yaml#services.web.build"}}
 	return cfg, b
 }
@@ -217,6 +217,12 @@ func TestCheck(t *testing.T) {
 	moved.Images[1].Sources = []string{"other.yaml#services.cache.image"}
 	if got := check(moved); len(got) != 1 || !strings.Contains(got[0], "sources") {
 		t.Errorf("moved source: %v", got)
+	}
+	shared := *b
+	shared.Services = []string{"web", "web-2"}
+	if got := check(found(&shared, "nginx:1.27", "redis:7")); len(got) != 1 ||
+		got[0] != `~ build docker.io/library/web:v1: services "web" -> "web, web-2"` {
+		t.Errorf("a second service sharing the build: %v", got)
 	}
 	write(t, filepath.Join(cfg.Dir, "web", "index.html"), "changed\n")
 	if got := check(found(b, "nginx:1.27", "redis:7")); len(got) != 1 || !strings.HasPrefix(got[0], "~ build docker.io/library/web:v1: inputs sha256:") {

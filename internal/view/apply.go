@@ -29,7 +29,7 @@ func (p *LineProgress) Started(c diff.Change) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c.Kind == diff.KindBuild {
-		fmt.Fprintf(p.w, "%s: building service %s\n", c.Target, c.Service)
+		fmt.Fprintf(p.w, "%s: building %s\n", c.Target, ServicesLabel(c))
 		return
 	}
 	fmt.Fprintf(p.w, "%s: copying %s@%s\n", c.Target, c.Source, ShortDigest(c.Digest))

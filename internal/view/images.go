@@ -28,7 +28,10 @@ type ImageEntry struct {
 
 // BuildEntry is one image the repository builds.
 type BuildEntry struct {
-	Reference   string   `json:"reference"`
+	Reference string `json:"reference"`
+	// Services are the compose services that build the image, sorted;
+	// Service is the first of them.
+	Services    []string `json:"services"`
 	Service     string   `json:"service"`
 	Context     string   `json:"context"`
 	Dockerfile  string   `json:"dockerfile"`
@@ -47,8 +50,8 @@ func LockedImages(l *lock.Lock) ImageList {
 			MediaType: img.MediaType, Platforms: nonNil(img.Platforms), Target: img.Target.String(), Sources: nonNil(img.Sources)})
 	}
 	for _, b := range l.Builds {
-		e := BuildEntry{Reference: b.Ref.String(), Service: b.Service, Context: b.Context, Dockerfile: b.Dockerfile,
-			TargetStage: b.TargetStage, Bases: []string{}, Target: b.Target.String(), Inputs: b.Inputs.String()}
+		e := BuildEntry{Reference: b.Ref.String(), Services: nonNil(b.Services), Service: first(b.Services), Context: b.Context,
+			Dockerfile: b.Dockerfile, TargetStage: b.TargetStage, Bases: []string{}, Target: b.Target.String(), Inputs: b.Inputs.String()}
 		for _, base := range b.Bases {
 			e.Bases = append(e.Bases, base.String())
 		}
@@ -64,14 +67,22 @@ func DiscoveredImages(r *discover.Result) ImageList {
 		list.Images = append(list.Images, ImageEntry{Reference: img.Ref.String(), Platforms: []string{}, Sources: nonNil(img.Sources)})
 	}
 	for _, b := range r.Builds {
-		e := BuildEntry{Reference: b.Ref.String(), Service: b.Service, Context: b.Context, Dockerfile: b.Dockerfile,
-			TargetStage: b.TargetStage, Bases: []string{}, Sources: nonNil(b.Sources)}
+		e := BuildEntry{Reference: b.Ref.String(), Services: nonNil(b.Services), Service: first(b.Services), Context: b.Context,
+			Dockerfile: b.Dockerfile, TargetStage: b.TargetStage, Bases: []string{}, Sources: nonNil(b.Sources)}
 		for _, base := range b.Bases {
 			e.Bases = append(e.Bases, base.String())
 		}
 		list.Builds = append(list.Builds, e)
 	}
 	return list
+}
+
+// first is the first of a build's services, or "".
+func first(services []string) string {
+	if len(services) == 0 {
+		return ""
+	}
+	return services[0]
 }
 
 func nonNil(s []string) []string {
@@ -101,7 +112,7 @@ func WriteImagesTable(w io.Writer, list ImageList) error {
 			orDash(img.Target), strings.Join(img.Sources, "\n")})
 	}
 	for _, b := range list.Builds {
-		sources := append([]string{"service " + b.Service}, b.Sources...)
+		sources := append([]string{servicesLabel(b.Services, b.Service)}, b.Sources...)
 		rows = append(rows, []string{b.Reference, "build", "-", orDash(b.Target), strings.Join(sources, "\n")})
 	}
 	return table(w, []string{"REFERENCE", "DIGEST", "PLATFORMS", "TARGET", "FROM"}, rows)

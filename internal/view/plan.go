@@ -70,18 +70,35 @@ func changeDetail(c diff.Change) string {
 	case diff.Update:
 		return ShortDigest(c.CurrentDigest) + " -> " + ShortDigest(c.Digest)
 	case diff.Build:
-		return fmt.Sprintf("build service %s, inputs %s", c.Service, ShortDigest(c.Inputs))
+		return fmt.Sprintf("build %s, inputs %s", ServicesLabel(c), ShortDigest(c.Inputs))
 	case diff.Rebuild:
 		old := ShortDigest(c.CurrentInputs)
 		if old == "" {
 			old = "(none recorded)"
 		}
-		return fmt.Sprintf("rebuild service %s, inputs %s -> %s", c.Service, old, ShortDigest(c.Inputs))
+		return fmt.Sprintf("rebuild %s, inputs %s -> %s", ServicesLabel(c), old, ShortDigest(c.Inputs))
 	}
 	if c.Kind == diff.KindBuild {
-		return fmt.Sprintf("service %s, inputs %s", c.Service, ShortDigest(c.Inputs))
+		return fmt.Sprintf("%s, inputs %s", ServicesLabel(c), ShortDigest(c.Inputs))
 	}
 	return ShortDigest(c.Digest)
+}
+
+// ServicesLabel names the compose services of a build change: "service
+// web", or "services salt-master-1, salt-master-2" for services sharing one
+// build. A plan saved before builds could be shared has Service only.
+func ServicesLabel(c diff.Change) string {
+	return servicesLabel(c.Services, c.Service)
+}
+
+func servicesLabel(services []string, service string) string {
+	switch {
+	case len(services) > 1:
+		return "services " + strings.Join(services, ", ")
+	case len(services) == 1:
+		return "service " + services[0]
+	}
+	return "service " + service
 }
 
 // SummaryLine counts the plan's changes ("Plan: 1 to create, ..."), with

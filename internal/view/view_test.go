@@ -61,12 +61,15 @@ func buildPlan() *diff.Plan {
 	p := samplePlan()
 	p.Changes = append(p.Changes,
 		diff.Change{Kind: diff.KindBuild, Action: diff.Build, Source: "docker.io/library/api:v1", Target: "reg.example.com/aim/api:v1",
-			Service: "api", Inputs: dg("api-in")},
+			Services: []string{"api"}, Service: "api", Inputs: dg("api-in")},
+		diff.Change{Kind: diff.KindBuild, Action: diff.Build, Source: "docker.io/library/saltstack:v1", Target: "reg.example.com/aim/saltstack:v1",
+			Services: []string{"salt-master-1", "salt-master-2"}, Service: "salt-master-1", Inputs: dg("salt-in")},
 		diff.Change{Kind: diff.KindBuild, Action: diff.Rebuild, Source: "docker.io/library/web:v1", Target: "reg.example.com/aim/web:v1",
-			Service: "web", Inputs: dg("web-new"), CurrentInputs: dg("web-old"), CurrentDigest: dg("web-img")},
+			Services: []string{"web"}, Service: "web", Inputs: dg("web-new"), CurrentInputs: dg("web-old"), CurrentDigest: dg("web-img")},
+		// As in a plan saved before builds could be shared: Service only.
 		diff.Change{Kind: diff.KindBuild, Action: diff.NoOp, Source: "docker.io/library/worker:v1", Target: "reg.example.com/aim/worker:v1",
 			Service: "worker", Inputs: dg("worker-in"), CurrentInputs: dg("worker-in"), CurrentDigest: dg("worker-img")})
-	p.Summary = diff.Summary{Create: 2, Update: 1, Build: 1, Rebuild: 1, Unchanged: 2}
+	p.Summary = diff.Summary{Create: 2, Update: 1, Build: 2, Rebuild: 1, Unchanged: 2}
 	return p
 }
 
@@ -136,9 +139,11 @@ func TestImagesTable(t *testing.T) {
 			MediaType: "application/vnd.oci.image.index.v1+json", Platforms: []string{"linux/amd64", "linux/arm64"},
 			Target:  imageref.MustParse("reg.example.com/aim/nginx:1.27-alpine"),
 			Sources: []string{"docker-compose.yml#services.gateway.image", "src/web/Dockerfile#FROM 1"}}},
-		Builds: []lock.Build{{Ref: imageref.MustParse("web:v1"), Service: "web", Context: "src/web", Dockerfile: "src/web/Dockerfile",
+		Builds: []lock.Build{{Ref: imageref.MustParse("web:v1"), Services: []string{"web"}, Context: "src/web", Dockerfile: "src/web/Dockerfile",
 			Bases: []imageref.Ref{imageref.MustParse("nginx:1.27-alpine")}, Target: imageref.MustParse("reg.example.com/aim/web:v1"),
-			Inputs: digest.FromString("inputs")}},
+			Inputs: digest.FromString("inputs")}, {Ref: imageref.MustParse("saltstack:v1"), Services: []string{"salt-master-1", "salt-master-2"},
+			Context: "src/salt", Dockerfile: "src/salt/Dockerfile", Target: imageref.MustParse("reg.example.com/aim/saltstack:v1"),
+			Inputs: digest.FromString("salt")}},
 	}
 	var buf bytes.Buffer
 	if err := WriteImagesTable(&buf, LockedImages(l)); err != nil {

@@ -10,6 +10,10 @@ discover {
   dockerfiles = ["src/**/Dockerfile"]
   exclude     = ["archive/**"]
   build_args  = { GO_VERSION = "1.25" }
+  dockerfile_targets = {
+    "ci/Dockerfile"         = "test"
+    "./tools/../Dockerfile" = "runtime"
+  }
 }
 registry "docker.io" {
   mirrors  = ["https://mirror.example.com", "http://127.0.0.1:5101/dockerhub"]

@@ -1,0 +1,163 @@
+package discover
+
+import (
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/imagesync/imagesync/internal/config"
+)
+
+// dockerfiles scans the Dockerfiles matched by discover.dockerfiles that no
+// compose build already scanned (with the service's own arguments). Such a
+// Dockerfile may be built with any --target, so all its stages count,
+// unless discover.dockerfile_targets names the one it is built for.
+func (c *collector) dockerfiles() {
+	ds := c.cfg.Discover
+	files, err := globFiles(c.cfg.Dir, ds.Dockerfiles, ds.Exclude)
+	if err != nil {
+		c.errs.add(err)
+		return
+	}
+	globbed := map[string]bool{} // the files scanned here
+	for _, rel := range files {
+		if strings.HasSuffix(rel, ".dockerignore") {
+			continue
+		}
+		abs, err := insideRoot(c.cfg.Dir, rel)
+		if err != nil {
+			c.errs.add(err)
+			continue
+		}
+		if c.scanned[realPath(abs)] != nil {
+			continue
+		}
+		data, err := os.ReadFile(abs)
+		if err != nil {
+			c.errs.add(fmt.Errorf("read %s: %w", rel, err))
+			continue
+		}
+		globbed[rel] = true
+		target, hasTarget := ds.DockerfileTargets[rel]
+		found, err := ScanDockerfile(data, DockerfileOptions{Path: rel, BuildArgs: ds.BuildArgs, Target: target.Stage, AllStages: true})
+		if err != nil && hasTarget {
+			err = fmt.Errorf("%w (target from discover.dockerfile_targets at %s)", err, rangeString(target.Range))
+		}
+		c.errs.add(err)
+		for _, f := range found {
+			if b, ok := c.builds[f.Ref]; ok {
+				b.Sources = append(b.Sources, f.Locator)
+				continue
+			}
+			c.addImage(f.Ref, f.Locator)
+		}
+	}
+	c.checkDockerfileTargets(globbed)
+}
+
+// checkDockerfileTargets refuses an entry of discover.dockerfile_targets
+// that narrows no Dockerfile: a typo or a file moved away would otherwise
+// silently count every stage again. globbed holds the files
+// discover.dockerfiles scanned.
+func (c *collector) checkDockerfileTargets(globbed map[string]bool) {
+	targets := c.cfg.Discover.DockerfileTargets
+	for _, rel := range slices.Sorted(maps.Keys(targets)) {
+		if globbed[rel] {
+			continue
+		}
+		why := "no Dockerfile matched by discover.dockerfiles (less discover.exclude) is at that path"
+		if abs, err := insideRoot(c.cfg.Dir, rel); err == nil {
+			if b := c.scanned[realPath(abs)]; b != nil {
+				why = fmt.Sprintf("compose builds it for %s, whose build.target decides the stages", serviceLabel(b.Services))
+			}
+		}
+		c.errs.add(fmt.Errorf("%s: discover.dockerfile_targets[%q]: %s", rangeString(targets[rel].Range), rel, why))
+	}
+}
+
+// rangeString is the place of a config entry as file:line,column.
+func rangeString(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+// globFiles expands doublestar patterns relative to root into sorted,
+// slash-separated regular files, less the exclude patterns.
+func globFiles(root string, patterns, exclude []config.Pattern) ([]string, error) {
+	seen := map[string]bool{}
+	fsys := os.DirFS(root)
+	for _, p := range patterns {
+		// Symbolic links to directories are not followed, as docker does
+		// not follow them in a build context: a link loop would otherwise
+		// be walked again and again, and a linked directory found twice.
+		matches, err := doublestar.Glob(fsys, p.Glob, doublestar.WithFilesOnly(), doublestar.WithNoFollow())
+		if err != nil {
+			return nil, fmt.Errorf("glob %q: %w", p.Glob, err)
+		}
+		for _, m := range matches {
+			if fi, err := fs.Stat(fsys, m); err == nil && fi.IsDir() {
+				continue // WithNoFollow lists a link to a directory as a file
+			}
+			if !excluded(m, exclude) {
+				seen[m] = true
+			}
+		}
+	}
+	files := make([]string, 0, len(seen))
+	for f := range seen {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// excluded reports whether a path, or a directory above it, matches one of
+// the exclude patterns.
+func excluded(rel string, exclude []config.Pattern) bool {
+	for _, p := range exclude {
+		for dir := rel; dir != "." && dir != "/"; dir = path.Dir(dir) {
+			if ok, _ := doublestar.Match(p.Glob, dir); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// insideRoot returns the absolute path of rel and refuses one that leaves
+// root, through ".." or through a symbolic link.
+func insideRoot(root, rel string) (string, error) {
+	abs := filepath.Join(root, filepath.FromSlash(rel))
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", root, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return "", fmt.Errorf("%s: %w", rel, fs.ErrNotExist)
+		}
+		return "", fmt.Errorf("resolve %s: %w", rel, err)
+	}
+	if r, err := filepath.Rel(realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s leaves the repository (it resolves to %s)", rel, real)
+	}
+	return abs, nil
+}
+
+// realPath is abs with its symbolic links resolved, so that one file
+// reached by two paths is recognised as the same.
+func realPath(abs string) string {
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
+}
