@@ -57,11 +57,11 @@ func (s *stack) example(t *testing.T) string {
 
 func loadLock(t *testing.T, path string) *lock.Lock {
 	t.Helper()
-	l, _, diags, err := lock.Load(hclparse.NewParser(), path)
-	if err != nil || diags.HasErrors() {
-		t.Fatalf("load %s: %v %v", path, err, diags)
+	f, diags := lock.Load(hclparse.NewParser(), path)
+	if f == nil || diags.HasErrors() {
+		t.Fatalf("load %s: missing or broken: %v", path, diags)
 	}
-	return l
+	return f.Lock
 }
 
 func TestLockExample(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/imagesync/imagesync/internal/view"
+	"github.com/imagesync/imagesync/internal/workspace"
 )
 
 // Exit codes, part of the command-line interface (see README).
@@ -60,9 +61,17 @@ func run(ctx context.Context, e *env, args []string) int {
 // exit code: code when there is no error, else exitError.
 func report(stderr io.Writer, code int, err error) int {
 	var uerr *usageError
+	var diags *workspace.DiagnosticsError
+	var stale *workspace.StaleLockError
 	switch {
 	case err == nil:
 		return code
+	case errors.As(err, &diags):
+		if werr := view.WriteDiagnostics(stderr, diags.Files, diags.Diags); werr != nil {
+			view.WriteError(stderr, err)
+		}
+	case errors.As(err, &stale):
+		view.WriteStaleLock(stderr, stale)
 	case errors.As(err, &uerr):
 		hint := "imagesync help"
 		if uerr.command != "" {

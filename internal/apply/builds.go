@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -47,20 +47,14 @@ type BuildEnv struct {
 // Results come in dependency order (a build after the builds it is based on).
 func (e *Engine) Builds(ctx context.Context, env BuildEnv, jobs []BuildJob) []Result {
 	jobs = orderJobs(jobs)
-	failedImages := map[string]error{}
+	run := &buildRun{env: env, failedImages: map[imageref.Ref]error{}, outcomes: map[imageref.Ref]*buildOutcome{}}
 	for _, r := range env.Mirrored {
 		if r.Err != nil {
-			failedImages[r.Change.Source] = r.Err
+			run.failedImages[r.Change.Source] = r.Err
 		}
 	}
-	type outcome struct {
-		done   chan struct{}
-		digest digest.Digest
-		err    error
-	}
-	outcomes := map[imageref.Ref]*outcome{}
 	for _, j := range jobs {
-		outcomes[j.Locked.Ref] = &outcome{done: make(chan struct{})}
+		run.outcomes[j.Locked.Ref] = &buildOutcome{done: make(chan struct{})}
 	}
 	results := make([]Result, len(jobs))
 	var g errgroup.Group
@@ -69,22 +63,11 @@ func (e *Engine) Builds(ctx context.Context, env BuildEnv, jobs []BuildJob) []Re
 		// Jobs start in dependency order, so a job waiting for another
 		// one never holds the slot that one needs.
 		g.Go(func() error {
-			out := outcomes[j.Locked.Ref]
+			out := run.outcomes[j.Locked.Ref]
 			defer close(out.done)
 			start := time.Now()
 			e.opts.progress.Started(j.Change)
-			pins, err := e.pins(ctx, env, j, failedImages, func(dep imageref.Ref) (digest.Digest, error, bool) {
-				o, ok := outcomes[dep]
-				if !ok {
-					return "", nil, false
-				}
-				select {
-				case <-o.done:
-				case <-ctx.Done():
-					return "", ctx.Err(), true
-				}
-				return o.digest, o.err, true
-			})
+			pins, err := run.pins(ctx, j)
 			if err == nil {
 				out.digest, err = e.runBuild(ctx, env, j, pins)
 			}
@@ -96,6 +79,37 @@ func (e *Engine) Builds(ctx context.Context, env BuildEnv, jobs []BuildJob) []Re
 	}
 	_ = g.Wait()
 	return results
+}
+
+// buildOutcome is what became of one build of this run; digest and err
+// are set before done is closed.
+type buildOutcome struct {
+	done   chan struct{}
+	digest digest.Digest
+	err    error
+}
+
+// buildRun is the state the builds of one run share: what they produced,
+// and which mirrored images failed to land.
+type buildRun struct {
+	env          BuildEnv
+	failedImages map[imageref.Ref]error
+	outcomes     map[imageref.Ref]*buildOutcome // the builds of this run
+}
+
+// await waits for this run's build of ref and returns its outcome; nil
+// when this run does not build ref.
+func (r *buildRun) await(ctx context.Context, ref imageref.Ref) (*buildOutcome, error) {
+	o, ok := r.outcomes[ref]
+	if !ok {
+		return nil, nil
+	}
+	select {
+	case <-o.done:
+		return o, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // orderJobs sorts jobs so that every build comes after the builds it is
@@ -121,8 +135,8 @@ func orderJobs(jobs []BuildJob) []BuildJob {
 		}
 		out = append(out, j)
 	}
-	sorted := append([]BuildJob(nil), jobs...)
-	sort.Slice(sorted, func(a, b int) bool { return imageref.Less(sorted[a].Locked.Ref, sorted[b].Locked.Ref) })
+	sorted := slices.Clone(jobs)
+	slices.SortFunc(sorted, func(a, b BuildJob) int { return imageref.Compare(a.Locked.Ref, b.Locked.Ref) })
 	for _, j := range sorted {
 		visit(j)
 	}
@@ -132,8 +146,7 @@ func orderJobs(jobs []BuildJob) []BuildJob {
 // pins maps every base the Dockerfile names to the target registry by
 // digest: the locked digest of a mirrored image, the pushed digest of a
 // build of this run, or the digest in the target of an unchanged build.
-func (e *Engine) pins(ctx context.Context, env BuildEnv, j BuildJob, failed map[string]error,
-	wait func(imageref.Ref) (digest.Digest, error, bool)) (map[string]string, error) {
+func (r *buildRun) pins(ctx context.Context, j BuildJob) (map[string]string, error) {
 	pins := map[string]string{}
 	for _, f := range j.Build.Scan {
 		ref := f.Ref
@@ -142,26 +155,17 @@ func (e *Engine) pins(ctx context.Context, env BuildEnv, j BuildJob, failed map[
 		}
 		var target imageref.Ref
 		var d digest.Digest
-		switch img, b := env.Lock.Image(ref), env.Lock.Build(ref); {
+		switch img, b := r.env.Lock.Image(ref), r.env.Lock.Build(ref); {
 		case img != nil:
-			if err := failed[ref.String()]; err != nil {
+			if err := r.failedImages[ref]; err != nil {
 				return nil, fmt.Errorf("base %s did not land in the target: %w", ref, err)
 			}
 			target, d = img.Target, img.Digest
 		case b != nil:
 			target = b.Target
-			dd, err, planned := wait(ref)
-			switch {
-			case planned && err != nil:
-				return nil, fmt.Errorf("base %s (built by this repository) failed: %w", ref, err)
-			case planned:
-				d = dd
-			default:
-				cur, ok := env.Current[ref]
-				if !ok {
-					return nil, fmt.Errorf("base %s (built by this repository) is not in the target", ref)
-				}
-				d = cur
+			var err error
+			if d, err = r.builtDigest(ctx, ref); err != nil {
+				return nil, err
 			}
 		default:
 			return nil, fmt.Errorf("base %s (%s) is not in images.lock: run \"imagesync lock\"", ref, f.Locator)
@@ -172,6 +176,25 @@ func (e *Engine) pins(ctx context.Context, env BuildEnv, j BuildJob, failed map[
 		pins[ref.String()] = target.Repository() + "@" + d.String()
 	}
 	return pins, nil
+}
+
+// builtDigest is the digest a base built by the repository has in the
+// target: pushed by this run (waiting for it), or left there unchanged.
+func (r *buildRun) builtDigest(ctx context.Context, ref imageref.Ref) (digest.Digest, error) {
+	o, err := r.await(ctx, ref)
+	switch {
+	case err != nil:
+		return "", err
+	case o != nil && o.err != nil:
+		return "", fmt.Errorf("base %s (built by this repository) failed: %w", ref, o.err)
+	case o != nil:
+		return o.digest, nil
+	}
+	cur, ok := r.env.Current[ref]
+	if !ok {
+		return "", fmt.Errorf("base %s (built by this repository) is not in the target", ref)
+	}
+	return cur, nil
 }
 
 // runBuild builds and pushes one image, then checks the target.

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagesync/imagesync/internal/diff"
-	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
@@ -36,17 +35,9 @@ type job struct {
 // prepare picks the source endpoint (mirrors first) that serves the locked
 // digest and opens the target repository for pushing.
 func (e *Engine) prepare(ctx context.Context, c diff.Change, st *stats) (*job, error) {
-	src, err := imageref.Parse(c.Source)
-	if err != nil {
-		return nil, err
-	}
-	dst, err := imageref.Parse(c.Target)
-	if err != nil {
-		return nil, err
-	}
-	d, err := digest.Parse(c.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("locked digest of %s: %w", c.Source, err)
+	src, dst, d := c.Source, c.Target, c.Digest
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("locked digest of %s: %w", src, err)
 	}
 	j := &job{e: e, c: c, st: st, digest: d, targetRef: dst.Tag()}
 	if dst.Tag() == "" {
@@ -58,7 +49,7 @@ func (e *Engine) prepare(ctx context.Context, c diff.Change, st *stats) (*job, e
 	}
 	var errs []string
 	for _, ep := range eps {
-		repo, err := e.client.Repo(ctx, ep, false)
+		repo, err := e.client.Repo(ctx, ep, registry.PullOnly)
 		if err == nil {
 			j.root, j.rootType, err = repo.GetManifest(ctx, d)
 		}
@@ -77,7 +68,7 @@ func (e *Engine) prepare(ctx context.Context, c diff.Change, st *stats) (*job, e
 	if j.dstEp, err = e.client.TargetRepository(dst); err != nil {
 		return nil, err
 	}
-	if j.dst, err = e.client.Repo(ctx, j.dstEp, true); err != nil {
+	if j.dst, err = e.client.Repo(ctx, j.dstEp, registry.PushAccess); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -167,7 +158,7 @@ func (j *job) ensureBlob(ctx context.Context, b v1.Descriptor) error {
 	}
 	location := ""
 	if other != "" {
-		repo, err := j.e.client.Repo(ctx, j.dstEp, true, other)
+		repo, err := j.e.client.Repo(ctx, j.dstEp, registry.Access{Push: true, MountFrom: []string{other}})
 		if err != nil {
 			return err
 		}
@@ -242,15 +233,11 @@ func (e *Engine) learnKnown(ctx context.Context) {
 		g.SetLimit(8)
 		for _, k := range e.opts.known {
 			g.Go(func() error {
-				ref, err := imageref.Parse(k.Target)
+				ep, err := e.client.TargetRepository(k.Target)
 				if err != nil {
 					return nil
 				}
-				ep, err := e.client.TargetRepository(ref)
-				if err != nil {
-					return nil
-				}
-				repo, err := e.client.Repo(ctx, ep, false)
+				repo, err := e.client.Repo(ctx, ep, registry.PullOnly)
 				if err != nil {
 					return nil
 				}
@@ -290,13 +277,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.advance(int64(n))
 	}
 	return n, err
-}
-
-// repositoryOf is the repository part of a target reference, to group the
-// images that go into the same repository.
-func repositoryOf(target string) string {
-	if r, err := imageref.Parse(target); err == nil {
-		return r.Repository()
-	}
-	return target
 }

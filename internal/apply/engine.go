@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
@@ -63,7 +64,7 @@ type Engine struct {
 // Known is an image the target registry already holds at its locked
 // digest (an unchanged image of the plan): its blobs can be mounted.
 type Known struct {
-	Target string // the target reference
+	Target imageref.Ref
 	Digest digest.Digest
 }
 
@@ -90,16 +91,29 @@ func WithParallelism(n int) Option { return func(o *options) { o.parallelism = m
 func WithBuildParallelism(n int) Option { return func(o *options) { o.buildParallelism = max(n, 1) } }
 
 // WithBuildOutput sets where the builders' output goes, each line prefixed
-// with the service name; the default discards it.
-func WithBuildOutput(w io.Writer) Option { return func(o *options) { o.buildOutput = w } }
+// with the service name; the default (and nil) discards it.
+func WithBuildOutput(w io.Writer) Option {
+	return func(o *options) {
+		if w != nil {
+			o.buildOutput = w
+		}
+	}
+}
 
 // WithKnownImages tells the engine which images the target already holds,
 // so that their blobs are mounted into other repositories rather than
 // uploaded again: a re-run after a partial apply then sends nothing twice.
 func WithKnownImages(k []Known) Option { return func(o *options) { o.known = k } }
 
-// WithProgress sets the progress receiver; the default discards progress.
-func WithProgress(p Progress) Option { return func(o *options) { o.progress = p } }
+// WithProgress sets the progress receiver; the default (and nil) discards
+// progress.
+func WithProgress(p Progress) Option {
+	return func(o *options) {
+		if p != nil {
+			o.progress = p
+		}
+	}
+}
 
 // WithLogger sets the logger for debug messages; the default discards them.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -129,7 +143,7 @@ func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 	groups := map[string][]int{}
 	var order []string
 	for i, c := range changes {
-		repo := repositoryOf(c.Target)
+		repo := c.Target.Repository()
 		if _, ok := groups[repo]; !ok {
 			order = append(order, repo)
 		}

@@ -21,9 +21,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
 	isregistry "github.com/imagesync/imagesync/internal/registry"
 )
 
@@ -133,7 +135,7 @@ registry "docker.io" { mirrors = ["` + src.URL + `"] }`
 }
 
 func change(src, target, d string) diff.Change {
-	return diff.Change{Action: diff.Create, Source: src, Target: target, Digest: d}
+	return diff.Change{Kind: diff.KindImage, Action: diff.Create, Source: imageref.MustParse(src), Target: imageref.MustParse(target), Digest: digest.Digest(d)}
 }
 
 func TestCopyIndexExactBytes(t *testing.T) {

@@ -20,10 +20,6 @@ import (
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
-// FormatVersion is the version of the plan's JSON form. It changes only
-// when a field changes meaning or disappears; new fields may be added.
-const FormatVersion = "1"
-
 // Action is what apply will do to one target reference.
 type Action string
 
@@ -39,57 +35,60 @@ const (
 	Build Action = "build"
 	// Rebuild: the target was built from other inputs, or records none.
 	Rebuild Action = "rebuild"
+	// Referrers: the image is in place, but signatures, attestations or
+	// SBOMs locked with it are missing from the target.
+	Referrers Action = "referrers"
 )
 
-// Kinds of change.
+// Kind tells a mirrored image from one the repository builds.
+type Kind string
+
 const (
-	KindImage = "image" // mirrored from upstream
-	KindBuild = "build" // built by the repository
+	KindImage Kind = "image" // mirrored from upstream
+	KindBuild Kind = "build" // built by the repository
 )
 
 // Change is the plan for one locked image or build.
 type Change struct {
-	Kind   string `json:"kind"` // KindImage or KindBuild
-	Action Action `json:"action"`
-	Source string `json:"source"` // canonical reference, as in the lock
-	Target string `json:"target"`
-	Digest string `json:"digest"` // the locked digest; "" for a build
+	Kind   Kind
+	Action Action
+	Source imageref.Ref // canonical reference, as in the lock
+	Target imageref.Ref
+	Digest digest.Digest // the locked digest; "" for a build
 	// CurrentDigest is what the target reference pointed at when the plan
 	// was made; "" when it did not exist.
-	CurrentDigest string   `json:"current_digest"`
-	MediaType     string   `json:"media_type,omitempty"`
-	Platforms     []string `json:"platforms,omitempty"`
-	// Services, Service, Inputs and CurrentInputs are set for builds: the
-	// compose services that build the image (sorted; several when they
-	// share one build definition), the first of them, the locked inputs
-	// and those recorded on the target image.
-	Services      []string `json:"services,omitempty"`
-	Service       string   `json:"service,omitempty"`
-	Inputs        string   `json:"inputs,omitempty"`
-	CurrentInputs string   `json:"current_inputs,omitempty"`
+	CurrentDigest digest.Digest
+	MediaType     string
+	Platforms     []string
+	// Services, Inputs and CurrentInputs are set for builds: the compose
+	// services that build the image (sorted; several when they share one
+	// build definition), the locked inputs and the inputs label found on
+	// the target image, as found ("" when absent).
+	Services      []string
+	Inputs        digest.Digest
+	CurrentInputs string
 }
 
 // Summary counts the changes by action.
 type Summary struct {
-	Create    int `json:"create"`
-	Update    int `json:"update"`
-	Build     int `json:"build"`
-	Rebuild   int `json:"rebuild"`
-	Unchanged int `json:"unchanged"`
+	Create    int
+	Update    int
+	Build     int
+	Rebuild   int
+	Unchanged int
 }
 
 // HasChanges reports whether applying would change anything.
 func (s Summary) HasChanges() bool { return s.Create+s.Update+s.Build+s.Rebuild > 0 }
 
-// Plan is the whole plan. Its JSON form is what `plan --json` prints and
-// what `plan --out` saves.
+// Plan is the whole plan. EncodePlan writes its JSON form, which is what
+// `plan --json` prints and `plan --out` saves.
 type Plan struct {
-	FormatVersion string `json:"format_version"`
 	// LockSHA256 is the sha256 of the images.lock bytes the plan was made
 	// from; apply refuses a saved plan when the lock changed since.
-	LockSHA256 string   `json:"lock_sha256"`
-	Changes    []Change `json:"changes"` // every locked image in scope, sorted by source
-	Summary    Summary  `json:"summary"`
+	LockSHA256 digest.Digest
+	Changes    []Change // every locked image in scope, sorted by source
+	Summary    Summary
 }
 
 // Observer is what planning needs from the target registry.
@@ -129,7 +128,7 @@ func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer
 	if opts.Jobs <= 0 {
 		opts.Jobs = 32
 	}
-	p := &Plan{FormatVersion: FormatVersion, LockSHA256: lockSum.String(), Changes: make([]Change, len(images)+len(builds))}
+	p := &Plan{LockSHA256: lockSum, Changes: make([]Change, len(images)+len(builds))}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Jobs)
 	for i, img := range images {
@@ -156,11 +155,7 @@ func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer
 // observeBuild compares the inputs recorded on a build's target image with
 // the locked ones.
 func observeBuild(ctx context.Context, obs Observer, b lock.Build) (Change, error) {
-	c := Change{Kind: KindBuild, Source: b.Ref.String(), Target: b.Target.String(),
-		Services: slices.Clone(b.Services), Inputs: b.Inputs.String()}
-	if len(b.Services) > 0 {
-		c.Service = b.Services[0]
-	}
+	c := Change{Kind: KindBuild, Source: b.Ref, Target: b.Target, Services: slices.Clone(b.Services), Inputs: b.Inputs}
 	head, labels, err := obs.TargetLabels(ctx, b.Target)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
@@ -169,17 +164,17 @@ func observeBuild(ctx context.Context, obs Observer, b lock.Build) (Change, erro
 	case err != nil:
 		return Change{}, fmt.Errorf("check target %s of build %s: %w", b.Target, b.Ref, err)
 	}
-	c.CurrentDigest, c.CurrentInputs = head.Digest.String(), labels[lock.InputsLabel]
+	c.CurrentDigest, c.CurrentInputs = head.Digest, labels[lock.InputsLabel]
 	c.Action = Rebuild
-	if c.CurrentInputs == c.Inputs {
+	if c.CurrentInputs == c.Inputs.String() {
 		c.Action = NoOp
 	}
 	return c, nil
 }
 
 func observe(ctx context.Context, obs Observer, img lock.Image) (Change, error) {
-	c := Change{Kind: KindImage, Source: img.Ref.String(), Target: img.Target.String(), Digest: img.Digest.String(),
-		MediaType: img.MediaType, Platforms: append([]string{}, img.Platforms...)}
+	c := Change{Kind: KindImage, Source: img.Ref, Target: img.Target, Digest: img.Digest,
+		MediaType: img.MediaType, Platforms: slices.Clone(img.Platforms)}
 	head, err := obs.HeadTarget(ctx, img.Target)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
@@ -187,9 +182,9 @@ func observe(ctx context.Context, obs Observer, img lock.Image) (Change, error) 
 	case err != nil:
 		return Change{}, fmt.Errorf("check target %s of %s: %w", img.Target, img.Ref, err)
 	case head.Digest == img.Digest:
-		c.Action, c.CurrentDigest = NoOp, head.Digest.String()
+		c.Action, c.CurrentDigest = NoOp, head.Digest
 	default:
-		c.Action, c.CurrentDigest = Update, head.Digest.String()
+		c.Action, c.CurrentDigest = Update, head.Digest
 	}
 	return c, nil
 }
@@ -271,9 +266,9 @@ func (e *StaleError) Error() string {
 // registry as it is now: a different lock, or a target that no longer
 // points where the plan saw it, makes the plan stale.
 func CheckStale(ctx context.Context, p *Plan, lockSum digest.Digest, obs Observer) error {
-	if p.LockSHA256 != lockSum.String() {
+	if p.LockSHA256 != lockSum {
 		return &StaleError{Reasons: []string{fmt.Sprintf("images.lock changed since the plan was made (sha256 %s, plan was made from %s)",
-			short(lockSum.String()), short(p.LockSHA256))}}
+			imageref.ShortDigest(lockSum), imageref.ShortDigest(p.LockSHA256))}}
 	}
 	var mu sync.Mutex
 	var reasons []string
@@ -281,18 +276,14 @@ func CheckStale(ctx context.Context, p *Plan, lockSum digest.Digest, obs Observe
 	g.SetLimit(32)
 	for _, c := range p.Changes {
 		g.Go(func() error {
-			ref, err := imageref.Parse(c.Target)
-			if err != nil {
-				return fmt.Errorf("saved plan: %w", err)
-			}
-			now := ""
-			head, err := obs.HeadTarget(gctx, ref)
+			var now digest.Digest
+			head, err := obs.HeadTarget(gctx, c.Target)
 			switch {
 			case errors.Is(err, registry.ErrNotFound):
 			case err != nil:
 				return fmt.Errorf("check target %s: %w", c.Target, err)
 			default:
-				now = head.Digest.String()
+				now = head.Digest
 			}
 			if now != c.CurrentDigest {
 				mu.Lock()
@@ -312,16 +303,9 @@ func CheckStale(ctx context.Context, p *Plan, lockSum digest.Digest, obs Observe
 	return nil
 }
 
-func orMissing(d string) string {
+func orMissing(d digest.Digest) string {
 	if d == "" {
 		return "(missing)"
 	}
-	return short(d)
-}
-
-func short(d string) string {
-	if len(d) > len("sha256:")+12 {
-		return d[:len("sha256:")+12]
-	}
-	return d
+	return imageref.ShortDigest(d)
 }

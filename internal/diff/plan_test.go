@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -77,12 +79,12 @@ func TestMake(t *testing.T) {
 	}
 	got := map[string]Change{}
 	for _, c := range p.Changes {
-		got[c.Source] = c
+		got[c.Source.String()] = c
 	}
 	if c := got["quay.io/minio/minio:latest"]; c.Action != Create || c.CurrentDigest != "" {
 		t.Errorf("minio = %+v", c)
 	}
-	if c := got["docker.io/library/redis:7-alpine"]; c.Action != Update || c.CurrentDigest != dg("redis-old").String() || c.Digest != dg("redis-new").String() {
+	if c := got["docker.io/library/redis:7-alpine"]; c.Action != Update || c.CurrentDigest != dg("redis-old") || c.Digest != dg("redis-new") {
 		t.Errorf("redis = %+v", c)
 	}
 	if c := got["docker.io/library/nginx:1.27-alpine"]; c.Action != NoOp {
@@ -94,8 +96,8 @@ func TestMake(t *testing.T) {
 	if target.heads != 4 {
 		t.Errorf("%d HEADs for 4 images", target.heads)
 	}
-	if p.LockSHA256 != dg("lock").String() || p.FormatVersion != FormatVersion {
-		t.Errorf("plan header = %q %q", p.LockSHA256, p.FormatVersion)
+	if p.LockSHA256 != dg("lock") {
+		t.Errorf("plan lock sum = %q", p.LockSHA256)
 	}
 	if pending := p.Pending(); len(pending) != 2 {
 		t.Errorf("pending = %v", pending)
@@ -110,7 +112,7 @@ func TestMakeTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Changes) != 2 || p.Changes[0].Source != "docker.io/library/nginx:1.27-alpine" || target.heads != 2 {
+	if len(p.Changes) != 2 || p.Changes[0].Source.String() != "docker.io/library/nginx:1.27-alpine" || target.heads != 2 {
 		t.Errorf("changes = %+v, heads %d", p.Changes, target.heads)
 	}
 	_, err = Make(context.Background(), testLock(), dg("lock"), target, Options{Targets: []imageref.Ref{imageref.MustParse("nope:1")}})
@@ -155,20 +157,33 @@ func TestPlanFileRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := WritePlan(&buf, p); err != nil {
+	if err := EncodePlan(&buf, p); err != nil {
 		t.Fatal(err)
 	}
-	back, err := ReadPlan(bytes.NewReader(buf.Bytes()))
+	back, err := DecodePlan(bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !reflect.DeepEqual(back, p) {
+		t.Errorf("decoded plan differs from the model:\n%+v\n%+v", back, p)
+	}
 	var again bytes.Buffer
-	if err := WritePlan(&again, back); err != nil || again.String() != buf.String() {
+	if err := EncodePlan(&again, back); err != nil || again.String() != buf.String() {
 		t.Errorf("round trip differs: %v", err)
 	}
+	path := filepath.Join(t.TempDir(), "plan.json")
+	if err := SavePlan(path, p); err != nil {
+		t.Fatal(err)
+	}
+	if loaded, err := LoadPlan(path); err != nil || !reflect.DeepEqual(loaded, p) {
+		t.Errorf("LoadPlan(SavePlan) = %+v, %v", loaded, err)
+	}
 	for _, tt := range []struct{ name, from, to, want string }{
-		{"version", `"format_version": "1"`, `"format_version": "9"`, "format_version"},
+		{"version", `"format_version": "1"`, `"format_version": "9"`, "format_version \"9\", this imagesync reads \"1\": run \"imagesync plan --out\" again"},
 		{"action", `"action": "create"`, `"action": "destroy"`, "unknown action"},
+		{"kind", `"kind": "image"`, `"kind": ""`, "unknown kind"},
+		{"reference", `"source": "quay.io/minio/minio:latest"`, `"source": "Not A Ref"`, "invalid image reference"},
+		{"digest", `"digest": "sha256:`, `"digest": "md5:`, "unsupported digest algorithm"},
 		{"summary", `"unchanged": 0`, `"unchanged": 3`, "summary does not match"},
 		{"garbage", `{`, `[`, "not a saved plan"},
 	} {
@@ -176,7 +191,7 @@ func TestPlanFileRoundTrip(t *testing.T) {
 		if broken == buf.String() {
 			t.Fatalf("%s: %q not in plan", tt.name, tt.from)
 		}
-		if _, err := ReadPlan(strings.NewReader(broken)); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := DecodePlan(strings.NewReader(broken)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
 	}
@@ -205,12 +220,12 @@ func TestMakeBuilds(t *testing.T) {
 	}
 	got := map[string]Change{}
 	for _, c := range p.Changes {
-		got[c.Source] = c
+		got[c.Source.String()] = c
 	}
-	if c := got["docker.io/library/api:v1"]; c.Kind != KindBuild || c.Action != Build || c.Service != "api" || !slices.Equal(c.Services, []string{"api"}) {
+	if c := got["docker.io/library/api:v1"]; c.Kind != KindBuild || c.Action != Build || !slices.Equal(c.Services, []string{"api"}) {
 		t.Errorf("api = %+v", c)
 	}
-	if c := got["docker.io/library/web:v1"]; c.Action != Rebuild || c.CurrentInputs != dg("web-in-old").String() || c.Inputs != dg("web-in-new").String() {
+	if c := got["docker.io/library/web:v1"]; c.Action != Rebuild || c.CurrentInputs != dg("web-in-old").String() || c.Inputs != dg("web-in-new") {
 		t.Errorf("web = %+v", c)
 	}
 	if c := got["docker.io/library/worker:v1"]; c.Action != NoOp {

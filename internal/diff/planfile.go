@@ -1,59 +1,170 @@
 package diff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagesync/imagesync/internal/atomicfile"
+	"github.com/imagesync/imagesync/internal/imageref"
 )
 
-// ReadPlanFile reads a plan saved by `imagesync plan --out`.
-func ReadPlanFile(filename string) (*Plan, error) {
+// FormatVersion is the version of the plan's JSON form. It changes only
+// when a field changes meaning or disappears; new fields may be added.
+const FormatVersion = "1"
+
+// maxPlanFile bounds what DecodePlan reads: a plan of 100,000 images is
+// well under it.
+const maxPlanFile = 64 << 20
+
+// planJSON is the JSON form of a Plan: what `plan --json` prints, what
+// `plan --out` saves and what `apply FILE` reads back. It is apart from
+// the model so that the model can use typed references and digests while
+// the document keeps its documented field names.
+type planJSON struct {
+	FormatVersion string       `json:"format_version"`
+	LockSHA256    string       `json:"lock_sha256"`
+	Changes       []changeJSON `json:"changes"`
+	Summary       summaryJSON  `json:"summary"`
+}
+
+type changeJSON struct {
+	Kind          Kind     `json:"kind"`
+	Action        Action   `json:"action"`
+	Source        string   `json:"source"`
+	Target        string   `json:"target"`
+	Digest        string   `json:"digest"`
+	CurrentDigest string   `json:"current_digest"`
+	MediaType     string   `json:"media_type,omitempty"`
+	Platforms     []string `json:"platforms,omitempty"`
+	Services      []string `json:"services,omitempty"`
+	// Service is the first of Services, kept for readers of format 1
+	// written before builds could be shared.
+	Service       string `json:"service,omitempty"`
+	Inputs        string `json:"inputs,omitempty"`
+	CurrentInputs string `json:"current_inputs,omitempty"`
+}
+
+type summaryJSON struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Build     int `json:"build"`
+	Rebuild   int `json:"rebuild"`
+	Unchanged int `json:"unchanged"`
+}
+
+// EncodePlan writes a plan's JSON form, indented, with a trailing newline.
+func EncodePlan(w io.Writer, p *Plan) error {
+	doc := planJSON{FormatVersion: FormatVersion, LockSHA256: p.LockSHA256.String(), Changes: []changeJSON{},
+		Summary: summaryJSON(p.Summary)}
+	for _, c := range p.Changes {
+		cj := changeJSON{Kind: c.Kind, Action: c.Action, Source: c.Source.String(), Target: c.Target.String(),
+			Digest: c.Digest.String(), CurrentDigest: c.CurrentDigest.String(), MediaType: c.MediaType,
+			Platforms: c.Platforms, Services: c.Services, Inputs: c.Inputs.String(), CurrentInputs: c.CurrentInputs}
+		if len(c.Services) > 0 {
+			cj.Service = c.Services[0]
+		}
+		doc.Changes = append(doc.Changes, cj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// DecodePlan reads a plan's JSON form, refusing other format versions and
+// anything that cannot be what plan wrote.
+func DecodePlan(r io.Reader) (*Plan, error) {
+	var doc planJSON
+	if err := json.NewDecoder(io.LimitReader(r, maxPlanFile)).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("not a saved plan: %w", err)
+	}
+	if doc.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("format_version %q, this imagesync reads %q: run \"imagesync plan --out\" again", doc.FormatVersion, FormatVersion)
+	}
+	sum, err := digest.Parse(doc.LockSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("lock_sha256: %w", err)
+	}
+	p := &Plan{LockSHA256: sum, Summary: Summary(doc.Summary)}
+	for i, cj := range doc.Changes {
+		c, err := cj.change()
+		if err != nil {
+			return nil, fmt.Errorf("change %d: %w", i, err)
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	if p.Summary != summarize(p.Changes) {
+		return nil, fmt.Errorf("its summary does not match its changes")
+	}
+	return p, nil
+}
+
+// change checks one change of a decoded plan and turns it into the model.
+func (cj changeJSON) change() (Change, error) {
+	switch cj.Action {
+	case Create, Update, NoOp, Build, Rebuild, Referrers:
+	default:
+		return Change{}, fmt.Errorf("unknown action %q", cj.Action)
+	}
+	switch cj.Kind {
+	case KindImage, KindBuild:
+	default:
+		return Change{}, fmt.Errorf("unknown kind %q", cj.Kind)
+	}
+	c := Change{Kind: cj.Kind, Action: cj.Action, MediaType: cj.MediaType, Platforms: cj.Platforms,
+		Services: cj.Services, CurrentInputs: cj.CurrentInputs}
+	if len(c.Services) == 0 && cj.Service != "" {
+		c.Services = []string{cj.Service}
+	}
+	var err error
+	if c.Source, err = imageref.Parse(cj.Source); err != nil {
+		return Change{}, fmt.Errorf("source: %w", err)
+	}
+	if c.Target, err = imageref.Parse(cj.Target); err != nil {
+		return Change{}, fmt.Errorf("target: %w", err)
+	}
+	for _, d := range []struct {
+		into     *digest.Digest
+		value    string
+		required bool
+	}{
+		{&c.Digest, cj.Digest, c.Kind == KindImage},
+		{&c.CurrentDigest, cj.CurrentDigest, false},
+		{&c.Inputs, cj.Inputs, c.Kind == KindBuild},
+	} {
+		if d.value == "" && !d.required {
+			continue
+		}
+		if *d.into, err = digest.Parse(d.value); err != nil {
+			return Change{}, fmt.Errorf("%s: %w", c.Source, err)
+		}
+	}
+	return c, nil
+}
+
+// SavePlan writes a plan file atomically, next to where it goes.
+func SavePlan(filename string, p *Plan) error {
+	var b bytes.Buffer
+	if err := EncodePlan(&b, p); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return atomicfile.Write(filename, b.Bytes())
+}
+
+// LoadPlan reads a plan saved by `imagesync plan --out`.
+func LoadPlan(filename string) (*Plan, error) {
 	f, err := os.Open(filename)
 	if err != nil {
 		return nil, fmt.Errorf("read saved plan: %w", err)
 	}
 	defer f.Close()
-	p, err := ReadPlan(f)
+	p, err := DecodePlan(f)
 	if err != nil {
 		return nil, fmt.Errorf("read saved plan %s: %w", filename, err)
 	}
 	return p, nil
-}
-
-// ReadPlan decodes a plan's JSON form, refusing unknown versions and
-// fields that cannot be what plan wrote.
-func ReadPlan(r io.Reader) (*Plan, error) {
-	var p Plan
-	dec := json.NewDecoder(io.LimitReader(r, 64<<20))
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("not a saved plan: %w", err)
-	}
-	if p.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("format_version %q, this imagesync reads %q", p.FormatVersion, FormatVersion)
-	}
-	if p.LockSHA256 == "" {
-		return nil, fmt.Errorf("it records no lock_sha256")
-	}
-	for i, c := range p.Changes {
-		switch c.Action {
-		case Create, Update, NoOp, Build, Rebuild:
-		default:
-			return nil, fmt.Errorf("change %d has unknown action %q", i, c.Action)
-		}
-		if c.Source == "" || c.Target == "" || (c.Kind != KindBuild && c.Digest == "") {
-			return nil, fmt.Errorf("change %d lacks source, target or digest", i)
-		}
-	}
-	if p.Summary != summarize(p.Changes) {
-		return nil, fmt.Errorf("its summary does not match its changes")
-	}
-	return &p, nil
-}
-
-// WritePlan writes a plan's JSON form, indented, with a trailing newline.
-func WritePlan(w io.Writer, p *Plan) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(p)
 }

@@ -4,40 +4,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
 // Problem is one way the target registry differs from the lock.
 type Problem struct {
-	Source string `json:"source"`
-	Target string `json:"target"`
-	Detail string `json:"detail"`
+	Source imageref.Ref
+	Target imageref.Ref
+	Detail string
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Deep     bool      // every manifest and blob was checked
+	Images   int       // how many locked images were checked
+	Problems []Problem // sorted by target, then detail
+}
+
+// Auditor is what Verify needs from the target registry.
+type Auditor interface {
+	// HeadTarget returns what a target reference points at, or an error
+	// wrapping registry.ErrNotFound when it does not exist.
+	HeadTarget(ctx context.Context, ref imageref.Ref) (registry.Head, error)
+	// TargetTree reads the manifest tree d names in ref's target
+	// repository, recording the children it cannot read.
+	TargetTree(ctx context.Context, ref imageref.Ref, d digest.Digest) (*registry.Manifest, error)
+	// TargetHasBlob reports whether ref's target repository holds blob d.
+	TargetHasBlob(ctx context.Context, ref imageref.Ref, d digest.Digest) (bool, error)
+}
+
+// VerifyOptions control Verify.
+type VerifyOptions struct {
+	// Deep checks every child manifest and blob as well as the top
+	// reference.
+	Deep bool
 }
 
 // Verify checks, without changing anything, that every locked image's
 // target reference resolves to its locked digest and, when deep, that
-// every child manifest and blob it needs is present. It returns the
-// problems found; an error means the check itself could not be made.
-func Verify(ctx context.Context, l *lock.Lock, client *registry.Client, deep bool) ([]Problem, error) {
+// every child manifest and blob it needs is present. An error means the
+// check itself could not be made.
+func Verify(ctx context.Context, l *lock.Lock, a Auditor, opts VerifyOptions) (*Report, error) {
 	var mu sync.Mutex
-	var problems []Problem
+	rep := &Report{Deep: opts.Deep, Images: len(l.Images), Problems: []Problem{}}
 	report := func(img lock.Image, format string, args ...any) {
 		mu.Lock()
-		problems = append(problems, Problem{Source: img.Ref.String(), Target: img.Target.String(), Detail: fmt.Sprintf(format, args...)})
+		rep.Problems = append(rep.Problems, Problem{Source: img.Ref, Target: img.Target, Detail: fmt.Sprintf(format, args...)})
 		mu.Unlock()
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for _, img := range l.Images {
 		g.Go(func() error {
-			head, err := client.HeadTarget(gctx, img.Target)
+			head, err := a.HeadTarget(gctx, img.Target)
 			switch {
 			case errors.Is(err, registry.ErrNotFound):
 				report(img, "missing")
@@ -48,19 +76,10 @@ func Verify(ctx context.Context, l *lock.Lock, client *registry.Client, deep boo
 				report(img, "points at %s, not the locked %s", head.Digest, img.Digest)
 				return nil
 			}
-			if !deep {
-				return nil
-			}
-			ep, err := client.TargetRepository(img.Target)
-			if err != nil {
-				return err
-			}
-			repo, err := client.Repo(gctx, ep, false)
-			if err != nil {
-				return err
-			}
-			for _, missing := range walk(gctx, repo, img.Digest) {
-				report(img, "%s", missing)
+			if opts.Deep {
+				for _, missing := range walk(gctx, a, img) {
+					report(img, "%s", missing)
+				}
 			}
 			return nil
 		})
@@ -68,19 +87,19 @@ func Verify(ctx context.Context, l *lock.Lock, client *registry.Client, deep boo
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	sort.Slice(problems, func(i, j int) bool {
-		if problems[i].Target != problems[j].Target {
-			return problems[i].Target < problems[j].Target
+	slices.SortFunc(rep.Problems, func(a, b Problem) int {
+		if c := imageref.Compare(a.Target, b.Target); c != 0 {
+			return c
 		}
-		return problems[i].Detail < problems[j].Detail
+		return strings.Compare(a.Detail, b.Detail)
 	})
-	return problems, nil
+	return rep, nil
 }
 
-// walk reads manifest d and everything below it, returning what is
-// missing or broken.
-func walk(ctx context.Context, repo *registry.Repo, d digest.Digest) []string {
-	tree, err := repo.ReadTree(ctx, d, registry.WithPartial())
+// walk reads the image's manifest tree and everything below it, returning
+// what is missing or broken.
+func walk(ctx context.Context, a Auditor, img lock.Image) []string {
+	tree, err := a.TargetTree(ctx, img.Target, img.Digest)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -93,7 +112,7 @@ func walk(ctx context.Context, repo *registry.Repo, d digest.Digest) []string {
 			if !b.MediaType.IsDistributable() {
 				continue
 			}
-			ok, err := repo.HasBlob(ctx, digest.Digest(b.Digest.String()))
+			ok, err := a.TargetHasBlob(ctx, img.Target, digest.Digest(b.Digest.String()))
 			switch {
 			case err != nil:
 				out = append(out, fmt.Sprintf("blob %s of manifest %s: %v", b.Digest, m.Digest, err))

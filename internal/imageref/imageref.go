@@ -133,6 +133,18 @@ func (r Ref) WithoutDigest() Ref {
 // Less orders references by their canonical form, for deterministic output.
 func Less(a, b Ref) bool { return a.String() < b.String() }
 
+// Compare is Less as a three-way comparison, for slices.SortFunc.
+func Compare(a, b Ref) int { return strings.Compare(a.String(), b.String()) }
+
+// ShortDigest abbreviates a digest to its algorithm and 12 hex digits, as
+// docker prints image IDs; anything else is returned as it is.
+func ShortDigest(d digest.Digest) string {
+	if algo, hex, ok := strings.Cut(string(d), ":"); ok && len(hex) > 12 {
+		return algo + ":" + hex[:12]
+	}
+	return string(d)
+}
+
 // LooksLikeHost reports whether the first element of a slash-separated
 // reference names a registry host rather than a repository path, using
 // docker's rule: it contains a dot or a colon, or is "localhost".

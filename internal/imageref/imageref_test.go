@@ -1,6 +1,10 @@
 package imageref
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+)
 
 func TestParse(t *testing.T) {
 	const d = "sha256:2d0ae5a0c6a8a4f3e4c76b8c4f7e0b7a0e2bdbf4d6b5b6f1c0e4e2a3f1e5d6c7"
@@ -48,5 +52,26 @@ func TestParse(t *testing.T) {
 				t.Errorf("round trip: %v, %v", again, err)
 			}
 		})
+	}
+}
+
+func TestShortDigest(t *testing.T) {
+	for in, want := range map[string]string{
+		"sha256:0123456789abcdef0123": "sha256:0123456789ab",
+		"sha256:0123456789ab":         "sha256:0123456789ab",
+		"":                            "",
+		"not-a-digest":                "not-a-digest",
+		"(none recorded)":             "(none recorded)",
+	} {
+		if got := ShortDigest(digest.Digest(in)); got != want {
+			t.Errorf("ShortDigest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	a, b := MustParse("alpine"), MustParse("nginx")
+	if Compare(a, b) >= 0 || Compare(b, a) <= 0 || Compare(a, a) != 0 || Less(a, b) != (Compare(a, b) < 0) {
+		t.Errorf("Compare disagrees with Less")
 	}
 }

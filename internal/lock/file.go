@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
@@ -23,28 +24,34 @@ const header = `# This file is maintained automatically by "imagesync lock".
 # Manual edits may be lost in future updates.
 `
 
-// ErrNotExist is returned by Load when there is no lockfile yet.
-var ErrNotExist = errors.New("images.lock does not exist")
-
-// Load reads a lockfile. A missing file is ErrNotExist (wrapped); a broken
-// one gives diagnostics with source ranges. The parser keeps the source for
-// rendering the diagnostics.
-func Load(p *hclparse.Parser, filename string) (*Lock, []byte, hcl.Diagnostics, error) {
-	src, err := os.ReadFile(filename)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil, fmt.Errorf("%s: %w", filename, ErrNotExist)
-	}
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read lockfile: %w", err)
-	}
-	l, diags := Parse(p, filename, src)
-	return l, src, diags, nil
+// File is a lockfile as read from disk: the model and the exact bytes,
+// whose sha256 saved plans record.
+type File struct {
+	Lock   *Lock
+	Source []byte
 }
 
-// Sum is the sha256 of a lockfile's bytes; saved plans record it so that
+// Sum is the sha256 of the lockfile's bytes; saved plans record it so that
 // apply can refuse a plan made from another lock.
-func Sum(src []byte) digest.Digest {
-	return digest.FromBytes(src)
+func (f *File) Sum() digest.Digest { return digest.FromBytes(f.Source) }
+
+// Load reads a lockfile. A missing file is (nil, nil): there is no lock
+// yet. A file that cannot be read or parsed gives error diagnostics (with
+// source ranges where there are any); the parser keeps the source for
+// rendering them.
+func Load(p *hclparse.Parser, filename string) (*File, hcl.Diagnostics) {
+	src, err := os.ReadFile(filename)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the lockfile", Detail: err.Error()}}
+	}
+	l, diags := Parse(p, filename, src)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return &File{Lock: l, Source: src}, diags
 }
 
 var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
@@ -241,7 +248,7 @@ func Format(l *Lock) []byte {
 		b := body.AppendNewBlock("build", []string{bl.Ref.String()}).Body()
 		// One service keeps the attribute locks have always had, so that
 		// they do not churn; services that share a build are a list.
-		switch services := sortedUnique(bl.Services); len(services) {
+		switch services := slices.Compact(slices.Sorted(slices.Values(bl.Services))); len(services) {
 		case 0:
 		case 1:
 			b.SetAttributeValue("service", cty.StringVal(services[0]))
@@ -293,28 +300,5 @@ func listTokens(items []string) hclwrite.Tokens {
 // same directory, synced, then renamed over the old one, so that a crash or
 // a failed run never leaves a torn lockfile.
 func WriteFile(filename string, data []byte) error {
-	dir := filepath.Dir(filename)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(filename)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filename, err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this is a no-op
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", filename, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", filename, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", filename, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", filename, err)
-	}
-	if err := os.Rename(tmp.Name(), filename); err != nil {
-		return fmt.Errorf("write %s: %w", filename, err)
-	}
-	return nil
+	return atomicfile.Write(filename, data)
 }

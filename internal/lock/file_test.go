@@ -204,10 +204,31 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 }
 
-func TestLoadMissing(t *testing.T) {
-	_, _, _, err := Load(hclparse.NewParser(), filepath.Join(t.TempDir(), "images.lock"))
-	if err == nil || !strings.Contains(err.Error(), "does not exist") {
-		t.Errorf("err = %v", err)
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	if f, diags := Load(hclparse.NewParser(), filepath.Join(dir, "images.lock")); f != nil || len(diags) != 0 {
+		t.Errorf("missing lockfile: file %v, diags %v; want neither", f, diags)
+	}
+	if f, diags := Load(hclparse.NewParser(), dir); f != nil || !diags.HasErrors() || diags[0].Summary != "Cannot read the lockfile" {
+		t.Errorf("unreadable lockfile: file %v, diags %v", f, diags)
+	}
+	src, err := os.ReadFile(filepath.Join("testdata", "sample.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "images.lock")
+	if err := WriteFile(path, src); err != nil {
+		t.Fatal(err)
+	}
+	f, diags := Load(hclparse.NewParser(), path)
+	if diags.HasErrors() || f == nil || len(f.Lock.Images) == 0 || f.Sum() != digest.FromBytes(src) {
+		t.Fatalf("sample lock: %v %v", f, diags)
+	}
+	if err := os.WriteFile(path, []byte("image \"x\" {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, diags := Load(hclparse.NewParser(), path); f != nil || !diags.HasErrors() {
+		t.Errorf("broken lockfile: file %v, diags %v", f, diags)
 	}
 }
 

@@ -5,6 +5,7 @@
 package lock
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/opencontainers/go-digest"
@@ -75,37 +76,13 @@ func (l *Lock) Normalize() {
 	sort.Slice(l.Images, func(i, j int) bool { return imageref.Less(l.Images[i].Ref, l.Images[j].Ref) })
 	sort.Slice(l.Builds, func(i, j int) bool { return imageref.Less(l.Builds[i].Ref, l.Builds[j].Ref) })
 	for i := range l.Images {
-		l.Images[i].Platforms = sortedUnique(l.Images[i].Platforms)
-		l.Images[i].Sources = sortedUnique(l.Images[i].Sources)
+		l.Images[i].Platforms = slices.Compact(slices.Sorted(slices.Values(l.Images[i].Platforms)))
+		l.Images[i].Sources = slices.Compact(slices.Sorted(slices.Values(l.Images[i].Sources)))
 	}
 	for i := range l.Builds {
 		b := &l.Builds[i]
-		b.Services = sortedUnique(b.Services)
-		sort.Slice(b.Bases, func(i, j int) bool { return imageref.Less(b.Bases[i], b.Bases[j]) })
-		b.Bases = compactRefs(b.Bases)
+		b.Services = slices.Compact(slices.Sorted(slices.Values(b.Services)))
+		slices.SortFunc(b.Bases, imageref.Compare)
+		b.Bases = slices.Compact(b.Bases)
 	}
-}
-
-func sortedUnique(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	n := 0
-	for i, v := range out {
-		if i == 0 || v != out[n-1] {
-			out[n] = v
-			n++
-		}
-	}
-	return out[:n]
-}
-
-func compactRefs(refs []imageref.Ref) []imageref.Ref {
-	n := 0
-	for i, r := range refs {
-		if i == 0 || r != refs[n-1] {
-			refs[n] = r
-			n++
-		}
-	}
-	return refs[:n]
 }

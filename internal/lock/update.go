@@ -194,10 +194,10 @@ func Diff(old, next *Lock) []Change {
 		prev := old.Image(img.Ref)
 		switch {
 		case prev == nil:
-			changes = append(changes, Change{Kind: Added, Ref: img.Ref, Detail: short(img.Digest.String())})
+			changes = append(changes, Change{Kind: Added, Ref: img.Ref, Detail: imageref.ShortDigest(img.Digest)})
 		case prev.Digest != img.Digest:
 			changes = append(changes, Change{Kind: Upgraded, Ref: img.Ref,
-				Detail: fmt.Sprintf("digest %s -> %s", short(prev.Digest.String()), short(img.Digest.String()))})
+				Detail: fmt.Sprintf("digest %s -> %s", imageref.ShortDigest(prev.Digest), imageref.ShortDigest(img.Digest))})
 		default:
 			if detail := movedDetail(prev.Target, img.Target, prev.Sources, img.Sources); detail != "" {
 				changes = append(changes, Change{Kind: Moved, Ref: img.Ref, Detail: detail})
@@ -216,7 +216,7 @@ func Diff(old, next *Lock) []Change {
 			changes = append(changes, Change{Kind: Added, Build: true, Ref: b.Ref})
 		case prev.Inputs != b.Inputs:
 			changes = append(changes, Change{Kind: Upgraded, Build: true, Ref: b.Ref,
-				Detail: fmt.Sprintf("inputs %s -> %s", short(prev.Inputs.String()), short(b.Inputs.String()))})
+				Detail: fmt.Sprintf("inputs %s -> %s", imageref.ShortDigest(prev.Inputs), imageref.ShortDigest(b.Inputs))})
 		default:
 			if detail := buildDetail(prev, &b); detail != "" {
 				changes = append(changes, Change{Kind: Moved, Build: true, Ref: b.Ref, Detail: detail})
@@ -270,14 +270,6 @@ func refsString(refs []imageref.Ref) string {
 		s[i] = r.String()
 	}
 	return strings.Join(s, ", ")
-}
-
-// short abbreviates a digest for messages: "sha256:" and 12 hex digits.
-func short(d string) string {
-	if len(d) > len("sha256:")+12 {
-		return d[:len("sha256:")+12]
-	}
-	return d
 }
 
 // Check compares a lock with what the config and files call for, without

@@ -118,7 +118,7 @@ func TestUpdateKeepsAddsDrops(t *testing.T) {
 	for _, c := range changes {
 		lines = append(lines, c.String())
 	}
-	want := "+ image docker.io/library/pg:15 " + short(dg("pg-1").String()) + ",- image docker.io/library/redis:7"
+	want := "+ image docker.io/library/pg:15 " + imageref.ShortDigest(dg("pg-1")) + ",- image docker.io/library/redis:7"
 	if strings.Join(lines, ",") != want {
 		t.Errorf("changes = %q, want %q", lines, want)
 	}

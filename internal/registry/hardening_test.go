@@ -83,7 +83,7 @@ func repoOn(t *testing.T, c *Client, srv *httptest.Server) *Repo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Repo(context.Background(), ep, false)
+	r, err := c.Repo(context.Background(), ep, PullOnly)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,22 +15,11 @@ import (
 // of its image config; for an index, those of its first platform image
 // (builds label every platform alike). A missing reference is ErrNotFound.
 func (c *Client) TargetLabels(ctx context.Context, ref imageref.Ref) (Head, map[string]string, error) {
-	ep, err := c.TargetRepository(ref)
+	repo, release, err := c.openTarget(ctx, ref)
 	if err != nil {
 		return Head{}, nil, err
 	}
-	h, err := c.host(ep)
-	if err != nil {
-		return Head{}, nil, err
-	}
-	if err := h.acquire(ctx); err != nil {
-		return Head{}, nil, err
-	}
-	defer h.release()
-	repo, err := c.Repo(ctx, ep, false)
-	if err != nil {
-		return Head{}, nil, err
-	}
+	defer release()
 	head, err := repo.HeadManifest(ctx, endpointRef(ref))
 	if err != nil {
 		return Head{}, nil, err

@@ -76,18 +76,31 @@ type repoKey struct {
 	scope string
 }
 
-// Repo returns access to ep's repository: pull only, or pull and push.
-// With push, mountFrom names other repositories of the same registry that
-// blobs may be mounted from (their pull scope is requested too).
-func (c *Client) Repo(ctx context.Context, ep Endpoint, push bool, mountFrom ...string) (*Repo, error) {
+// Access is what a Repo may do in its repository.
+type Access struct {
+	// Push asks for pull and push; the zero Access pulls only.
+	Push bool
+	// MountFrom names other repositories of the same registry that blobs
+	// may be mounted from (with Push): their pull scope is requested too.
+	MountFrom []string
+}
+
+// PullOnly is the access of a Repo that only reads.
+var PullOnly = Access{}
+
+// PushAccess is the access of a Repo that writes, mounting nothing.
+var PushAccess = Access{Push: true}
+
+// Repo returns access to ep's repository.
+func (c *Client) Repo(ctx context.Context, ep Endpoint, access Access) (*Repo, error) {
 	h, err := c.host(ep)
 	if err != nil {
 		return nil, err
 	}
 	scopes := []string{ep.Repo.Scope(transport.PullScope)}
-	if push {
+	if access.Push {
 		scopes = []string{ep.Repo.Scope(transport.PushScope)}
-		for _, from := range mountFrom {
+		for _, from := range access.MountFrom {
 			scopes = append(scopes, "repository:"+from+":pull")
 		}
 	}

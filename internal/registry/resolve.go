@@ -84,7 +84,7 @@ func (c *Client) head(ctx context.Context, ep Endpoint, ref imageref.Ref) (Head,
 		return Head{}, err
 	}
 	defer h.release()
-	repo, err := c.Repo(ctx, ep, false)
+	repo, err := c.Repo(ctx, ep, PullOnly)
 	if err != nil {
 		return Head{}, err
 	}
@@ -129,7 +129,7 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 		return nil, err
 	}
 	defer h.release()
-	repo, err := c.Repo(ctx, head.Endpoint, false)
+	repo, err := c.Repo(ctx, head.Endpoint, PullOnly)
 	if err != nil {
 		return nil, err
 	}

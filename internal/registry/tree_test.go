@@ -25,7 +25,7 @@ func treeRepo(t *testing.T, reg *countingRegistry) *Repo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Repo(context.Background(), ep, false)
+	r, err := c.Repo(context.Background(), ep, PullOnly)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/apply"
 	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
 )
 
 // LineProgress prints one line when an image starts and one when it ends,
@@ -29,10 +30,10 @@ func (p *LineProgress) Started(c diff.Change) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c.Kind == diff.KindBuild {
-		fmt.Fprintf(p.w, "%s: building %s\n", c.Target, ServicesLabel(c))
+		fmt.Fprintf(p.w, "%s: building %s\n", c.Target, ServicesLabel(c.Services))
 		return
 	}
-	fmt.Fprintf(p.w, "%s: copying %s@%s\n", c.Target, c.Source, ShortDigest(c.Digest))
+	fmt.Fprintf(p.w, "%s: copying %s@%s\n", c.Target, c.Source, imageref.ShortDigest(c.Digest))
 }
 
 // Sized implements apply.Progress.
@@ -72,18 +73,18 @@ func NewBarProgress(w io.Writer) *BarProgress {
 // Started implements apply.Progress.
 func (b *BarProgress) Started(c diff.Change) {
 	bar := b.p.AddBar(0,
-		mpb.PrependDecorators(decor.Name(c.Target, decor.WCSyncSpaceR)),
+		mpb.PrependDecorators(decor.Name(c.Target.String(), decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.OnComplete(decor.CountersKibiByte("% .1f / % .1f"), "done")),
 	)
 	b.mu.Lock()
-	b.bars[c.Target] = bar
+	b.bars[c.Target.String()] = bar
 	b.mu.Unlock()
 }
 
 func (b *BarProgress) bar(c diff.Change) *mpb.Bar {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.bars[c.Target]
+	return b.bars[c.Target.String()]
 }
 
 // Sized implements apply.Progress.
@@ -132,7 +133,7 @@ func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error
 		} else {
 			done[r.Change.Action]++
 		}
-		rows = append(rows, []string{r.Change.Target, string(r.Change.Action), Bytes(r.BytesUploaded),
+		rows = append(rows, []string{r.Change.Target.String(), string(r.Change.Action), Bytes(r.BytesUploaded),
 			strconv.Itoa(r.BlobsMounted), strconv.Itoa(r.BlobsSkipped), fmt.Sprintf("%.1f", r.Duration.Seconds()), result})
 	}
 	if len(rows) > 0 {
@@ -156,6 +157,20 @@ func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error
 	}
 	b.WriteString("Run \"imagesync apply\" again to finish: what landed is not sent again.\n")
 	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteConfirmPrompt asks for the approval of the plan shown above.
+func WriteConfirmPrompt(w io.Writer) {
+	fmt.Fprint(w, "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+}
+
+// WriteApplyCancelled says that the plan was not approved.
+func WriteApplyCancelled(w io.Writer) { fmt.Fprintln(w, "\nApply cancelled.") }
+
+// WriteApplyingSavedPlan introduces the apply of a saved plan.
+func WriteApplyingSavedPlan(w io.Writer, file string, p *diff.Plan) error {
+	_, err := fmt.Fprintf(w, "Applying the saved plan %s: %s", file, strings.TrimPrefix(SummaryLine(p), "Plan: "))
 	return err
 }
 

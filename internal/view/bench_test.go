@@ -6,17 +6,18 @@ import (
 	"testing"
 
 	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
 )
 
 // benchPlan is a plan of n images: a third to create, a third to update,
 // the rest unchanged.
 func benchPlan(n int) *diff.Plan {
-	p := &diff.Plan{FormatVersion: diff.FormatVersion, LockSHA256: dg("lock")}
+	p := &diff.Plan{LockSHA256: dg("lock")}
 	for i := range n {
 		c := diff.Change{
 			Kind:      diff.KindImage,
-			Source:    fmt.Sprintf("docker.io/bench/image-%04d:v1", i),
-			Target:    fmt.Sprintf("reg.example.com/mirror/bench/image-%04d:v1", i),
+			Source:    imageref.MustParse(fmt.Sprintf("docker.io/bench/image-%04d:v1", i)),
+			Target:    imageref.MustParse(fmt.Sprintf("reg.example.com/mirror/bench/image-%04d:v1", i)),
 			Digest:    dg(fmt.Sprintf("image-%d", i)),
 			MediaType: "application/vnd.oci.image.index.v1+json",
 			Platforms: []string{"linux/amd64", "linux/arm64"},

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/workspace"
 )
 
 func TestWriteError(t *testing.T) {
@@ -20,7 +24,13 @@ func TestWriteError(t *testing.T) {
 // ErrorPrefix, as the command's own errors do.
 func TestErrorsStartAlike(t *testing.T) {
 	var stale bytes.Buffer
-	WriteStaleLock(&stale, "images.lock", nil)
+	WriteStaleLock(&stale, &workspace.StaleLockError{LockName: "images.lock", Changes: []lock.Change{
+		{Kind: lock.Added, Ref: imageref.MustParse("redis:7")},
+		{Kind: lock.Removed, Ref: imageref.MustParse("redis:6")},
+		{Kind: lock.Moved, Ref: imageref.MustParse("web:v1"), Build: true, Detail: "inputs sha256:0c2d -> sha256:77ab"},
+	}})
+	WriteStaleLock(&stale, &workspace.StaleLockError{LockName: "images.lock", Missing: true})
+	golden(t, "stale-lock.txt", stale.Bytes())
 	files, sample := sampleDiagnostics(t)
 	var diags bytes.Buffer
 	if err := WriteDiagnostics(&diags, files, sample); err != nil {
@@ -28,7 +38,7 @@ func TestErrorsStartAlike(t *testing.T) {
 	}
 	for name, out := range map[string]string{"stale lock": stale.String(), "diagnostics": diags.String()} {
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, ErrorPrefix) {
+			if !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, ErrorPrefix) && line != workspace.FixLockHint {
 				t.Errorf("%s: line %q starts neither with %q nor with indentation", name, line, ErrorPrefix)
 			}
 		}

@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/opencontainers/go-digest"
 )
 
 // ImageList is the model of `imagesync images`, locked or discovered.
@@ -104,15 +106,12 @@ func WriteImagesJSON(w io.Writer, list ImageList) error {
 func WriteImagesTable(w io.Writer, list ImageList) error {
 	rows := make([][]string, 0, len(list.Images)+len(list.Builds))
 	for _, img := range list.Images {
-		digest := ShortDigest(img.Digest)
-		if digest == "" {
-			digest = "-"
-		}
-		rows = append(rows, []string{img.Reference, digest, orDash(strings.Join(img.Platforms, ",")),
+		short := orDash(imageref.ShortDigest(digest.Digest(img.Digest)))
+		rows = append(rows, []string{img.Reference, short, orDash(strings.Join(img.Platforms, ",")),
 			orDash(img.Target), strings.Join(img.Sources, "\n")})
 	}
 	for _, b := range list.Builds {
-		sources := append([]string{servicesLabel(b.Services, b.Service)}, b.Sources...)
+		sources := append([]string{ServicesLabel(b.Services)}, b.Sources...)
 		rows = append(rows, []string{b.Reference, "build", "-", orDash(b.Target), strings.Join(sources, "\n")})
 	}
 	return table(w, []string{"REFERENCE", "DIGEST", "PLATFORMS", "TARGET", "FROM"}, rows)
@@ -123,13 +122,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// ShortDigest abbreviates a digest to its algorithm and 12 hex digits, as
-// docker prints image IDs.
-func ShortDigest(d string) string {
-	if algo, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
-		return algo + ":" + hex[:12]
-	}
-	return d
 }

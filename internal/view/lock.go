@@ -5,14 +5,14 @@ import (
 	"io"
 
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/workspace"
 )
 
 // WriteLockChanges reports what `imagesync lock` changed, one line per
 // change, then a summary line.
-func WriteLockChanges(w io.Writer, name string, l *lock.Lock, changes []lock.Change, created bool) {
+func WriteLockChanges(w io.Writer, name string, l *lock.Lock, changes []lock.Change, created bool) error {
 	if len(changes) == 0 {
-		fmt.Fprintf(w, "%s is up to date: %d images, %d builds.\n", name, len(l.Images), len(l.Builds))
-		return
+		return WriteLockUpToDate(w, name, l)
 	}
 	var added, removed, upgraded, moved int
 	for _, c := range changes {
@@ -32,25 +32,43 @@ func WriteLockChanges(w io.Writer, name string, l *lock.Lock, changes []lock.Cha
 	if created {
 		verb = "Created"
 	}
-	fmt.Fprintf(w, "%s %s: %d images, %d builds (%d added, %d upgraded, %d changed, %d removed).\n",
+	_, err := fmt.Fprintf(w, "%s %s: %d images, %d builds (%d added, %d upgraded, %d changed, %d removed).\n",
 		verb, name, len(l.Images), len(l.Builds), added, upgraded, moved, removed)
+	return err
 }
 
-// WriteStaleLock lists why a lock does not match the config and files,
+// WriteLockUpToDate says that the lock matches the config and files.
+func WriteLockUpToDate(w io.Writer, name string, l *lock.Lock) error {
+	_, err := fmt.Fprintf(w, "%s is up to date: %d images, %d builds.\n", name, len(l.Images), len(l.Builds))
+	return err
+}
+
+// WriteLockWait says that lock waits for another imagesync.
+func WriteLockWait(w io.Writer, holder, name string) {
+	fmt.Fprintf(w, "Waiting for another imagesync (%s) to finish with %s...\n", holder, name)
+}
+
+// WriteStaleLock reports a lock that does not match the config and files,
 // from the lock's point of view: "+" is missing from it, "-" is no longer
-// needed, "~" differs. It is an error message, and starts like one.
-func WriteStaleLock(w io.Writer, name string, changes []lock.Change) {
-	fmt.Fprintf(w, "%s%s is out of date (%d differences):\n", ErrorPrefix, name, len(changes))
-	for _, c := range changes {
+// needed, "~" differs; then the command that fixes it. It is an error
+// message, and starts like one.
+func WriteStaleLock(w io.Writer, e *workspace.StaleLockError) {
+	if e.Missing {
+		fmt.Fprintf(w, "%s%s does not exist\n", ErrorPrefix, e.LockName)
+	} else {
+		fmt.Fprintf(w, "%s%s is out of date (%d differences):\n", ErrorPrefix, e.LockName, len(e.Changes))
+	}
+	for _, c := range e.Changes {
 		switch c.Kind {
 		case lock.Added:
-			fmt.Fprintf(w, "  + %s: not in %s\n", subject(c), name)
+			fmt.Fprintf(w, "  + %s: not in %s\n", subject(c), e.LockName)
 		case lock.Removed:
-			fmt.Fprintf(w, "  - %s: in %s but no longer referenced\n", subject(c), name)
+			fmt.Fprintf(w, "  - %s: in %s but no longer referenced\n", subject(c), e.LockName)
 		default:
 			fmt.Fprintf(w, "  ~ %s: %s\n", subject(c), c.Detail)
 		}
 	}
+	fmt.Fprintln(w, workspace.FixLockHint)
 }
 
 func subject(c lock.Change) string {

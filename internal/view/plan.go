@@ -6,7 +6,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
 )
 
 const noChanges = "No changes. The target registry matches images.lock."
@@ -66,39 +69,32 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 // changeDetail is the last column of a plan line: the digest an image goes
 // to, or why a build happens.
 func changeDetail(c diff.Change) string {
+	short := imageref.ShortDigest
 	switch c.Action {
 	case diff.Update:
-		return ShortDigest(c.CurrentDigest) + " -> " + ShortDigest(c.Digest)
+		return short(c.CurrentDigest) + " -> " + short(c.Digest)
 	case diff.Build:
-		return fmt.Sprintf("build %s, inputs %s", ServicesLabel(c), ShortDigest(c.Inputs))
+		return fmt.Sprintf("build %s, inputs %s", ServicesLabel(c.Services), short(c.Inputs))
 	case diff.Rebuild:
-		old := ShortDigest(c.CurrentInputs)
+		old := short(digest.Digest(c.CurrentInputs))
 		if old == "" {
 			old = "(none recorded)"
 		}
-		return fmt.Sprintf("rebuild %s, inputs %s -> %s", ServicesLabel(c), old, ShortDigest(c.Inputs))
+		return fmt.Sprintf("rebuild %s, inputs %s -> %s", ServicesLabel(c.Services), old, short(c.Inputs))
 	}
 	if c.Kind == diff.KindBuild {
-		return fmt.Sprintf("%s, inputs %s", ServicesLabel(c), ShortDigest(c.Inputs))
+		return fmt.Sprintf("%s, inputs %s", ServicesLabel(c.Services), short(c.Inputs))
 	}
-	return ShortDigest(c.Digest)
+	return short(c.Digest)
 }
 
-// ServicesLabel names the compose services of a build change: "service
-// web", or "services salt-master-1, salt-master-2" for services sharing one
-// build. A plan saved before builds could be shared has Service only.
-func ServicesLabel(c diff.Change) string {
-	return servicesLabel(c.Services, c.Service)
-}
-
-func servicesLabel(services []string, service string) string {
-	switch {
-	case len(services) > 1:
-		return "services " + strings.Join(services, ", ")
-	case len(services) == 1:
+// ServicesLabel names the compose services of a build: "service web", or
+// "services salt-master-1, salt-master-2" for services sharing one build.
+func ServicesLabel(services []string) string {
+	if len(services) == 1 {
 		return "service " + services[0]
 	}
-	return "service " + service
+	return "services " + strings.Join(services, ", ")
 }
 
 // SummaryLine counts the plan's changes ("Plan: 1 to create, ..."), with
@@ -116,8 +112,14 @@ func SummaryLine(p *diff.Plan) string {
 		s.Create, s.Update, s.Build, s.Rebuild, s.Unchanged)
 }
 
+// WritePlanSaved says where the plan was saved and how to apply it.
+func WritePlanSaved(w io.Writer, file string) error {
+	_, err := fmt.Fprintf(w, "\nSaved the plan to %s. To apply exactly this plan, run:\n  imagesync apply %s\n", file, file)
+	return err
+}
+
 // WritePlanJSON renders a plan as one JSON document, the same model as the
 // text and what `plan --out` saves.
 func WritePlanJSON(w io.Writer, p *diff.Plan) error {
-	return diff.WritePlan(w, p)
+	return diff.EncodePlan(w, p)
 }

@@ -2,8 +2,10 @@ package view
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/registry"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -40,37 +43,80 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func dg(s string) string { return digest.FromString(s).String() }
+func dg(s string) digest.Digest { return digest.FromString(s) }
 
-func samplePlan() *diff.Plan {
-	p := &diff.Plan{FormatVersion: diff.FormatVersion, LockSHA256: dg("lock"), Changes: []diff.Change{
-		{Action: diff.NoOp, Source: "docker.io/library/alpine:latest", Target: "reg.example.com/aim/alpine:latest",
-			Digest: dg("alpine"), CurrentDigest: dg("alpine"), MediaType: "application/vnd.oci.image.index.v1+json", Platforms: []string{"linux/amd64"}},
-		{Action: diff.Create, Source: "docker.io/library/nginx:1.27-alpine", Target: "reg.example.com/aim/nginx:1.27-alpine",
-			Digest: dg("nginx"), MediaType: "application/vnd.oci.image.index.v1+json", Platforms: []string{"linux/amd64", "linux/arm64"}},
-		{Action: diff.Update, Source: "docker.io/library/redis:7-alpine", Target: "reg.example.com/aim/redis:7-alpine",
-			Digest: dg("redis-new"), CurrentDigest: dg("redis-old"), MediaType: "application/vnd.docker.distribution.manifest.list.v2+json", Platforms: []string{"linux/amd64"}},
-		{Action: diff.Create, Source: "quay.io/minio/minio:latest", Target: "reg.example.com/aim/minio/minio:latest",
-			Digest: dg("minio"), MediaType: "application/vnd.oci.image.index.v1+json", Platforms: []string{"linux/amd64"}},
-	}}
-	p.Summary = diff.Summary{Create: 2, Update: 1, Unchanged: 1}
+// fixtureTarget is the target registry the golden plans are made against:
+// alpine and worker are in place, redis and web are out of date, the rest
+// is missing.
+type fixtureTarget struct{}
+
+var fixtureTags = map[string]digest.Digest{
+	"reg.example.com/aim/alpine:latest":  dg("alpine"),
+	"reg.example.com/aim/redis:7-alpine": dg("redis-old"),
+	"reg.example.com/aim/web:v1":         dg("web-img"),
+	"reg.example.com/aim/worker:v1":      dg("worker-img"),
+}
+
+var fixtureLabels = map[string]string{
+	"reg.example.com/aim/web:v1":    dg("web-old").String(),
+	"reg.example.com/aim/worker:v1": dg("worker-in").String(),
+}
+
+func (fixtureTarget) HeadTarget(_ context.Context, ref imageref.Ref) (registry.Head, error) {
+	d, ok := fixtureTags[ref.String()]
+	if !ok {
+		return registry.Head{}, fmt.Errorf("HEAD %s: %w", ref, registry.ErrNotFound)
+	}
+	return registry.Head{Digest: d}, nil
+}
+
+func (f fixtureTarget) TargetLabels(ctx context.Context, ref imageref.Ref) (registry.Head, map[string]string, error) {
+	h, err := f.HeadTarget(ctx, ref)
+	return h, map[string]string{lock.InputsLabel: fixtureLabels[ref.String()]}, err
+}
+
+// fixturePlan is diff.Make's plan of testdata/fixture.lock against
+// fixtureTarget, so that the golden files show what imagesync prints.
+func fixturePlan(t testing.TB, opts diff.Options) *diff.Plan {
+	t.Helper()
+	l, sum := fixtureLock(t)
+	p, err := diff.Make(context.Background(), l, sum, fixtureTarget{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
-func buildPlan() *diff.Plan {
-	p := samplePlan()
-	p.Changes = append(p.Changes,
-		diff.Change{Kind: diff.KindBuild, Action: diff.Build, Source: "docker.io/library/api:v1", Target: "reg.example.com/aim/api:v1",
-			Services: []string{"api"}, Service: "api", Inputs: dg("api-in")},
-		diff.Change{Kind: diff.KindBuild, Action: diff.Build, Source: "docker.io/library/saltstack:v1", Target: "reg.example.com/aim/saltstack:v1",
-			Services: []string{"salt-master-1", "salt-master-2"}, Service: "salt-master-1", Inputs: dg("salt-in")},
-		diff.Change{Kind: diff.KindBuild, Action: diff.Rebuild, Source: "docker.io/library/web:v1", Target: "reg.example.com/aim/web:v1",
-			Services: []string{"web"}, Service: "web", Inputs: dg("web-new"), CurrentInputs: dg("web-old"), CurrentDigest: dg("web-img")},
-		// As in a plan saved before builds could be shared: Service only.
-		diff.Change{Kind: diff.KindBuild, Action: diff.NoOp, Source: "docker.io/library/worker:v1", Target: "reg.example.com/aim/worker:v1",
-			Service: "worker", Inputs: dg("worker-in"), CurrentInputs: dg("worker-in"), CurrentDigest: dg("worker-img")})
-	p.Summary = diff.Summary{Create: 2, Update: 1, Build: 2, Rebuild: 1, Unchanged: 2}
-	return p
+// fixtureLock is testdata/fixture.lock with its sha256.
+func fixtureLock(t testing.TB) (*lock.Lock, digest.Digest) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", "fixture.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, diags := lock.Parse(hclparse.NewParser(), "fixture.lock", src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return l, digest.FromBytes(src)
+}
+
+// samplePlan is the fixture's images without the builds.
+func samplePlan(t testing.TB) *diff.Plan { return fixturePlan(t, diff.Options{SkipBuilds: true}) }
+
+// buildPlan is the whole fixture, builds included.
+func buildPlan(t testing.TB) *diff.Plan { return fixturePlan(t, diff.Options{}) }
+
+// changeOf returns the plan's change of source.
+func changeOf(t testing.TB, p *diff.Plan, source string) diff.Change {
+	t.Helper()
+	for _, c := range p.Changes {
+		if c.Source.String() == source {
+			return c
+		}
+	}
+	t.Fatalf("%s is not in the plan", source)
+	return diff.Change{}
 }
 
 func TestPlanText(t *testing.T) {
@@ -79,10 +125,10 @@ func TestPlanText(t *testing.T) {
 		plan    *diff.Plan
 		verbose bool
 	}{
-		{"plan.txt", samplePlan(), false},
-		{"plan-verbose.txt", samplePlan(), true},
-		{"plan-nochanges.txt", &diff.Plan{Changes: samplePlan().Changes[:1], Summary: diff.Summary{Unchanged: 1}}, false},
-		{"plan-builds.txt", buildPlan(), false},
+		{"plan.txt", samplePlan(t), false},
+		{"plan-verbose.txt", samplePlan(t), true},
+		{"plan-nochanges.txt", fixturePlan(t, diff.Options{Targets: []imageref.Ref{imageref.MustParse("alpine")}}), false},
+		{"plan-builds.txt", buildPlan(t), false},
 	} {
 		var buf bytes.Buffer
 		if err := WritePlan(&buf, tt.plan, tt.verbose); err != nil {
@@ -94,17 +140,17 @@ func TestPlanText(t *testing.T) {
 
 func TestPlanJSON(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WritePlanJSON(&buf, buildPlan()); err != nil {
+	if err := WritePlanJSON(&buf, buildPlan(t)); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "plan.json", buf.Bytes())
 }
 
 func TestApplySummary(t *testing.T) {
-	p := samplePlan()
+	p := samplePlan(t)
 	ok := []apply.Result{
-		{Change: p.Changes[1], BytesUploaded: 3 << 20, BlobsUploaded: 4, BlobsMounted: 2, Duration: 1500 * time.Millisecond},
-		{Change: p.Changes[2], BytesUploaded: 1234, BlobsUploaded: 1, BlobsSkipped: 5, Duration: 200 * time.Millisecond},
+		{Change: changeOf(t, p, "docker.io/library/nginx:1.27-alpine"), BytesUploaded: 3 << 20, BlobsUploaded: 4, BlobsMounted: 2, Duration: 1500 * time.Millisecond},
+		{Change: changeOf(t, p, "docker.io/library/redis:7-alpine"), BytesUploaded: 1234, BlobsUploaded: 1, BlobsSkipped: 5, Duration: 200 * time.Millisecond},
 	}
 	var buf bytes.Buffer
 	if err := WriteApplySummary(&buf, ok, 1); err != nil {
@@ -112,7 +158,7 @@ func TestApplySummary(t *testing.T) {
 	}
 	golden(t, "apply-ok.txt", buf.Bytes())
 
-	failed := append(ok, apply.Result{Change: p.Changes[3], Duration: time.Second,
+	failed := append(ok, apply.Result{Change: changeOf(t, p, "quay.io/minio/minio:latest"), Duration: time.Second,
 		Err: errors.New("read quay.io/minio/minio@sha256:...: connection refused")})
 	buf.Reset()
 	if err := WriteApplySummary(&buf, failed, 1); err != nil {
@@ -124,7 +170,7 @@ func TestApplySummary(t *testing.T) {
 func TestLineProgress(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewLineProgress(&buf)
-	c := samplePlan().Changes[1]
+	c := changeOf(t, samplePlan(t), "docker.io/library/nginx:1.27-alpine")
 	p.Started(c)
 	p.Sized(c, 100)
 	p.Advanced(c, 100)

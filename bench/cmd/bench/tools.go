@@ -62,13 +62,11 @@ func (b *bench) newWorkspace(ctx context.Context, name string, imgs []fakeupstre
 
 // load reads the workspace's images.lock.
 func (w *workspace) load(b *bench) error {
-	l, _, diags, err := lock.Load(hclparse.NewParser(), filepath.Join(w.dir, "images.lock"))
-	if err != nil {
-		return err
+	f, diags := lock.Load(hclparse.NewParser(), filepath.Join(w.dir, "images.lock"))
+	if diags.HasErrors() || f == nil {
+		return fmt.Errorf("%s/images.lock: missing or broken: %s", w.dir, diags.Error())
 	}
-	if diags.HasErrors() {
-		return fmt.Errorf("%s/images.lock: %s", w.dir, diags.Error())
-	}
+	l := f.Lock
 	hosts := b.hosts()
 	w.pairs, w.want = nil, map[string]string{}
 	for _, img := range l.Images {

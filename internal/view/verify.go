@@ -1,0 +1,55 @@
+package view
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/imagesync/imagesync/internal/diff"
+)
+
+// WriteVerify renders what verify found for people: one line when the
+// target matches, else one line per problem. lockName is the lockfile as
+// the user knows it.
+func WriteVerify(w io.Writer, rep *diff.Report, lockName string) error {
+	var b strings.Builder
+	if len(rep.Problems) == 0 {
+		depth := "every target reference resolves to its locked digest"
+		if rep.Deep {
+			depth += ", with every manifest and blob present"
+		}
+		fmt.Fprintf(&b, "Verified %s: %s.\n", Plural(rep.Images, "image"), depth)
+	} else {
+		fmt.Fprintf(&b, "The target registry does not match %s (%s):\n", lockName, Plural(len(rep.Problems), "problem"))
+		for _, p := range rep.Problems {
+			fmt.Fprintf(&b, "  %s (%s): %s\n", p.Target, p.Source, p.Detail)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// verifyJSON is the JSON form of verify's report.
+type verifyJSON struct {
+	Deep     bool          `json:"deep"`
+	Images   int           `json:"images"`
+	Problems []problemJSON `json:"problems"`
+}
+
+type problemJSON struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+	Detail string `json:"detail"`
+}
+
+// WriteVerifyJSON renders the same report as one JSON document.
+func WriteVerifyJSON(w io.Writer, rep *diff.Report) error {
+	doc := verifyJSON{Deep: rep.Deep, Images: rep.Images, Problems: []problemJSON{}}
+	for _, p := range rep.Problems {
+		doc.Problems = append(doc.Problems, problemJSON{Source: p.Source.String(), Target: p.Target.String(), Detail: p.Detail})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}

@@ -1,0 +1,67 @@
+package workspace
+
+import (
+	"context"
+
+	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/imageref"
+)
+
+// PlanOptions control Plan.
+type PlanOptions struct {
+	// Targets limits the plan to these images (source or target
+	// references); empty means all.
+	Targets []imageref.Ref
+	// SkipBuilds leaves the repository's own builds out.
+	SkipBuilds bool
+	// Out, when set, is where the plan is saved for `apply FILE`.
+	Out string
+}
+
+// Plan compares images.lock, which must be current, with the target
+// registry and returns what apply would do; with Out it saves the plan
+// too, atomically.
+func (w *Workspace) Plan(ctx context.Context, opts PlanOptions) (*diff.Plan, error) {
+	cur, err := w.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(),
+		diff.Options{Targets: opts.Targets, SkipBuilds: opts.SkipBuilds})
+	if err != nil {
+		return nil, err
+	}
+	if opts.Out != "" {
+		if err := diff.SavePlan(opts.Out, p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// LoadPlan reads a plan saved with Plan's Out and refuses it when
+// images.lock changed since, or a target moved since the plan was made.
+func (w *Workspace) LoadPlan(ctx context.Context, file string) (*diff.Plan, error) {
+	cur, err := w.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := diff.LoadPlan(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := diff.CheckStale(ctx, p, cur.file.Sum(), w.registry()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Verify audits the target registry against images.lock, changing
+// nothing; deep checks every child manifest and blob too.
+func (w *Workspace) Verify(ctx context.Context, opts diff.VerifyOptions) (*diff.Report, error) {
+	l, err := w.LockedImages()
+	if err != nil {
+		return nil, err
+	}
+	return diff.Verify(ctx, l, w.registry(), opts)
+}
