@@ -87,7 +87,11 @@ type ResolveFailure struct {
 
 func (e *ResolveError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d image(s) could not be resolved:", len(e.Failures))
+	if len(e.Failures) == 1 {
+		b.WriteString("1 image could not be resolved:")
+	} else {
+		fmt.Fprintf(&b, "%d images could not be resolved:", len(e.Failures))
+	}
 	for _, f := range e.Failures {
 		fmt.Fprintf(&b, "\n  %s (from %s): %v", f.Ref, strings.Join(f.Sources, ", "), f.Err)
 	}

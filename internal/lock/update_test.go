@@ -152,7 +152,7 @@ func TestUpdateUnresolvable(t *testing.T) {
 		t.Fatalf("err = %v, lock = %v", err, l)
 	}
 	msg := err.Error()
-	for _, want := range []string{"2 image(s)", "docker.io/library/nope:1 (from compose.yaml#services.nope:1.image)", "docker.io/library/gone:2", "not found"} {
+	for _, want := range []string{"2 images could not be resolved:", "docker.io/library/nope:1 (from compose.yaml#services.nope:1.image)", "docker.io/library/gone:2", "not found"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}

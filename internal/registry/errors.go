@@ -191,6 +191,10 @@ func redactURLError(err error) error {
 	if !ok {
 		return err
 	}
+	var aerr *attemptsError
+	if errors.As(ue.Err, &aerr) {
+		return ue.Err // it names the method, host and path already, and no query
+	}
 	c := *ue
 	c.URL = redactURL(ue.URL)
 	return &c

@@ -118,7 +118,7 @@ func (c *Client) Repo(ctx context.Context, ep Endpoint, access Access) (*Repo, e
 		anonymous := auth == authn.Anonymous
 		t, err := transport.NewWithContext(ctx, ep.Repo.Registry, auth, h.base, scopes)
 		if err != nil {
-			return nil, fmt.Errorf("connect to %s: %w", ep, explain(ep, anonymous, err))
+			return nil, fmt.Errorf("connect: %w", explain(ep, anonymous, err))
 		}
 		at = authTransport{rt: t, anonymous: anonymous}
 		h.mu.Lock()

@@ -30,7 +30,8 @@ type Head struct {
 var ErrNotFound = errors.New("not found")
 
 // Resolve asks the endpoints of ref, mirrors first, for the digest its tag
-// points at, with HEAD requests only (free of Docker Hub pull quota). A
+// points at (an error names each endpoint and what it answered; the caller
+// names ref), with HEAD requests only (free of Docker Hub pull quota). A
 // reference pinned by digest is checked to exist by that digest. For a
 // multi-platform image the digest is the index's, never one platform's.
 func (c *Client) Resolve(ctx context.Context, ref imageref.Ref) (Head, error) {
@@ -44,7 +45,7 @@ func (c *Client) Resolve(ctx context.Context, ref imageref.Ref) (Head, error) {
 		h, err := c.head(ctx, ep, ref)
 		if err == nil {
 			if ref.IsPinned() && h.Digest != ref.Digest() {
-				return Head{}, fmt.Errorf("resolve %s: %s serves digest %s for it", ref, ep, h.Digest)
+				return Head{}, fmt.Errorf("%s serves digest %s for it", ep, h.Digest)
 			}
 			return h, nil
 		}
@@ -58,9 +59,9 @@ func (c *Client) Resolve(ctx context.Context, ref imageref.Ref) (Head, error) {
 		errs = append(errs, fmt.Sprintf("%s: %v", ep, err))
 	}
 	if notFound {
-		return Head{}, fmt.Errorf("resolve %s: %w (%s)", ref, ErrNotFound, strings.Join(errs, "; "))
+		return Head{}, fmt.Errorf("%w (%s)", ErrNotFound, strings.Join(errs, "; "))
 	}
-	return Head{}, fmt.Errorf("resolve %s: %s", ref, strings.Join(errs, "; "))
+	return Head{}, errors.New(strings.Join(errs, "; "))
 }
 
 // HeadTarget asks a target registry what ref points at, directly (no
