@@ -5,8 +5,9 @@
 // upstream tag, and the result is pushed to the target registry.
 //
 // The repository is never modified: buildah builds from a rewritten copy of
-// the Dockerfile (see Rewrite) in a temporary directory, buildx from a copy
-// of the Dockerfile as written plus one named build context per base image.
+// the Dockerfile (dockerfile.Rewrite) in a temporary directory, buildx from a
+// copy of the Dockerfile as written plus one named build context per base
+// image (dockerfile.NamedContexts).
 package build
 
 import (
@@ -25,7 +26,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/dockerfile"
 )
 
 // Kind names a builder.
@@ -55,18 +56,18 @@ type Request struct {
 	// Tag is the target reference to push, e.g. "127.0.0.1:5000/team/web:v1".
 	Tag string
 	// Pins maps every base reference the Dockerfile uses (canonical
-	// imageref strings as ScanDockerfile returns them, e.g.
+	// imageref strings as dockerfile.Scan returns them, e.g.
 	// "docker.io/library/golang:1.25-alpine") to the pinned reference to
 	// build from instead, e.g.
 	// "127.0.0.1:5000/team/golang:1.25-alpine@sha256:...". Every Found of
 	// Scan must have a pin; a missing pin is an error (never a fall back to
 	// the upstream tag).
 	Pins map[string]string
-	// Scan is ScanDockerfile's result for this Dockerfile with the same
+	// Scan is dockerfile.Scan's result for this Dockerfile with the same
 	// args, target and platform: which FROM, COPY --from, RUN --mount and
 	// syntax refers to which image. For several platforms it is the
 	// concatenation of the scans for each platform.
-	Scan []discover.Found
+	Scan []dockerfile.Found
 	// Insecure says the target registry speaks plain HTTP or has an
 	// unverified certificate (buildah: --tls-verify=false).
 	Insecure bool
@@ -297,14 +298,13 @@ func sortedPairs(flag string, m map[string]string) []string {
 // (or BUILDKIT_SYNTAX) reference, and whether there is one.
 func syntaxPin(req Request) (string, bool, error) {
 	for _, f := range req.Scan {
-		if locatorKind(f.Locator) != "syntax" {
+		if !f.IsSyntax() {
 			continue
 		}
-		pin, ok := req.Pins[f.Ref.String()]
-		if !ok || pin == "" {
-			return "", false, missingPins(req.DockerfileName, []discover.Found{f})
+		if err := dockerfile.CheckPins(req.DockerfileName, []dockerfile.Found{f}, req.Pins); err != nil {
+			return "", false, err
 		}
-		return pin, true, nil
+		return req.Pins[f.Ref.String()], true, nil
 	}
 	return "", false, nil
 }
@@ -317,17 +317,14 @@ func buildArgs(req Request, add bool) (map[string]string, error) {
 	if err != nil || !ok {
 		return args, err
 	}
-	if _, set := args[syntaxArg]; set || add {
+	if _, set := args[dockerfile.SyntaxArg]; set || add {
 		if args == nil {
 			args = make(map[string]string)
 		}
-		args[syntaxArg] = pin
+		args[dockerfile.SyntaxArg] = pin
 	}
 	return args, nil
 }
-
-// syntaxArg is the build argument that overrides "# syntax=" in BuildKit.
-const syntaxArg = "BUILDKIT_SYNTAX"
 
 // readTrimmed reads a small file the builder wrote.
 func readTrimmed(path string) (string, error) {

@@ -13,15 +13,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
 // buildah builds with buildah. buildah has no BuildKit-style named
 // contexts for image names, so it builds a rewritten copy of the
-// Dockerfile (Rewrite) that names the pinned images directly:
+// Dockerfile (dockerfile.Rewrite) that names the pinned images directly:
 //
 //	buildah [--storage-driver D] build [--isolation I] [--tls-verify=false] -f TMP/Dockerfile
 //	    [--build-arg K=V]... [--target T] [--label K=V]... [--platform P[,P...]]
@@ -73,7 +73,7 @@ func (b *buildah) Build(ctx context.Context, req Request) (digest.Digest, error)
 	if err != nil || tag.IsPinned() {
 		return "", fmt.Errorf("building service %s: the target %q is not a tag to push to", req.Service, req.Tag)
 	}
-	dockerfile, err := Rewrite(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
+	rewritten, err := dockerfile.Rewrite(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
 	if err != nil {
 		return "", fmt.Errorf("building service %s: %w", req.Service, err)
 	}
@@ -89,7 +89,7 @@ func (b *buildah) Build(ctx context.Context, req Request) (digest.Digest, error)
 	}
 	defer os.RemoveAll(tmp)
 	dfPath := filepath.Join(tmp, "Dockerfile")
-	if err := os.WriteFile(dfPath, dockerfile, 0o600); err != nil {
+	if err := os.WriteFile(dfPath, rewritten, 0o600); err != nil {
 		return "", fmt.Errorf("building service %s: %w", req.Service, err)
 	}
 	local, err := localName()
@@ -125,7 +125,7 @@ func (b *buildah) Build(ctx context.Context, req Request) (digest.Digest, error)
 	cmd = append(cmd, b.opts.extraArgs...)
 	cmd = append(cmd, req.ContextDir)
 	if err := b.run(ctx, "buildah build", cmd, tmp, out, req.Service); err != nil {
-		if hasHeredocs(dockerfile) {
+		if dockerfile.HasHeredocs(rewritten) {
 			err.Hint = "the Dockerfile uses heredocs, which older buildah versions such as 1.28 do not support"
 		}
 		return "", err
@@ -256,21 +256,4 @@ func localName() (string, error) {
 		return "", err
 	}
 	return "localhost/imagesync-build:" + hex.EncodeToString(r[:]), nil
-}
-
-// hasHeredocs reports whether a Dockerfile uses heredocs.
-func hasHeredocs(dockerfile []byte) bool {
-	res, err := parser.Parse(bytes.NewReader(dockerfile))
-	if err != nil {
-		return false
-	}
-	for _, n := range res.AST.Children {
-		if len(n.Heredocs) > 0 {
-			return true
-		}
-		if n.Next != nil && len(n.Next.Children) == 1 && len(n.Next.Children[0].Heredocs) > 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/testregistry"
 )
 
@@ -220,9 +220,9 @@ func realRequest(t *testing.T, df, contextDir, tag string, pins map[string]strin
 	if len(scanned) == 0 {
 		scanned = []string{""}
 	}
-	var scan []discover.Found
+	var scan []dockerfile.Found
 	for _, p := range scanned {
-		s, err := discover.ScanDockerfile([]byte(df), discover.DockerfileOptions{Path: dfName, Platform: p})
+		s, err := dockerfile.Scan([]byte(df), dockerfile.Options{Path: dfName, Platform: p})
 		if err != nil {
 			t.Fatal(err)
 		}

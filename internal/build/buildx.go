@@ -11,11 +11,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/distribution/reference"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
@@ -68,10 +66,7 @@ func (b *buildx) Build(ctx context.Context, req Request) (digest.Digest, error) 
 	if err != nil || tag.IsPinned() {
 		return fail(fmt.Errorf("the target %q is not a tag to push to", req.Tag))
 	}
-	if err := checkPins(req.DockerfileName, req.Scan, req.Pins); err != nil {
-		return fail(err)
-	}
-	contexts, err := namedContexts(req)
+	contexts, err := dockerfile.NamedContexts(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
 	if err != nil {
 		return fail(err)
 	}
@@ -134,58 +129,4 @@ func (b *buildx) Build(ctx context.Context, req Request) (digest.Digest, error) 
 		return fail(fmt.Errorf("the build's metadata file has no valid containerd.image.digest (%q): %w", md.Digest, err))
 	}
 	return d, nil
-}
-
-// namedContexts maps the build-context name of every base image of the
-// scan (the syntax frontend aside) to its pin. BuildKit looks an image up
-// among the named contexts by its familiar name without ":latest"
-// ("golang:1.25-alpine", "alpine", "quay.io/org/img:1"), whatever form the
-// Dockerfile writes it in after ARG expansion, so that is the name. It also
-// looks every named stage up among them, and a context named like a stage
-// would replace the whole stage, so such a collision is an error.
-func namedContexts(req Request) (map[string]string, error) {
-	contexts := make(map[string]string)
-	for _, f := range req.Scan {
-		if locatorKind(f.Locator) == "syntax" {
-			continue
-		}
-		name, err := contextName(f.Ref.String())
-		if err != nil {
-			return nil, fmt.Errorf("%s (%s): %w", f.Ref, f.Locator, err)
-		}
-		contexts[name] = req.Pins[f.Ref.String()]
-	}
-	if len(contexts) == 0 {
-		return contexts, nil
-	}
-	res, err := parser.Parse(bytes.NewReader(req.Dockerfile))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", req.DockerfileName, err)
-	}
-	for _, node := range res.AST.Children {
-		if !strings.EqualFold(node.Value, "from") {
-			continue
-		}
-		v, err := instructions.ParseInstruction(node)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", req.DockerfileName, node.StartLine, err)
-		}
-		if st, ok := v.(*instructions.Stage); ok && st.Name != "" {
-			if _, clash := contexts[st.Name]; clash {
-				return nil, fmt.Errorf("%s:%d: the stage %q has the name BuildKit gives the image context of %s, which would replace the stage: rename the stage",
-					req.DockerfileName, node.StartLine, st.Name, st.Name)
-			}
-		}
-	}
-	return contexts, nil
-}
-
-// contextName is the name BuildKit (dockerui.Client.NamedContext) looks a
-// reference up under.
-func contextName(ref string) (string, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(reference.FamiliarString(named), ":latest"), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/dockerfile"
 )
 
 // dockerfiles scans the Dockerfiles matched by discover.dockerfiles that no
@@ -48,7 +49,7 @@ func (c *collector) dockerfiles() {
 		}
 		globbed[rel] = true
 		target, hasTarget := ds.DockerfileTargets[rel]
-		found, err := ScanDockerfile(data, DockerfileOptions{Path: rel, BuildArgs: ds.BuildArgs, Target: target.Stage, AllStages: true})
+		found, err := scanDockerfile(data, dockerfile.Options{Path: rel, BuildArgs: ds.BuildArgs, Target: target.Stage, AllStages: true})
 		if err != nil && hasTarget {
 			err = fmt.Errorf("%w (target from discover.dockerfile_targets at %s)", err, rangeString(target.Range))
 		}
