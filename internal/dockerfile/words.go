@@ -11,8 +11,8 @@ import (
 )
 
 // layout locates the words of an instruction's original text as
-// parser.Parse splits them: the command, its flags (extractBuilderFlags)
-// and the start of the arguments after the flags. Offsets are relative to
+// parser.Parse splits them: the command, its flags (Node.Flags) and the
+// start of the arguments after the flags. Offsets are relative to
 // the top-level instruction's original text.
 type layout struct {
 	flags []flagWord
@@ -48,7 +48,7 @@ func layoutOf(s string, base int, node *parser.Node, esc rune) (layout, error) {
 		i++
 	}
 	if i < end {
-		flags, rest := extractFlags(s[i:end], esc)
+		flags, rest := scanFlags(s[i:end], esc)
 		for _, f := range flags {
 			lay.flags = append(lay.flags, flagWord{base + i + f.start, base + i + f.end, f.value})
 		}
@@ -93,91 +93,64 @@ func (lay layout) innerStart(s string, trigger *parser.Node) (int, error) {
 	return b, nil
 }
 
-// extractFlags is BuildKit's extractBuilderFlags (parser/split_command.go),
-// byte for byte, also returning where each flag word is: it reads the
-// leading "--" words of line, with quotes and escapes, and returns them and
-// the offset of what follows.
-func extractFlags(line string, esc rune) ([]flagWord, int) {
-	const (
-		inSpaces = iota // looking for start of a word
-		inWord
-		inQuote
-	)
-	var words []flagWord
-	phase := inSpaces
-	var sb strings.Builder
-	quote := '\000'
-	blankOK := false
-	wordStart := 0
-	var ch rune
-	for pos := 0; pos <= len(line); pos++ {
-		if pos != len(line) {
-			ch = rune(line[pos])
+// scanFlags reads the flags that open args, the text after an
+// instruction's keyword, and says where each one is and where the rest
+// of args starts. It reads them as BuildKit's parser does to fill
+// Node.Flags (flags_test.go holds the two equal over the fuzz corpora):
+//
+//   - a flag is a word that starts with "--"; the first word that does
+//     not ends the flags, and so does a word that reads "--", which is no
+//     flag itself;
+//   - words end at a blank outside quotes; a blank is a byte for which
+//     unicode.IsSpace holds of the Latin-1 character with its value, as
+//     the parser reads args byte by byte;
+//   - single or double quotes group, and are dropped; the escape character
+//     takes the next byte as it is, and is dropped when nothing follows.
+func scanFlags(args string, esc rune) (flags []flagWord, rest int) {
+	pos := 0
+	for {
+		for pos < len(args) && isBlank(args[pos]) {
+			pos++
 		}
-		if phase == inSpaces {
-			if pos == len(line) {
-				break
-			}
-			if unicode.IsSpace(ch) {
-				continue
-			}
-			if ch != '-' || pos+1 == len(line) || rune(line[pos+1]) != '-' {
-				return words, pos
-			}
-			phase = inWord
-			wordStart = pos
+		if !strings.HasPrefix(args[pos:], "--") {
+			return flags, pos
 		}
-		if (phase == inWord || phase == inQuote) && pos == len(line) {
-			if w := sb.String(); w != "--" && (blankOK || len(w) > 0) {
-				words = append(words, flagWord{wordStart, pos, w})
-			}
-			break
+		word := readWord(args, pos, esc)
+		if word.value == "--" {
+			return flags, word.end
 		}
-		if phase == inWord {
-			if unicode.IsSpace(ch) {
-				w := sb.String()
-				phase = inSpaces
-				if w == "--" {
-					return words, pos
-				}
-				if blankOK || len(w) > 0 {
-					words = append(words, flagWord{wordStart, pos, w})
-				}
-				sb.Reset()
-				blankOK = false
-				continue
-			}
-			if ch == '\'' || ch == '"' {
-				quote = ch
-				blankOK = true
-				phase = inQuote
-				continue
-			}
-			if ch == esc {
-				if pos+1 == len(line) {
-					continue
-				}
-				pos++
-				ch = rune(line[pos])
-			}
-			sb.WriteRune(ch)
-			continue
-		}
-		if phase == inQuote {
-			if ch == quote {
-				phase = inWord
-				continue
-			}
-			if ch == esc {
-				if pos+1 == len(line) {
-					phase = inWord
-					continue
-				}
-				pos++
-				ch = rune(line[pos])
-			}
-			sb.WriteRune(ch)
+		flags = append(flags, word)
+		pos = word.end
+	}
+}
+
+// readWord reads the word that starts at args[start], as scanFlags says.
+// Each byte of its value stands for the Latin-1 character of that value,
+// as in Node.Flags.
+func readWord(args string, start int, esc rune) flagWord {
+	var value strings.Builder
+	var quote byte // the quote the word is in, or 0
+	i := start
+	for ; i < len(args); i++ {
+		c := args[i]
+		switch {
+		case quote == 0 && isBlank(c):
+			return flagWord{start, i, value.String()}
+		case quote == 0 && (c == '\'' || c == '"'):
+			quote = c
+		case quote != 0 && c == quote:
+			quote = 0
+		case rune(c) == esc && i+1 < len(args):
+			i++
+			value.WriteRune(rune(args[i]))
+		case rune(c) == esc:
+			// a trailing escape character is dropped
+		default:
+			value.WriteRune(rune(c))
 		}
 	}
-	return words, len(line)
+	return flagWord{start, i, value.String()}
 }
+
+// isBlank reports whether the parser ends a flag word at byte c.
+func isBlank(c byte) bool { return unicode.IsSpace(rune(c)) }
