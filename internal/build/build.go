@@ -5,12 +5,16 @@
 // upstream tag, and the result is pushed to the target registry.
 //
 // The repository is never modified: buildah builds from a rewritten copy of
-// the Dockerfile (dockerfile.Rewrite) in a temporary directory, buildx from a
-// copy of the Dockerfile as written plus one named build context per base
+// the Dockerfile (dockerfile.Rewrite) in a temporary directory, buildx from
+// a copy of the Dockerfile as written plus one named build context per base
 // image (dockerfile.NamedContexts).
+//
+// Errors do not name the service: the caller, which knows which build
+// failed, says so once.
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +31,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/dockerfile"
+	"github.com/imagesync/imagesync/internal/imageref"
 )
 
 // Kind names a builder.
@@ -231,7 +236,7 @@ func lookPath(name, binary string) error {
 
 // Error is a failed builder command.
 type Error struct {
-	Service string
+	Service string   // prefixes the output lines, as in Request.Output
 	Command string   // what failed, e.g. "buildah build"
 	Err     error    // the command's error, e.g. "exit status 1"
 	Output  []string // its last output lines, unprefixed (at most TailLines)
@@ -243,7 +248,7 @@ const TailLines = 20
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "building service %s: %s failed: %v", e.Service, e.Command, e.Err)
+	fmt.Fprintf(&b, "%s failed: %v", e.Command, e.Err)
 	if e.Hint != "" {
 		fmt.Fprintf(&b, " (%s)", e.Hint)
 	}
@@ -278,10 +283,83 @@ func checkRequest(req Request) error {
 			errs = append(errs, fmt.Errorf("invalid platform %q", p))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("building service %s: %w", req.Service, err)
+	return errors.Join(errs...)
+}
+
+// pushTarget checks req and returns the tag to push to.
+func pushTarget(req Request) (imageref.Ref, error) {
+	if err := checkRequest(req); err != nil {
+		return imageref.Ref{}, err
+	}
+	tag, err := imageref.Parse(req.Tag)
+	if err != nil || tag.IsPinned() {
+		return imageref.Ref{}, fmt.Errorf("the target %q is not a tag to push to", req.Tag)
+	}
+	return tag, nil
+}
+
+// workspace is where a builder runs: a fresh temporary directory holding
+// the Dockerfile to build, outside the repository, which is never
+// modified. Remove it with os.RemoveAll(dir).
+type workspace struct {
+	dir        string
+	dockerfile string // the path of the Dockerfile in dir
+}
+
+func newWorkspace(dockerfile []byte) (workspace, error) {
+	dir, err := os.MkdirTemp("", "imagesync-build-*")
+	if err != nil {
+		return workspace{}, err
+	}
+	ws := workspace{dir: dir, dockerfile: filepath.Join(dir, "Dockerfile")}
+	if err := os.WriteFile(ws.dockerfile, dockerfile, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return workspace{}, err
+	}
+	return ws, nil
+}
+
+// buildFlags are the flags of a build command that both builders spell
+// alike: the build arguments, the target stage, the labels and the
+// platforms.
+func buildFlags(req Request, args map[string]string) []string {
+	flags := sortedPairs("--build-arg", args)
+	if req.Target != "" {
+		flags = append(flags, "--target", req.Target)
+	}
+	flags = append(flags, sortedPairs("--label", req.Labels)...)
+	if len(req.Platforms) > 0 {
+		flags = append(flags, "--platform", strings.Join(req.Platforms, ","))
+	}
+	return flags
+}
+
+// probe checks that the builder's executable exists (name: how errors
+// call it) and runs it with args; fail explains a run that fails, given
+// its error and what it printed.
+func (o *options) probe(ctx context.Context, name string, args []string, fail func(err error, out string) error) error {
+	if err := lookPath(name, o.binary); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := o.runner(ctx, o.binary, args, "", &out); err != nil {
+		return fail(err, strings.TrimSpace(out.String()))
 	}
 	return nil
+}
+
+// run runs one builder command, its output going to out; what names it
+// in errors.
+func (o *options) run(ctx context.Context, what string, args []string, dir string, out *lineWriter, service string) *Error {
+	err := o.runner(ctx, o.binary, args, dir, out)
+	out.flush()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return &Error{Service: service, Command: what, Err: err, Output: out.lines()}
 }
 
 // sortedPairs returns flag, "k=v" for every entry of m, sorted by key, so

@@ -332,7 +332,11 @@ func TestBuildFailureKeepsTheLastLines(t *testing.T) {
 				t.Errorf("Error = %+v", be)
 			}
 			msg := err.Error()
-			for _, want := range []string{"building service web:", "exit status 1", "web | line 12\n", "web | no newline at the end"} {
+			// The caller names the service (apply: "build web: ..."), once.
+			if want := be.Command + " failed: exit status 1; last output lines:\n"; !strings.HasPrefix(msg, want) {
+				t.Errorf("error %q does not start with %q", msg, want)
+			}
+			for _, want := range []string{"web | line 12\n", "web | no newline at the end"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q lacks %q", msg, want)
 				}

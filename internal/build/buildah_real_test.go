@@ -464,7 +464,11 @@ func TestBuildahFailure(t *testing.T) {
 	}
 	msg := err.Error()
 	t.Logf("the error:\n%s", msg)
-	for _, want := range []string{"building service web: buildah build failed: exit status 1", "web | about to fail", `web | Error: building at STEP "RUN echo about to fail && false"`} {
+	// The caller names the service (apply: "build web: ..."), once.
+	if !strings.HasPrefix(msg, "buildah build failed: exit status 1; last output lines:\n") {
+		t.Errorf("error does not start with what failed:\n%s", msg)
+	}
+	for _, want := range []string{"web | about to fail", `web | Error: building at STEP "RUN echo about to fail && false"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

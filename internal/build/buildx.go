@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,12 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/dockerfile"
-	"github.com/imagesync/imagesync/internal/imageref"
 )
 
 // buildx builds with docker buildx (BuildKit). The Dockerfile stays as
@@ -44,59 +41,37 @@ type buildx struct{ opts options }
 func (b *buildx) Kind() Kind { return Buildx }
 
 func (b *buildx) Check(ctx context.Context) error {
-	if err := lookPath("docker", b.opts.binary); err != nil {
-		return err
-	}
-	var out bytes.Buffer
-	if err := b.opts.runner(ctx, b.opts.binary, []string{"buildx", "version"}, "", &out); err != nil {
+	return b.opts.probe(ctx, "docker", []string{"buildx", "version"}, func(err error, out string) error {
 		return fmt.Errorf("docker buildx is not available: install the buildx plugin or set builder.kind (%s buildx version: %w: %s)",
-			b.opts.binary, err, strings.TrimSpace(out.String()))
-	}
-	return nil
+			b.opts.binary, err, out)
+	})
 }
 
 func (b *buildx) Build(ctx context.Context, req Request) (digest.Digest, error) {
-	if err := checkRequest(req); err != nil {
+	tag, err := pushTarget(req)
+	if err != nil {
 		return "", err
-	}
-	fail := func(err error) (digest.Digest, error) {
-		return "", fmt.Errorf("building service %s: %w", req.Service, err)
-	}
-	tag, err := imageref.Parse(req.Tag)
-	if err != nil || tag.IsPinned() {
-		return fail(fmt.Errorf("the target %q is not a tag to push to", req.Tag))
 	}
 	contexts, err := dockerfile.NamedContexts(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
 	if err != nil {
-		return fail(err)
+		return "", err
 	}
 	args, err := buildArgs(req, true)
 	if err != nil {
-		return fail(err)
+		return "", err
 	}
-	tmp, err := os.MkdirTemp("", "imagesync-build-*")
+	ws, err := newWorkspace(req.Dockerfile)
 	if err != nil {
-		return fail(err)
+		return "", err
 	}
-	defer os.RemoveAll(tmp)
-	dfPath := filepath.Join(tmp, "Dockerfile")
-	if err := os.WriteFile(dfPath, req.Dockerfile, 0o600); err != nil {
-		return fail(err)
-	}
-	metadata := filepath.Join(tmp, "metadata.json")
+	defer os.RemoveAll(ws.dir)
+	metadata := filepath.Join(ws.dir, "metadata.json")
 
-	cmd := []string{"buildx", "build", "--progress", "plain", "--provenance=false", "--file", dfPath}
+	cmd := []string{"buildx", "build", "--progress", "plain", "--provenance=false", "--file", ws.dockerfile}
 	for _, name := range slices.Sorted(maps.Keys(contexts)) {
 		cmd = append(cmd, "--build-context", name+"=docker-image://"+contexts[name])
 	}
-	cmd = append(cmd, sortedPairs("--build-arg", args)...)
-	if req.Target != "" {
-		cmd = append(cmd, "--target", req.Target)
-	}
-	cmd = append(cmd, sortedPairs("--label", req.Labels)...)
-	if len(req.Platforms) > 0 {
-		cmd = append(cmd, "--platform", strings.Join(req.Platforms, ","))
-	}
+	cmd = append(cmd, buildFlags(req, args)...)
 	if req.Insecure {
 		cmd = append(cmd, "--output", "type=image,name="+tag.String()+",push=true,registry.insecure=true")
 	} else {
@@ -107,26 +82,27 @@ func (b *buildx) Build(ctx context.Context, req Request) (digest.Digest, error) 
 	cmd = append(cmd, req.ContextDir)
 
 	out := newLineWriter(req.Output, req.Service)
-	if err := b.opts.runner(ctx, b.opts.binary, cmd, tmp, out); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
-		}
-		return "", &Error{Service: req.Service, Command: "docker buildx build", Err: err, Output: out.lines()}
+	if err := b.opts.run(ctx, "docker buildx build", cmd, ws.dir, out, req.Service); err != nil {
+		return "", err
 	}
-	out.flush()
+	return metadataDigest(metadata)
+}
+
+// metadataDigest reads the digest buildx pushed from its metadata file.
+func metadataDigest(metadata string) (digest.Digest, error) {
 	raw, err := os.ReadFile(metadata)
 	if err != nil {
-		return fail(fmt.Errorf("reading the build's metadata file: %w", err))
+		return "", fmt.Errorf("reading the build's metadata file: %w", err)
 	}
 	var md struct {
 		Digest string `json:"containerd.image.digest"`
 	}
 	if err := json.Unmarshal(raw, &md); err != nil {
-		return fail(fmt.Errorf("reading the build's metadata file: %w", err))
+		return "", fmt.Errorf("reading the build's metadata file: %w", err)
 	}
 	d, err := digest.Parse(md.Digest)
 	if err != nil {
-		return fail(fmt.Errorf("the build's metadata file has no valid containerd.image.digest (%q): %w", md.Digest, err))
+		return "", fmt.Errorf("the build's metadata file has no valid containerd.image.digest (%q): %w", md.Digest, err)
 	}
 	return d, nil
 }
