@@ -10,6 +10,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/repopath"
 )
 
 // dockerImageScheme prefixes an additional build context that is an image.
@@ -152,7 +153,7 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 		opts.Path = b.Dockerfile
 	} else {
 		b.Dockerfile = sb.Dockerfile
-		abs, err := insideRoot(c.cfg.Dir, sb.Dockerfile)
+		abs, err := repopath.Resolve(c.cfg.Dir, sb.Dockerfile)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", sb.Locator, serviceLabel(b.Services), err)
 		}
