@@ -30,7 +30,7 @@ func (rw *rewriter) sourceEdits(node *parser.Node, lay layout, in *instr) ([]log
 			flag := "--from=" + pin
 			edits = append(edits, logEdit{f.start, f.end, flag})
 			in.flags[i] = flag
-			rw.used["COPY --from\x00"+ref] = true
+			rw.used[locCopyFrom+"\x00"+ref] = true
 		}
 	case "run":
 		for i, f := range lay.flags {
@@ -48,7 +48,7 @@ func (rw *rewriter) sourceEdits(node *parser.Node, lay layout, in *instr) ([]log
 			edits = append(edits, logEdit{f.start, f.end, quoteFlag(flag, rw.esc)})
 			in.flags[i] = flag
 			for _, ref := range refs {
-				rw.used["RUN --mount\x00"+ref] = true
+				rw.used[locRunMount+"\x00"+ref] = true
 			}
 		}
 	}
