@@ -131,7 +131,8 @@ func TestBuildFailureIsolated(t *testing.T) {
 	run(t, dir, 0, "lock")
 	r := run(t, dir, 1, "apply", "--auto-approve")
 	if !strings.Contains(r.stdout, "Apply failed for 1 of 20 images (15 created, 0 updated, 4 built, 0 rebuilt)") ||
-		!strings.Contains(r.stdout, "ai-infra-nginx:v0.3.5 (docker.io/library/ai-infra-nginx:v0.3.5): build nginx") ||
+		!strings.Contains(r.stdout, "ai-infra-nginx:v0.3.5 (docker.io/library/ai-infra-nginx:v0.3.5): build nginx: buildah build failed: ") ||
+		strings.Contains(r.stdout, "build nginx: building service") ||
 		!strings.Contains(r.stdout, `nginx | Error: building at STEP "COPY missing.conf /etc/nginx/"`) {
 		t.Errorf("apply with a broken Dockerfile:\n%v", r)
 	}

@@ -5,11 +5,16 @@
 // upstream tag, and the result is pushed to the target registry.
 //
 // The repository is never modified: buildah builds from a rewritten copy of
-// the Dockerfile (see Rewrite) in a temporary directory, buildx from a copy
-// of the Dockerfile as written plus one named build context per base image.
+// the Dockerfile (dockerfile.Rewrite) in a temporary directory, buildx from
+// a copy of the Dockerfile as written plus one named build context per base
+// image (dockerfile.NamedContexts).
+//
+// Errors do not name the service: the caller, which knows which build
+// failed, says so once.
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +30,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/dockerfile"
+	"github.com/imagesync/imagesync/internal/imageref"
 )
 
 // Kind names a builder.
@@ -55,18 +61,18 @@ type Request struct {
 	// Tag is the target reference to push, e.g. "127.0.0.1:5000/team/web:v1".
 	Tag string
 	// Pins maps every base reference the Dockerfile uses (canonical
-	// imageref strings as ScanDockerfile returns them, e.g.
+	// imageref strings as dockerfile.Scan returns them, e.g.
 	// "docker.io/library/golang:1.25-alpine") to the pinned reference to
 	// build from instead, e.g.
 	// "127.0.0.1:5000/team/golang:1.25-alpine@sha256:...". Every Found of
 	// Scan must have a pin; a missing pin is an error (never a fall back to
 	// the upstream tag).
 	Pins map[string]string
-	// Scan is ScanDockerfile's result for this Dockerfile with the same
+	// Scan is dockerfile.Scan's result for this Dockerfile with the same
 	// args, target and platform: which FROM, COPY --from, RUN --mount and
 	// syntax refers to which image. For several platforms it is the
 	// concatenation of the scans for each platform.
-	Scan []discover.Found
+	Scan []dockerfile.Found
 	// Insecure says the target registry speaks plain HTTP or has an
 	// unverified certificate (buildah: --tls-verify=false).
 	Insecure bool
@@ -230,7 +236,7 @@ func lookPath(name, binary string) error {
 
 // Error is a failed builder command.
 type Error struct {
-	Service string
+	Service string   // prefixes the output lines, as in Request.Output
 	Command string   // what failed, e.g. "buildah build"
 	Err     error    // the command's error, e.g. "exit status 1"
 	Output  []string // its last output lines, unprefixed (at most TailLines)
@@ -242,7 +248,7 @@ const TailLines = 20
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "building service %s: %s failed: %v", e.Service, e.Command, e.Err)
+	fmt.Fprintf(&b, "%s failed: %v", e.Command, e.Err)
 	if e.Hint != "" {
 		fmt.Fprintf(&b, " (%s)", e.Hint)
 	}
@@ -277,10 +283,83 @@ func checkRequest(req Request) error {
 			errs = append(errs, fmt.Errorf("invalid platform %q", p))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("building service %s: %w", req.Service, err)
+	return errors.Join(errs...)
+}
+
+// pushTarget checks req and returns the tag to push to.
+func pushTarget(req Request) (imageref.Ref, error) {
+	if err := checkRequest(req); err != nil {
+		return imageref.Ref{}, err
+	}
+	tag, err := imageref.Parse(req.Tag)
+	if err != nil || tag.IsPinned() {
+		return imageref.Ref{}, fmt.Errorf("the target %q is not a tag to push to", req.Tag)
+	}
+	return tag, nil
+}
+
+// workspace is where a builder runs: a fresh temporary directory holding
+// the Dockerfile to build, outside the repository, which is never
+// modified. Remove it with os.RemoveAll(dir).
+type workspace struct {
+	dir        string
+	dockerfile string // the path of the Dockerfile in dir
+}
+
+func newWorkspace(dockerfile []byte) (workspace, error) {
+	dir, err := os.MkdirTemp("", "imagesync-build-*")
+	if err != nil {
+		return workspace{}, err
+	}
+	ws := workspace{dir: dir, dockerfile: filepath.Join(dir, "Dockerfile")}
+	if err := os.WriteFile(ws.dockerfile, dockerfile, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return workspace{}, err
+	}
+	return ws, nil
+}
+
+// buildFlags are the flags of a build command that both builders spell
+// alike: the build arguments, the target stage, the labels and the
+// platforms.
+func buildFlags(req Request, args map[string]string) []string {
+	flags := sortedPairs("--build-arg", args)
+	if req.Target != "" {
+		flags = append(flags, "--target", req.Target)
+	}
+	flags = append(flags, sortedPairs("--label", req.Labels)...)
+	if len(req.Platforms) > 0 {
+		flags = append(flags, "--platform", strings.Join(req.Platforms, ","))
+	}
+	return flags
+}
+
+// probe checks that the builder's executable exists (name: how errors
+// call it) and runs it with args; fail explains a run that fails, given
+// its error and what it printed.
+func (o *options) probe(ctx context.Context, name string, args []string, fail func(err error, out string) error) error {
+	if err := lookPath(name, o.binary); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := o.runner(ctx, o.binary, args, "", &out); err != nil {
+		return fail(err, strings.TrimSpace(out.String()))
 	}
 	return nil
+}
+
+// run runs one builder command, its output going to out; what names it
+// in errors.
+func (o *options) run(ctx context.Context, what string, args []string, dir string, out *lineWriter, service string) *Error {
+	err := o.runner(ctx, o.binary, args, dir, out)
+	out.flush()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return &Error{Service: service, Command: what, Err: err, Output: out.lines()}
 }
 
 // sortedPairs returns flag, "k=v" for every entry of m, sorted by key, so
@@ -297,14 +376,13 @@ func sortedPairs(flag string, m map[string]string) []string {
 // (or BUILDKIT_SYNTAX) reference, and whether there is one.
 func syntaxPin(req Request) (string, bool, error) {
 	for _, f := range req.Scan {
-		if locatorKind(f.Locator) != "syntax" {
+		if !f.IsSyntax() {
 			continue
 		}
-		pin, ok := req.Pins[f.Ref.String()]
-		if !ok || pin == "" {
-			return "", false, missingPins(req.DockerfileName, []discover.Found{f})
+		if err := dockerfile.CheckPins(req.DockerfileName, []dockerfile.Found{f}, req.Pins); err != nil {
+			return "", false, err
 		}
-		return pin, true, nil
+		return req.Pins[f.Ref.String()], true, nil
 	}
 	return "", false, nil
 }
@@ -317,17 +395,14 @@ func buildArgs(req Request, add bool) (map[string]string, error) {
 	if err != nil || !ok {
 		return args, err
 	}
-	if _, set := args[syntaxArg]; set || add {
+	if _, set := args[dockerfile.SyntaxArg]; set || add {
 		if args == nil {
 			args = make(map[string]string)
 		}
-		args[syntaxArg] = pin
+		args[dockerfile.SyntaxArg] = pin
 	}
 	return args, nil
 }
-
-// syntaxArg is the build argument that overrides "# syntax=" in BuildKit.
-const syntaxArg = "BUILDKIT_SYNTAX"
 
 // readTrimmed reads a small file the builder wrote.
 func readTrimmed(path string) (string, error) {

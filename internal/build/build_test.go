@@ -9,16 +9,34 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/dockerfile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// testDigest is the digest of every test pin.
+const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// pinsFor pins each reference of a scan to a copy in the team's registry
+// named after its last path element and tag, at testDigest.
+func pinsFor(scan []dockerfile.Found) map[string]string {
+	pins := make(map[string]string, len(scan))
+	for _, f := range scan {
+		name := path.Base(f.Ref.Path())
+		if f.Ref.Tag() != "" {
+			name += ":" + f.Ref.Tag()
+		}
+		pins[f.Ref.String()] = "127.0.0.1:5000/team/" + name + "@" + testDigest
+	}
+	return pins
+}
 
 // testDockerfile uses every kind of base: syntax, an ARG-expanded FROM
 // with --platform, RUN --mount from an image, COPY --from a stage and an
@@ -41,7 +59,7 @@ func testRequest(t *testing.T, platforms ...string) Request {
 	if len(platforms) > 0 {
 		platform = platforms[0]
 	}
-	scan, err := discover.ScanDockerfile([]byte(testDockerfile), discover.DockerfileOptions{Path: name, BuildArgs: args, Platform: platform})
+	scan, err := dockerfile.Scan([]byte(testDockerfile), dockerfile.Options{Path: name, BuildArgs: args, Platform: platform})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +233,7 @@ func TestBuildxGolden(t *testing.T) {
 			req := testRequest(t, tt.platforms...)
 			if tt.target != "" {
 				req.Target = tt.target
-				scan, err := discover.ScanDockerfile(req.Dockerfile, discover.DockerfileOptions{Path: req.DockerfileName, BuildArgs: req.Args, Target: tt.target})
+				scan, err := dockerfile.Scan(req.Dockerfile, dockerfile.Options{Path: req.DockerfileName, BuildArgs: req.Args, Target: tt.target})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -272,7 +290,7 @@ func TestBuildahGolden(t *testing.T) {
 			if d != pushedDigest {
 				t.Errorf("digest = %s, want %s (from the digest file)", d, pushedDigest)
 			}
-			want, err := Rewrite(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
+			want, err := dockerfile.Rewrite(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,7 +332,11 @@ func TestBuildFailureKeepsTheLastLines(t *testing.T) {
 				t.Errorf("Error = %+v", be)
 			}
 			msg := err.Error()
-			for _, want := range []string{"building service web:", "exit status 1", "web | line 12\n", "web | no newline at the end"} {
+			// The caller names the service (apply: "build web: ..."), once.
+			if want := be.Command + " failed: exit status 1; last output lines:\n"; !strings.HasPrefix(msg, want) {
+				t.Errorf("error %q does not start with %q", msg, want)
+			}
+			for _, want := range []string{"web | line 12\n", "web | no newline at the end"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q lacks %q", msg, want)
 				}
@@ -355,7 +377,7 @@ func TestBuildRefusesAMissingPinBeforeRunning(t *testing.T) {
 
 func TestBuildxRefusesAStageNamedLikeAContext(t *testing.T) {
 	df := "FROM alpine AS base\nFROM alpine:3.20 AS alpine\nCOPY --from=base / /\n"
-	scan, err := discover.ScanDockerfile([]byte(df), discover.DockerfileOptions{Path: "Dockerfile"})
+	scan, err := dockerfile.Scan([]byte(df), dockerfile.Options{Path: "Dockerfile"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,28 +389,6 @@ func TestBuildxRefusesAStageNamedLikeAContext(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), `Dockerfile:2: the stage "alpine" has the name BuildKit gives the image context of alpine`) {
 		t.Fatalf("Build error = %v", err)
-	}
-}
-
-func TestContextName(t *testing.T) {
-	for ref, want := range map[string]string{
-		"docker.io/library/golang:1.25-alpine":     "golang:1.25-alpine",
-		"docker.io/library/alpine:latest":          "alpine",
-		"docker.io/bitnami/redis:7":                "bitnami/redis:7",
-		"docker.io/team/app:latest":                "team/app",
-		"quay.io/org/tools:2":                      "quay.io/org/tools:2",
-		"127.0.0.1:5000/team/app:latest":           "127.0.0.1:5000/team/app",
-		"docker.io/library/redis:7@" + testDigest:  "redis:7@" + testDigest,
-		"docker.io/library/nginx@" + testDigest:    "nginx@" + testDigest,
-		"ghcr.io/owner/image:latest@" + testDigest: "ghcr.io/owner/image:latest@" + testDigest,
-		"docker.io/library/ubuntu:latest-but-not":  "ubuntu:latest-but-not",
-		"docker.io/docker/dockerfile:1.7":          "docker/dockerfile:1.7",
-		"registry.example.com:8443/a/b/c:1.0-rc1":  "registry.example.com:8443/a/b/c:1.0-rc1",
-	} {
-		got, err := contextName(ref)
-		if err != nil || got != want {
-			t.Errorf("contextName(%q) = %q, %v, want %q", ref, got, err, want)
-		}
 	}
 }
 

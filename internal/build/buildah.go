@@ -13,15 +13,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
 // buildah builds with buildah. buildah has no BuildKit-style named
 // contexts for image names, so it builds a rewritten copy of the
-// Dockerfile (Rewrite) that names the pinned images directly:
+// Dockerfile (dockerfile.Rewrite) that names the pinned images directly:
 //
 //	buildah [--storage-driver D] build [--isolation I] [--tls-verify=false] -f TMP/Dockerfile
 //	    [--build-arg K=V]... [--target T] [--label K=V]... [--platform P[,P...]]
@@ -46,14 +46,9 @@ type buildah struct{ opts options }
 func (b *buildah) Kind() Kind { return Buildah }
 
 func (b *buildah) Check(ctx context.Context) error {
-	if err := lookPath("buildah", b.opts.binary); err != nil {
-		return err
-	}
-	var out bytes.Buffer
-	if err := b.opts.runner(ctx, b.opts.binary, []string{"version"}, "", &out); err != nil {
-		return fmt.Errorf("buildah cannot run (%s version): %w: %s", b.opts.binary, err, strings.TrimSpace(out.String()))
-	}
-	return nil
+	return b.opts.probe(ctx, "buildah", []string{"version"}, func(err error, out string) error {
+		return fmt.Errorf("buildah cannot run (%s version): %w: %s", b.opts.binary, err, out)
+	})
 }
 
 // global are the flags that precede buildah's subcommand.
@@ -66,41 +61,45 @@ func (b *buildah) global(args ...string) []string {
 }
 
 func (b *buildah) Build(ctx context.Context, req Request) (digest.Digest, error) {
-	if err := checkRequest(req); err != nil {
+	tag, err := pushTarget(req)
+	if err != nil {
 		return "", err
 	}
-	tag, err := imageref.Parse(req.Tag)
-	if err != nil || tag.IsPinned() {
-		return "", fmt.Errorf("building service %s: the target %q is not a tag to push to", req.Service, req.Tag)
-	}
-	dockerfile, err := Rewrite(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
+	rewritten, err := dockerfile.Rewrite(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
 	if err != nil {
-		return "", fmt.Errorf("building service %s: %w", req.Service, err)
+		return "", err
 	}
 	args, err := buildArgs(req, false)
 	if err != nil {
-		return "", fmt.Errorf("building service %s: %w", req.Service, err)
+		return "", err
 	}
-	// The rewritten Dockerfile lives outside the repository, which is never
-	// modified.
-	tmp, err := os.MkdirTemp("", "imagesync-build-*")
+	ws, err := newWorkspace(rewritten)
 	if err != nil {
-		return "", fmt.Errorf("building service %s: %w", req.Service, err)
+		return "", err
 	}
-	defer os.RemoveAll(tmp)
-	dfPath := filepath.Join(tmp, "Dockerfile")
-	if err := os.WriteFile(dfPath, dockerfile, 0o600); err != nil {
-		return "", fmt.Errorf("building service %s: %w", req.Service, err)
-	}
+	defer os.RemoveAll(ws.dir)
 	local, err := localName()
 	if err != nil {
-		return "", fmt.Errorf("building service %s: %w", req.Service, err)
+		return "", err
 	}
 	multi := len(req.Platforms) > 1
 	out := newLineWriter(req.Output, req.Service)
 	built := false
 	defer func() { b.cleanup(ctx, local, multi, built, out) }()
 
+	if err := b.opts.run(ctx, "buildah build", b.buildCommand(req, args, ws, local), ws.dir, out, req.Service); err != nil {
+		if dockerfile.HasHeredocs(rewritten) {
+			err.Hint = "the Dockerfile uses heredocs, which older buildah versions such as 1.28 do not support"
+		}
+		return "", err
+	}
+	built = true
+	return b.push(ctx, req, tag, local, ws.dir, out)
+}
+
+// buildCommand is the command line that builds req into the local image
+// (or, for several platforms, manifest list) local.
+func (b *buildah) buildCommand(req Request, args map[string]string, ws workspace, local string) []string {
 	cmd := b.global("build")
 	if iso := *b.opts.isolation; iso != "" {
 		cmd = append(cmd, "--isolation", iso)
@@ -108,71 +107,42 @@ func (b *buildah) Build(ctx context.Context, req Request) (digest.Digest, error)
 	if req.Insecure {
 		cmd = append(cmd, "--tls-verify=false")
 	}
-	cmd = append(cmd, "-f", dfPath)
-	cmd = append(cmd, sortedPairs("--build-arg", args)...)
-	if req.Target != "" {
-		cmd = append(cmd, "--target", req.Target)
-	}
-	cmd = append(cmd, sortedPairs("--label", req.Labels)...)
-	if len(req.Platforms) > 0 {
-		cmd = append(cmd, "--platform", strings.Join(req.Platforms, ","))
-	}
-	if multi {
+	cmd = append(cmd, "-f", ws.dockerfile)
+	cmd = append(cmd, buildFlags(req, args)...)
+	if len(req.Platforms) > 1 {
 		cmd = append(cmd, "--manifest", local)
 	} else {
 		cmd = append(cmd, "-t", local)
 	}
 	cmd = append(cmd, b.opts.extraArgs...)
-	cmd = append(cmd, req.ContextDir)
-	if err := b.run(ctx, "buildah build", cmd, tmp, out, req.Service); err != nil {
-		if hasHeredocs(dockerfile) {
-			err.Hint = "the Dockerfile uses heredocs, which older buildah versions such as 1.28 do not support"
-		}
-		return "", err
-	}
-	built = true
+	return append(cmd, req.ContextDir)
+}
 
-	digestFile := filepath.Join(tmp, "digest")
-	var push []string
-	if multi {
-		push = b.global("manifest", "push", "--all", "--format", "oci")
-	} else {
-		push = b.global("push")
+// push pushes the local image (or manifest list) local to tag and returns
+// the pushed digest.
+func (b *buildah) push(ctx context.Context, req Request, tag imageref.Ref, local, dir string, out *lineWriter) (digest.Digest, error) {
+	digestFile := filepath.Join(dir, "digest")
+	what, push := "buildah push", b.global("push")
+	if len(req.Platforms) > 1 {
+		what, push = "buildah manifest push", b.global("manifest", "push", "--all", "--format", "oci")
 	}
 	if req.Insecure {
 		push = append(push, "--tls-verify=false")
 	}
 	push = append(push, "--digestfile", digestFile, local, "docker://"+tag.String())
-	what := "buildah push"
-	if multi {
-		what = "buildah manifest push"
-	}
 	out.reset()
-	if err := b.run(ctx, what, push, tmp, out, req.Service); err != nil {
+	if err := b.opts.run(ctx, what, push, dir, out, req.Service); err != nil {
 		return "", err
 	}
 	s, err := readTrimmed(digestFile)
 	if err != nil {
-		return "", fmt.Errorf("building service %s: reading the pushed digest: %w", req.Service, err)
+		return "", fmt.Errorf("reading the pushed digest: %w", err)
 	}
 	d, err := digest.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("building service %s: %s wrote an invalid digest %q: %w", req.Service, what, s, err)
+		return "", fmt.Errorf("%s wrote an invalid digest %q: %w", what, s, err)
 	}
 	return d, nil
-}
-
-// run runs one buildah command, its output going to out.
-func (b *buildah) run(ctx context.Context, what string, args []string, dir string, out *lineWriter, service string) *Error {
-	err := b.opts.runner(ctx, b.opts.binary, args, dir, out)
-	out.flush()
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
-	}
-	return &Error{Service: service, Command: what, Err: err, Output: out.lines()}
 }
 
 // cleanupTimeout bounds the removal of local images after a build, which
@@ -256,21 +226,4 @@ func localName() (string, error) {
 		return "", err
 	}
 	return "localhost/imagesync-build:" + hex.EncodeToString(r[:]), nil
-}
-
-// hasHeredocs reports whether a Dockerfile uses heredocs.
-func hasHeredocs(dockerfile []byte) bool {
-	res, err := parser.Parse(bytes.NewReader(dockerfile))
-	if err != nil {
-		return false
-	}
-	for _, n := range res.AST.Children {
-		if len(n.Heredocs) > 0 {
-			return true
-		}
-		if n.Next != nil && len(n.Next.Children) == 1 && len(n.Next.Children[0].Heredocs) > 0 {
-			return true
-		}
-	}
-	return false
 }

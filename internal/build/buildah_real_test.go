@@ -24,7 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/testregistry"
 )
 
@@ -220,9 +220,9 @@ func realRequest(t *testing.T, df, contextDir, tag string, pins map[string]strin
 	if len(scanned) == 0 {
 		scanned = []string{""}
 	}
-	var scan []discover.Found
+	var scan []dockerfile.Found
 	for _, p := range scanned {
-		s, err := discover.ScanDockerfile([]byte(df), discover.DockerfileOptions{Path: dfName, Platform: p})
+		s, err := dockerfile.Scan([]byte(df), dockerfile.Options{Path: dfName, Platform: p})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -464,7 +464,11 @@ func TestBuildahFailure(t *testing.T) {
 	}
 	msg := err.Error()
 	t.Logf("the error:\n%s", msg)
-	for _, want := range []string{"building service web: buildah build failed: exit status 1", "web | about to fail", `web | Error: building at STEP "RUN echo about to fail && false"`} {
+	// The caller names the service (apply: "build web: ..."), once.
+	if !strings.HasPrefix(msg, "buildah build failed: exit status 1; last output lines:\n") {
+		t.Errorf("error does not start with what failed:\n%s", msg)
+	}
+	for _, want := range []string{"web | about to fail", `web | Error: building at STEP "RUN echo about to fail && false"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

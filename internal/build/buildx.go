@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,14 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
-	"github.com/distribution/reference"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/dockerfile"
 )
 
 // buildx builds with docker buildx (BuildKit). The Dockerfile stays as
@@ -46,62 +41,37 @@ type buildx struct{ opts options }
 func (b *buildx) Kind() Kind { return Buildx }
 
 func (b *buildx) Check(ctx context.Context) error {
-	if err := lookPath("docker", b.opts.binary); err != nil {
-		return err
-	}
-	var out bytes.Buffer
-	if err := b.opts.runner(ctx, b.opts.binary, []string{"buildx", "version"}, "", &out); err != nil {
+	return b.opts.probe(ctx, "docker", []string{"buildx", "version"}, func(err error, out string) error {
 		return fmt.Errorf("docker buildx is not available: install the buildx plugin or set builder.kind (%s buildx version: %w: %s)",
-			b.opts.binary, err, strings.TrimSpace(out.String()))
-	}
-	return nil
+			b.opts.binary, err, out)
+	})
 }
 
 func (b *buildx) Build(ctx context.Context, req Request) (digest.Digest, error) {
-	if err := checkRequest(req); err != nil {
+	tag, err := pushTarget(req)
+	if err != nil {
 		return "", err
 	}
-	fail := func(err error) (digest.Digest, error) {
-		return "", fmt.Errorf("building service %s: %w", req.Service, err)
-	}
-	tag, err := imageref.Parse(req.Tag)
-	if err != nil || tag.IsPinned() {
-		return fail(fmt.Errorf("the target %q is not a tag to push to", req.Tag))
-	}
-	if err := checkPins(req.DockerfileName, req.Scan, req.Pins); err != nil {
-		return fail(err)
-	}
-	contexts, err := namedContexts(req)
+	contexts, err := dockerfile.NamedContexts(req.Dockerfile, req.Scan, req.DockerfileName, req.Pins)
 	if err != nil {
-		return fail(err)
+		return "", err
 	}
 	args, err := buildArgs(req, true)
 	if err != nil {
-		return fail(err)
+		return "", err
 	}
-	tmp, err := os.MkdirTemp("", "imagesync-build-*")
+	ws, err := newWorkspace(req.Dockerfile)
 	if err != nil {
-		return fail(err)
+		return "", err
 	}
-	defer os.RemoveAll(tmp)
-	dfPath := filepath.Join(tmp, "Dockerfile")
-	if err := os.WriteFile(dfPath, req.Dockerfile, 0o600); err != nil {
-		return fail(err)
-	}
-	metadata := filepath.Join(tmp, "metadata.json")
+	defer os.RemoveAll(ws.dir)
+	metadata := filepath.Join(ws.dir, "metadata.json")
 
-	cmd := []string{"buildx", "build", "--progress", "plain", "--provenance=false", "--file", dfPath}
+	cmd := []string{"buildx", "build", "--progress", "plain", "--provenance=false", "--file", ws.dockerfile}
 	for _, name := range slices.Sorted(maps.Keys(contexts)) {
 		cmd = append(cmd, "--build-context", name+"=docker-image://"+contexts[name])
 	}
-	cmd = append(cmd, sortedPairs("--build-arg", args)...)
-	if req.Target != "" {
-		cmd = append(cmd, "--target", req.Target)
-	}
-	cmd = append(cmd, sortedPairs("--label", req.Labels)...)
-	if len(req.Platforms) > 0 {
-		cmd = append(cmd, "--platform", strings.Join(req.Platforms, ","))
-	}
+	cmd = append(cmd, buildFlags(req, args)...)
 	if req.Insecure {
 		cmd = append(cmd, "--output", "type=image,name="+tag.String()+",push=true,registry.insecure=true")
 	} else {
@@ -112,80 +82,27 @@ func (b *buildx) Build(ctx context.Context, req Request) (digest.Digest, error) 
 	cmd = append(cmd, req.ContextDir)
 
 	out := newLineWriter(req.Output, req.Service)
-	if err := b.opts.runner(ctx, b.opts.binary, cmd, tmp, out); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
-		}
-		return "", &Error{Service: req.Service, Command: "docker buildx build", Err: err, Output: out.lines()}
+	if err := b.opts.run(ctx, "docker buildx build", cmd, ws.dir, out, req.Service); err != nil {
+		return "", err
 	}
-	out.flush()
+	return metadataDigest(metadata)
+}
+
+// metadataDigest reads the digest buildx pushed from its metadata file.
+func metadataDigest(metadata string) (digest.Digest, error) {
 	raw, err := os.ReadFile(metadata)
 	if err != nil {
-		return fail(fmt.Errorf("reading the build's metadata file: %w", err))
+		return "", fmt.Errorf("reading the build's metadata file: %w", err)
 	}
 	var md struct {
 		Digest string `json:"containerd.image.digest"`
 	}
 	if err := json.Unmarshal(raw, &md); err != nil {
-		return fail(fmt.Errorf("reading the build's metadata file: %w", err))
+		return "", fmt.Errorf("reading the build's metadata file: %w", err)
 	}
 	d, err := digest.Parse(md.Digest)
 	if err != nil {
-		return fail(fmt.Errorf("the build's metadata file has no valid containerd.image.digest (%q): %w", md.Digest, err))
+		return "", fmt.Errorf("the build's metadata file has no valid containerd.image.digest (%q): %w", md.Digest, err)
 	}
 	return d, nil
-}
-
-// namedContexts maps the build-context name of every base image of the
-// scan (the syntax frontend aside) to its pin. BuildKit looks an image up
-// among the named contexts by its familiar name without ":latest"
-// ("golang:1.25-alpine", "alpine", "quay.io/org/img:1"), whatever form the
-// Dockerfile writes it in after ARG expansion, so that is the name. It also
-// looks every named stage up among them, and a context named like a stage
-// would replace the whole stage, so such a collision is an error.
-func namedContexts(req Request) (map[string]string, error) {
-	contexts := make(map[string]string)
-	for _, f := range req.Scan {
-		if locatorKind(f.Locator) == "syntax" {
-			continue
-		}
-		name, err := contextName(f.Ref.String())
-		if err != nil {
-			return nil, fmt.Errorf("%s (%s): %w", f.Ref, f.Locator, err)
-		}
-		contexts[name] = req.Pins[f.Ref.String()]
-	}
-	if len(contexts) == 0 {
-		return contexts, nil
-	}
-	res, err := parser.Parse(bytes.NewReader(req.Dockerfile))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", req.DockerfileName, err)
-	}
-	for _, node := range res.AST.Children {
-		if !strings.EqualFold(node.Value, "from") {
-			continue
-		}
-		v, err := instructions.ParseInstruction(node)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", req.DockerfileName, node.StartLine, err)
-		}
-		if st, ok := v.(*instructions.Stage); ok && st.Name != "" {
-			if _, clash := contexts[st.Name]; clash {
-				return nil, fmt.Errorf("%s:%d: the stage %q has the name BuildKit gives the image context of %s, which would replace the stage: rename the stage",
-					req.DockerfileName, node.StartLine, st.Name, st.Name)
-			}
-		}
-	}
-	return contexts, nil
-}
-
-// contextName is the name BuildKit (dockerui.Client.NamedContext) looks a
-// reference up under.
-func contextName(ref string) (string, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(reference.FamiliarString(named), ":latest"), nil
 }

@@ -8,7 +8,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/repopath"
 )
 
 // dockerImageScheme prefixes an additional build context that is an image.
@@ -138,7 +140,7 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 	sort.Strings(b.Platforms)
 	b.Args = c.buildArgs(sb)
 
-	opts := DockerfileOptions{Path: sb.Dockerfile, BuildArgs: b.Args, Target: sb.Target, Platform: firstPlatform,
+	opts := dockerfile.Options{Path: sb.Dockerfile, BuildArgs: b.Args, Target: sb.Target, Platform: firstPlatform,
 		NamedContexts: map[string]imageref.Ref{}, LocalContexts: map[string]bool{}}
 	if err := c.additionalContexts(b, sb, &opts); err != nil {
 		return err
@@ -151,7 +153,7 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 		opts.Path = b.Dockerfile
 	} else {
 		b.Dockerfile = sb.Dockerfile
-		abs, err := insideRoot(c.cfg.Dir, sb.Dockerfile)
+		abs, err := repopath.Resolve(c.cfg.Dir, sb.Dockerfile)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", sb.Locator, serviceLabel(b.Services), err)
 		}
@@ -160,7 +162,7 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 		}
 		c.scanned[realPath(abs)] = b
 	}
-	found, err := ScanDockerfile(data, opts)
+	found, err := scanDockerfile(data, opts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", serviceLabel(b.Services), err)
 	}
@@ -174,7 +176,7 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 // additionalContexts sorts a build's additional contexts into the images
 // it is built from, the other services' builds it depends on and the local
 // directories whose files go into it.
-func (c *collector) additionalContexts(b *Build, sb *ComposeBuild, opts *DockerfileOptions) error {
+func (c *collector) additionalContexts(b *Build, sb *ComposeBuild, opts *dockerfile.Options) error {
 	for _, key := range sortedKeys(sb.AdditionalContexts) {
 		val := sb.AdditionalContexts[key]
 		if dep, isService := strings.CutPrefix(val, serviceScheme); isService {

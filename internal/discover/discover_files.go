@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/dockerfile"
+	"github.com/imagesync/imagesync/internal/repopath"
 )
 
 // dockerfiles scans the Dockerfiles matched by discover.dockerfiles that no
@@ -33,7 +35,7 @@ func (c *collector) dockerfiles() {
 		if strings.HasSuffix(rel, ".dockerignore") {
 			continue
 		}
-		abs, err := insideRoot(c.cfg.Dir, rel)
+		abs, err := repopath.Resolve(c.cfg.Dir, rel)
 		if err != nil {
 			c.errs.add(err)
 			continue
@@ -48,7 +50,7 @@ func (c *collector) dockerfiles() {
 		}
 		globbed[rel] = true
 		target, hasTarget := ds.DockerfileTargets[rel]
-		found, err := ScanDockerfile(data, DockerfileOptions{Path: rel, BuildArgs: ds.BuildArgs, Target: target.Stage, AllStages: true})
+		found, err := scanDockerfile(data, dockerfile.Options{Path: rel, BuildArgs: ds.BuildArgs, Target: target.Stage, AllStages: true})
 		if err != nil && hasTarget {
 			err = fmt.Errorf("%w (target from discover.dockerfile_targets at %s)", err, rangeString(target.Range))
 		}
@@ -75,7 +77,7 @@ func (c *collector) checkDockerfileTargets(globbed map[string]bool) {
 			continue
 		}
 		why := "no Dockerfile matched by discover.dockerfiles (less discover.exclude) is at that path"
-		if abs, err := insideRoot(c.cfg.Dir, rel); err == nil {
+		if abs, err := repopath.Resolve(c.cfg.Dir, rel); err == nil {
 			if b := c.scanned[realPath(abs)]; b != nil {
 				why = fmt.Sprintf("compose builds it for %s, whose build.target decides the stages", serviceLabel(b.Services))
 			}
@@ -130,27 +132,6 @@ func excluded(rel string, exclude []config.Pattern) bool {
 		}
 	}
 	return false
-}
-
-// insideRoot returns the absolute path of rel and refuses one that leaves
-// root, through ".." or through a symbolic link.
-func insideRoot(root, rel string) (string, error) {
-	abs := filepath.Join(root, filepath.FromSlash(rel))
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return "", fmt.Errorf("resolve %s: %w", root, err)
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return "", fmt.Errorf("%s: %w", rel, fs.ErrNotExist)
-		}
-		return "", fmt.Errorf("resolve %s: %w", rel, err)
-	}
-	if r, err := filepath.Rel(realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("%s leaves the repository (it resolves to %s)", rel, real)
-	}
-	return abs, nil
 }
 
 // realPath is abs with its symbolic links resolved, so that one file

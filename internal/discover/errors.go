@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/imagesync/imagesync/internal/dockerfile"
 )
 
 // Errors is every problem one discovery run found, so that a repository
@@ -71,15 +73,22 @@ const templateHint = "it looks like a template placeholder: render the file firs
 // in discover.compose rather than found by a glob.
 const composeTemplateHint = "it looks like a template placeholder: render the compose file first, and list the rendered file in discover.compose"
 
-// withTemplateHint adds templateHint to err when value holds "{{".
-func withTemplateHint(value string, err error) error {
-	if err == nil || !strings.Contains(value, "{{") {
-		return err
+// scanDockerfile scans a Dockerfile and adds to its error what to do
+// about it in images.hcl.
+func scanDockerfile(data []byte, opts dockerfile.Options) ([]dockerfile.Found, error) {
+	found, err := dockerfile.Scan(data, opts)
+	if err == nil {
+		return found, nil
 	}
-	return fmt.Errorf("%w (%s)", err, templateHint)
+	if errors.Is(err, dockerfile.ErrNoFrom) {
+		err = fmt.Errorf("%w; leave it out with discover.exclude", err)
+	}
+	if errors.Is(err, dockerfile.ErrUnsetArg) && opts.AllStages && opts.Target == "" {
+		err = fmt.Errorf("%w (every stage counts in a Dockerfile no compose service builds; "+
+			"discover.dockerfile_targets narrows it to the stages of one target)", err)
+	}
+	if e, ok := errors.AsType[*dockerfile.Error](err); ok && e.Template {
+		err = fmt.Errorf("%w (%s)", err, templateHint)
+	}
+	return nil, err
 }
-
-// errNoFrom is a Dockerfile without FROM: a fragment that other files
-// include, not something docker builds.
-var errNoFrom = errors.New("no FROM instruction: this is not a Dockerfile docker can build " +
-	"(a fragment that another file includes?); leave it out with discover.exclude")

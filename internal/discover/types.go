@@ -4,7 +4,10 @@
 // references to digests is the registry package's job.
 package discover
 
-import "github.com/imagesync/imagesync/internal/imageref"
+import (
+	"github.com/imagesync/imagesync/internal/dockerfile"
+	"github.com/imagesync/imagesync/internal/imageref"
+)
 
 // Found is one image reference seen at one place in one file.
 type Found struct {
@@ -50,9 +53,9 @@ type Build struct {
 	// LocalContexts are the additional build contexts that are directories
 	// (relative to the root) or URLs, by name.
 	LocalContexts map[string]string
-	// Scan is what ScanDockerfile found in the Dockerfile, in file order:
+	// Scan is what dockerfile.Scan found in the Dockerfile, in file order:
 	// the places a hermetic build must point at the locked bases.
-	Scan []Found
+	Scan []dockerfile.Found
 }
 
 // Result is everything discovered in a repository.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/fingerprint"
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
@@ -53,7 +54,7 @@ func want(cfg *config.Config, found *discover.Result) (*desired, error) {
 			return nil, err
 		}
 		claim(b.Ref, target)
-		fp, err := discover.Fingerprint(cfg.Dir, b)
+		fp, err := fingerprintOf(cfg.Dir, b)
 		if err != nil {
 			return nil, err
 		}
@@ -67,6 +68,18 @@ func want(cfg *config.Config, found *discover.Result) (*desired, error) {
 			strings.Join(collisions, "; "))
 	}
 	return d, nil
+}
+
+// fingerprintOf hashes what the build's own files decide about its output
+// (see fingerprint.Sum); the services, sources and bases of the build are
+// not part of it.
+func fingerprintOf(root string, b *discover.Build) (digest.Digest, error) {
+	fp, err := fingerprint.Sum(root, fingerprint.Build{Dockerfile: b.Dockerfile, Inline: b.Inline, Context: b.Context,
+		Args: b.Args, Target: b.TargetStage, Platforms: b.Platforms, LocalContexts: b.LocalContexts})
+	if err != nil {
+		return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
+	}
+	return fp, nil
 }
 
 // fillInputs sets every build's inputs: its fingerprint and, for each base,

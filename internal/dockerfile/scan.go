@@ -1,4 +1,4 @@
-package discover
+package dockerfile
 
 import (
 	"bytes"
@@ -11,13 +11,32 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"github.com/moby/buildkit/util/suggest"
 
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
-// DockerfileOptions says how a Dockerfile is built.
-type DockerfileOptions struct {
+// Found is one image a Dockerfile's build uses and the place that names it.
+type Found struct {
+	Ref imageref.Ref
+	// Locator is "<Options.Path>#" and the place, without a line number so
+	// that it does not churn when unrelated lines move: "FROM <stage name
+	// or index>", "COPY --from", "RUN --mount" or "syntax".
+	Locator string
+}
+
+// IsSyntax reports whether f is the frontend image of the "# syntax="
+// directive (or of the BUILDKIT_SYNTAX build argument), which a builder runs
+// rather than builds from.
+func (f Found) IsSyntax() bool { return place(f.Locator) == locSyntax }
+
+// place is what a locator names after "<path>#": "FROM <stage>", "COPY
+// --from", "RUN --mount" or "syntax".
+func place(loc string) string {
+	return loc[strings.LastIndexByte(loc, '#')+1:]
+}
+
+// Options says how a Dockerfile is built.
+type Options struct {
 	Path      string            // slash path relative to the repo root; used in locators and error messages
 	BuildArgs map[string]string // --build-arg values; they override only ARGs that are declared
 	Target    string            // build target stage; "" = last stage. Only stages reachable from it count.
@@ -39,11 +58,11 @@ const (
 	locSyntax   = "syntax"
 )
 
-// syntaxBuildArg overrides the "# syntax=" directive, as the build-arg
-// BUILDKIT_SYNTAX does in BuildKit's Dockerfile frontend.
-const syntaxBuildArg = "BUILDKIT_SYNTAX"
+// SyntaxArg is the build argument that overrides the "# syntax=" directive
+// in BuildKit's Dockerfile frontend.
+const SyntaxArg = "BUILDKIT_SYNTAX"
 
-// ScanDockerfile returns every image reference the Dockerfile's build needs, in file order, deduplicated by (Ref, Locator).
+// Scan returns every image reference the Dockerfile's build needs, in file order, deduplicated by (Ref, Locator).
 //
 // It follows BuildKit (dockerfile2llb) step by step, with BuildKit's own
 // parser and lexer, so that it finds exactly the images BuildKit would
@@ -52,9 +71,10 @@ const syntaxBuildArg = "BUILDKIT_SYNTAX"
 // the ONBUILD triggers of their base stages. It fails wherever BuildKit
 // fails before pulling anything, and, stricter than BuildKit, on a stage
 // name used twice and on a reachable FROM that uses an unset variable
-// without a fallback, since the result would then be a guess.
-func ScanDockerfile(data []byte, opts DockerfileOptions) ([]Found, error) {
-	sc := &dfScan{opts: opts, lines: strings.Split(string(data), "\n")}
+// without a fallback, since the result would then be a guess. Its errors
+// are *Error.
+func Scan(data []byte, opts Options) ([]Found, error) {
+	sc := &scanner{opts: opts, lines: strings.Split(string(data), "\n")}
 	if len(data) == 0 {
 		return nil, sc.errAt(0, errors.New("the Dockerfile is empty"))
 	}
@@ -75,7 +95,7 @@ func ScanDockerfile(data []byte, opts DockerfileOptions) ([]Found, error) {
 	if err := sc.checkCycles(); err != nil {
 		return nil, err
 	}
-	targets := []*dfStage{target}
+	targets := []*stage{target}
 	if opts.AllStages && opts.Target == "" {
 		targets = sc.stages
 	}
@@ -89,121 +109,58 @@ func ScanDockerfile(data []byte, opts DockerfileOptions) ([]Found, error) {
 	return sc.collect(syntax, reach), nil
 }
 
-// dfScan is the state of one ScanDockerfile call.
-type dfScan struct {
-	opts   DockerfileOptions
+// scanner is the state of one Scan call.
+type scanner struct {
+	opts   Options
 	lines  []string // the file's lines, for hints in errors
 	escape rune
 	lex    *shell.Lex
 	args   *argEnv // global arguments: predefined platform args and meta ARGs
-	stages []*dfStage
-	byName map[string]*dfStage // by lowercase stage name, as BuildKit keys them
+	stages []*stage
+	byName map[string]*stage // by lowercase stage name, as BuildKit keys them
 }
 
-// dfStage is one FROM and what it depends on.
-type dfStage struct {
+// stage is one FROM and what it depends on.
+type stage struct {
 	index int
 	st    *instructions.Stage
 	line  int
-	base  *dfStage     // the earlier stage FROM names, if any
+	base  *stage       // the earlier stage FROM names, if any
 	image imageref.Ref // the image FROM names (or its named context); zero if none
 	// context is set when an additional context replaces the stage itself
 	// (a context named like the stage): its FROM line is then not used.
 	context bool
 	unset   []string // variables FROM uses while unset and without fallback
-	sources []dfSource
+	sources []source
 	onbuild bool // the base stage's ONBUILD triggers were added
 }
 
-// dfSource is what a COPY --from or RUN --mount=from names: a stage, an
+// source is what a COPY --from or RUN --mount=from names: a stage, an
 // image, or neither (scratch, a local context).
-type dfSource struct {
+type source struct {
 	what  string // locCopyFrom or locRunMount
 	from  string
 	line  int
-	stage *dfStage
+	stage *stage
 	image imageref.Ref
 }
 
 // locator names a stage in locators: its name, else its index, which is how
 // COPY --from names an unnamed stage.
-func (s *dfStage) locator() string {
+func (s *stage) locator() string {
 	if s.st.Name != "" {
 		return s.st.Name
 	}
 	return fmt.Sprint(s.index)
 }
 
-// errAt prefixes err with the file and, when known, the 1-based line, and
-// adds a hint when that line, or the value err quotes, looks like a
-// template.
-func (sc *dfScan) errAt(line int, err error) error {
-	if line > 0 && line <= len(sc.lines) {
-		err = withTemplateHint(sc.lines[line-1]+"\n"+err.Error(), err)
-	}
-	if line > 0 {
-		return fmt.Errorf("%s:%d: %w", sc.opts.Path, line, err)
-	}
-	return fmt.Errorf("%s: %w", sc.opts.Path, err)
-}
-
-// buildkitErr formats an error of BuildKit's parser with the line its
-// parser.LocationError carries.
-func (sc *dfScan) buildkitErr(err error) error {
-	line := 0
-	var le *parser.LocationError
-	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
-		if inner := le.Unwrap(); inner != nil {
-			// Drop BuildKit's "dockerfile parse error on line N:" prefix
-			// in favour of the "file:line:" one.
-			line, err = le.Locations[0][0].Start.Line, inner
-		}
-	}
-	return sc.errAt(line, stableHint(err))
-}
-
-// stableHint replaces BuildKit's "(did you mean X?)" hint, which BuildKit
-// picks among equally close candidates in map order, with one that does
-// not change from run to run: for an unknown instruction, the first closest
-// instruction in alphabetical order; for anything else, none.
-func stableHint(err error) error {
-	msg := err.Error()
-	for e := err; e != nil && e.Error() == msg; e = errors.Unwrap(e) {
-		inner := errors.Unwrap(e)
-		if inner == nil || !strings.HasPrefix(msg, inner.Error()+" (did you mean ") {
-			continue
-		}
-		var unknown *instructions.UnknownInstructionError
-		if errors.As(inner, &unknown) {
-			names := make([]string, 0, len(command.Commands))
-			for name := range command.Commands {
-				names = append(names, strings.ToUpper(name))
-			}
-			slices.Sort(names)
-			if match, ok := suggest.Search(unknown.Instruction, names, false); ok {
-				return fmt.Errorf("%w (did you mean %s?)", inner, match)
-			}
-		}
-		return inner
-	}
-	return err
-}
-
-// firstLine is the 1-based line a BuildKit location starts at, or 0.
-func firstLine(loc []parser.Range) int {
-	if len(loc) == 0 {
-		return 0
-	}
-	return loc[0].Start.Line
-}
-
 // syntax returns the frontend image BuildKit runs instead of its built-in
 // Dockerfile frontend: the BUILDKIT_SYNTAX build argument, else the
 // "# syntax=" parser directive as BuildKit's frontend detects it.
-func (sc *dfScan) syntax(data []byte) (*Found, error) {
+func (sc *scanner) syntax(data []byte) (*Found, error) {
 	var src string
 	line := 0
-	if v, ok := sc.opts.BuildArgs[syntaxBuildArg]; ok {
+	if v, ok := sc.opts.BuildArgs[SyntaxArg]; ok {
 		src, _, _ = strings.Cut(strings.TrimSpace(v), " ")
 	} else if ref, _, loc, ok := parser.DetectSyntax(data); ok {
 		src, line = ref, firstLine(loc)
@@ -219,20 +176,20 @@ func (sc *dfScan) syntax(data []byte) (*Found, error) {
 
 // parse runs BuildKit's parser, sets up the global arguments and resolves
 // every FROM line.
-func (sc *dfScan) parse(data []byte) error {
+func (sc *scanner) parse(data []byte) error {
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
 		return sc.buildkitErr(err)
 	}
 	if !slices.ContainsFunc(res.AST.Children, func(n *parser.Node) bool { return strings.EqualFold(n.Value, command.From) }) {
-		return sc.errAt(0, errNoFrom)
+		return sc.errAt(0, ErrNoFrom)
 	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
 		return sc.buildkitErr(err)
 	}
 	if len(stages) == 0 {
-		return sc.errAt(0, errNoFrom)
+		return sc.errAt(0, ErrNoFrom)
 	}
 	sc.escape = res.EscapeToken
 	sc.lex = shell.NewLex(res.EscapeToken)
@@ -248,7 +205,7 @@ func (sc *dfScan) parse(data []byte) error {
 	if err := sc.applyMetaArgs(sc.args, metaArgs); err != nil {
 		return err
 	}
-	sc.byName = make(map[string]*dfStage)
+	sc.byName = make(map[string]*stage)
 	for i := range stages {
 		if err := sc.addStage(i, &stages[i]); err != nil {
 			return err
@@ -258,7 +215,7 @@ func (sc *dfScan) parse(data []byte) error {
 }
 
 // target is the stage BuildKit builds: opts.Target, else the last stage.
-func (sc *dfScan) target() (*dfStage, error) {
+func (sc *scanner) target() (*stage, error) {
 	if sc.opts.Target == "" {
 		return sc.stages[len(sc.stages)-1], nil
 	}
@@ -278,7 +235,7 @@ func (sc *dfScan) target() (*dfStage, error) {
 // collect lists the images of the reachable stages in file order: the
 // syntax directive first, then per stage its FROM, then what its base's
 // ONBUILD triggers and its own instructions copy or mount.
-func (sc *dfScan) collect(syntax *Found, reach map[*dfStage]bool) []Found {
+func (sc *scanner) collect(syntax *Found, reach map[*stage]bool) []Found {
 	var out []Found
 	seen := make(map[[2]string]bool)
 	add := func(ref imageref.Ref, loc string) {

@@ -1,4 +1,10 @@
-package discover
+// Package fingerprint hashes what a build's own files decide about the
+// image it builds: the Dockerfile, the build arguments, target and
+// platforms, and the files of its contexts as docker sends them (less
+// what .dockerignore leaves out). The lock combines the fingerprint with
+// the digests of the build's bases into the build's inputs, so that a
+// build is redone exactly when one of them changes.
+package fingerprint
 
 import (
 	"crypto/sha256"
@@ -8,76 +14,99 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/imagesync/imagesync/internal/repopath"
 )
 
-// Fingerprint hashes what a build's own files decide about its output: the
-// Dockerfile bytes, the build arguments, the target stage, the platforms and
-// every file of the context that .dockerignore lets through (path, mode as
-// git records it, and content; a symbolic link by its target). The digests of its base images
-// are not included: the lock adds them, as only it knows them.
+// Build is what decides a build's output besides its base images.
+type Build struct {
+	// Dockerfile is the Dockerfile's slash path relative to the root; with
+	// Inline, only a name.
+	Dockerfile string
+	Inline     []byte // dockerfile_inline content, if any
+	// Context is the build context directory, a slash path relative to
+	// the root.
+	Context   string
+	Args      map[string]string // the effective build arguments
+	Target    string            // the target stage, "" for the last
+	Platforms []string          // sorted
+	// LocalContexts are the additional build contexts that are
+	// directories (slash paths relative to the root) or URLs, by name.
+	LocalContexts map[string]string
+}
+
+// Sum hashes what a build's own files decide about its output: the
+// Dockerfile bytes, the build arguments, the target stage, the platforms
+// and every file of the context that .dockerignore lets through (path,
+// mode as git records it, and content; a symbolic link by its target), and
+// of each local additional context. The digests of its base images are
+// not included: the lock adds them, as only it knows them. root is the
+// repository, which no path may leave.
 //
 // Anything that cannot change the image (modification times, owners,
 // ignored files, the order files are listed in) does not change the result.
-func Fingerprint(root string, b *Build) (digest.Digest, error) {
+func Sum(root string, b Build) (digest.Digest, error) {
 	h := sha256.New()
 	field := func(name, value string) { fmt.Fprintf(h, "%s %d %s\n", name, len(value), value) }
 
 	dockerfile := b.Inline
 	if dockerfile == nil {
-		abs, err := insideRoot(root, b.Dockerfile)
+		abs, err := repopath.Resolve(root, b.Dockerfile)
 		if err != nil {
-			return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
+			return "", err
 		}
 		if dockerfile, err = os.ReadFile(abs); err != nil {
-			return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
+			return "", err
 		}
 	}
 	field("dockerfile", string(dockerfile))
-	for _, k := range sortedKeys(b.Args) {
+	for _, k := range slices.Sorted(maps.Keys(b.Args)) {
 		field("arg", k+"="+b.Args[k])
 	}
-	field("target", b.TargetStage)
+	field("target", b.Target)
 	field("platforms", strings.Join(b.Platforms, ","))
 
-	ctxDir, err := insideRoot(root, b.Context)
+	ctxDir, err := repopath.Resolve(root, b.Context)
 	if err != nil {
-		return "", fmt.Errorf("fingerprint %s: context: %w", b.Ref, err)
+		return "", fmt.Errorf("context: %w", err)
 	}
 	// A context reached through a symbolic link is the directory it points
 	// to, as for docker; filepath.WalkDir would not descend into the link.
 	if ctxDir, err = filepath.EvalSymlinks(ctxDir); err != nil {
-		return "", fmt.Errorf("fingerprint %s: context: %w", b.Ref, err)
+		return "", fmt.Errorf("context: %w", err)
 	}
 	pm, err := dockerignore(root, ctxDir, b)
 	if err != nil {
-		return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
+		return "", err
 	}
 	if err := hashContext(h, ctxDir, pm); err != nil {
-		return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
+		return "", err
 	}
 	if err := hashLocalContexts(h, root, b); err != nil {
-		return "", fmt.Errorf("fingerprint %s: %w", b.Ref, err)
+		return "", err
 	}
 	return digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)), nil
 }
 
 // hashLocalContexts adds the additional contexts that are directories,
 // file by file; a URL context can only be recorded by its address.
-func hashLocalContexts(h hash.Hash, root string, b *Build) error {
-	for _, key := range sortedKeys(b.LocalContexts) {
+func hashLocalContexts(h hash.Hash, root string, b Build) error {
+	for _, key := range slices.Sorted(maps.Keys(b.LocalContexts)) {
 		val := b.LocalContexts[key]
 		if strings.Contains(val, "://") || strings.HasPrefix(val, "git@") {
 			fmt.Fprintf(h, "context-url %q %q\n", key, val)
 			continue
 		}
-		dir, err := insideRoot(root, val)
+		dir, err := repopath.Resolve(root, val)
 		if err != nil {
 			return fmt.Errorf("additional context %s: %w", key, err)
 		}
@@ -95,7 +124,7 @@ func hashLocalContexts(h hash.Hash, root string, b *Build) error {
 // dockerignore loads the ignore rules BuildKit would use: a
 // "<Dockerfile>.dockerignore" next to the Dockerfile wins over the
 // context's .dockerignore.
-func dockerignore(root, ctxDir string, b *Build) (*patternmatcher.PatternMatcher, error) {
+func dockerignore(root, ctxDir string, b Build) (*patternmatcher.PatternMatcher, error) {
 	candidates := []string{filepath.Join(ctxDir, ".dockerignore")}
 	if b.Inline == nil {
 		candidates = append([]string{filepath.Join(root, filepath.FromSlash(b.Dockerfile)) + ".dockerignore"}, candidates...)

@@ -1,28 +1,25 @@
-package discover
+package dockerfile
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-	"testing"
-
-	"github.com/imagesync/imagesync/internal/imageref"
-)
+import "github.com/imagesync/imagesync/internal/imageref"
 
 const (
 	dfPath   = "src/web/Dockerfile"
 	dfDigest = "sha256:2d0ae5a0c6a8a4f3e4c76b8c4f7e0b7a0e2bdbf4d6b5b6f1c0e4e2a3f1e5d6c7"
 )
 
-// dfTests is shared by TestScanDockerfile and, as its seed corpus, by
-// FuzzScanDockerfile. want lists "ref locator-suffix" pairs, where the
-// suffix is the locator after "<dfPath>#".
+// dfTests is shared by TestScan and, as seed corpus, by FuzzScan and
+// FuzzScanFlags. want lists "ref locator-suffix" pairs, where the suffix
+// is the locator after "<dfPath>#".
 var dfTests = []struct {
 	name    string
 	in      string
-	opts    DockerfileOptions // Path is set to dfPath
+	opts    Options // Path is set to dfPath
 	want    []string
 	wantErr string
+	// template: the error is marked Error.Template (the file looks like a
+	// template); is: a sentinel the error wraps.
+	template bool
+	is       error
 }{
 	// --- plain FROM, stages, scratch ---
 	{name: "single unnamed stage", in: "FROM alpine\n", want: []string{"docker.io/library/alpine:latest FROM 0"}},
@@ -93,19 +90,19 @@ var dfTests = []struct {
 	{
 		name: "build arg overrides a declared ARG",
 		in:   "ARG ALPINE=3.20\nFROM alpine:$ALPINE\n",
-		opts: DockerfileOptions{BuildArgs: map[string]string{"ALPINE": "3.21"}},
+		opts: Options{BuildArgs: map[string]string{"ALPINE": "3.21"}},
 		want: []string{"docker.io/library/alpine:3.21 FROM 0"},
 	},
 	{
 		name: "build arg sets a declared ARG without default",
 		in:   "ARG PG\nFROM postgres:${PG}\n",
-		opts: DockerfileOptions{BuildArgs: map[string]string{"PG": "17"}},
+		opts: Options{BuildArgs: map[string]string{"PG": "17"}},
 		want: []string{"docker.io/library/postgres:17 FROM 0"},
 	},
 	{
 		name: "undeclared build arg changes nothing",
 		in:   "FROM alpine:${ALPINE:-3.20}\n",
-		opts: DockerfileOptions{BuildArgs: map[string]string{"ALPINE": "3.21"}},
+		opts: Options{BuildArgs: map[string]string{"ALPINE": "3.21"}},
 		want: []string{"docker.io/library/alpine:3.20 FROM 0"},
 	},
 	{
@@ -141,13 +138,13 @@ var dfTests = []struct {
 	{
 		name: "predefined platform args follow Platform",
 		in:   "ARG TARGETARCH\nFROM acme/tool:${TARGETARCH}-${TARGETVARIANT}-${BUILDARCH}\n",
-		opts: DockerfileOptions{Platform: "linux/arm"},
+		opts: Options{Platform: "linux/arm"},
 		want: []string{"docker.io/acme/tool:arm-v7-arm FROM 0"},
 	},
 	{
 		name:    "invalid Platform option",
 		in:      "FROM alpine\n",
-		opts:    DockerfileOptions{Platform: "arm64"},
+		opts:    Options{Platform: "arm64"},
 		wantErr: dfPath + `: invalid platform "arm64"`,
 	},
 	{
@@ -235,7 +232,7 @@ var dfTests = []struct {
 	{
 		name:    "COPY --from a later stage",
 		in:      "FROM alpine AS a\nCOPY --from=b /x /x\nFROM alpine AS b\n",
-		opts:    DockerfileOptions{Target: "a"},
+		opts:    Options{Target: "a"},
 		wantErr: dfPath + ":2: COPY --from=b: stage b must be defined before stage a",
 	},
 	{
@@ -268,7 +265,7 @@ var dfTests = []struct {
 	{
 		name: "BUILDKIT_SYNTAX build arg overrides the directive",
 		in:   "# syntax=docker/dockerfile:1.7\nFROM alpine\n",
-		opts: DockerfileOptions{BuildArgs: map[string]string{"BUILDKIT_SYNTAX": "docker/dockerfile:1.10"}},
+		opts: Options{BuildArgs: map[string]string{"BUILDKIT_SYNTAX": "docker/dockerfile:1.10"}},
 		want: []string{"docker.io/docker/dockerfile:1.10 syntax", "docker.io/library/alpine:latest FROM 0"},
 	},
 	{
@@ -335,14 +332,14 @@ var dfTests = []struct {
 		name: "target stage (case-insensitive) and what it uses",
 		in: "FROM golang:1.25 AS build\nFROM build AS test\nCOPY --from=nginx /a /a\n" +
 			"FROM alpine AS final\nCOPY --from=build /a /a\n",
-		opts: DockerfileOptions{Target: "Test"},
+		opts: Options{Target: "Test"},
 		want: []string{"docker.io/library/golang:1.25 FROM build", "docker.io/library/nginx:latest COPY --from"},
 	},
 	{
 		name: "target chain through FROM, COPY --from and RUN --mount",
 		in: "FROM golang:1.25 AS build\nFROM debian:12 AS tools\nFROM node:22 AS assets\nFROM build AS test\n" +
 			"COPY --from=assets /a /a\nRUN --mount=from=tools,target=/t ls\nFROM alpine AS final\nCOPY --from=build /a /a\n",
-		opts: DockerfileOptions{Target: "test"},
+		opts: Options{Target: "test"},
 		want: []string{
 			"docker.io/library/golang:1.25 FROM build",
 			"docker.io/library/debian:12 FROM tools",
@@ -352,13 +349,13 @@ var dfTests = []struct {
 	{
 		name:    "unknown target",
 		in:      "FROM alpine AS a\nFROM alpine AS b\n",
-		opts:    DockerfileOptions{Target: "prod"},
+		opts:    Options{Target: "prod"},
 		wantErr: dfPath + `: target stage "prod" could not be found (stages: a, b)`,
 	},
 	{
 		name: "TARGETSTAGE is the target",
 		in:   "FROM acme/img:${TARGETSTAGE} AS dev\n",
-		opts: DockerfileOptions{Target: "dev"},
+		opts: Options{Target: "dev"},
 		want: []string{"docker.io/acme/img:dev FROM dev"},
 	},
 
@@ -366,7 +363,7 @@ var dfTests = []struct {
 	{
 		name: "named context replaces an image",
 		in:   "FROM alpine:latest AS base\nFROM base\nCOPY --from=nginx /a /a\nRUN --mount=from=busybox,target=/b ls\n",
-		opts: DockerfileOptions{NamedContexts: map[string]imageref.Ref{
+		opts: Options{NamedContexts: map[string]imageref.Ref{
 			"alpine":  imageref.MustParse("registry.example.com/alpine:3.20"),
 			"nginx":   imageref.MustParse("registry.example.com/nginx:1.27"),
 			"busybox": imageref.MustParse("registry.example.com/busybox:1.37"),
@@ -380,26 +377,26 @@ var dfTests = []struct {
 	{
 		name: "named context replaces a whole stage",
 		in:   "FROM golang:1.25 AS deps\nRUN go mod download\nFROM alpine\nCOPY --from=deps /go /go\n",
-		opts: DockerfileOptions{NamedContexts: map[string]imageref.Ref{"deps": imageref.MustParse("ghcr.io/acme/deps:v2")}},
+		opts: Options{NamedContexts: map[string]imageref.Ref{"deps": imageref.MustParse("ghcr.io/acme/deps:v2")}},
 		want: []string{"ghcr.io/acme/deps:v2 FROM deps", "docker.io/library/alpine:latest FROM 1"},
 	},
 	{
 		name: "named context for an unnamed stage's FROM",
 		in:   "FROM base-image\n",
-		opts: DockerfileOptions{NamedContexts: map[string]imageref.Ref{"base-image": imageref.MustParse("ghcr.io/acme/base:1")}},
+		opts: Options{NamedContexts: map[string]imageref.Ref{"base-image": imageref.MustParse("ghcr.io/acme/base:1")}},
 		want: []string{"ghcr.io/acme/base:1 FROM 0"},
 	},
 	{
 		name: "local contexts are not images",
 		in:   "FROM alpine AS cfg\nFROM src\nCOPY --from=assets / /\nRUN --mount=from=cache,target=/c ls\nCOPY --from=cfg / /\n",
-		opts: DockerfileOptions{LocalContexts: map[string]bool{"src": true, "assets": true, "cache": true, "cfg": true}},
+		opts: Options{LocalContexts: map[string]bool{"src": true, "assets": true, "cache": true, "cfg": true}},
 	},
 
 	{
 		name: "all stages: every stage counts, not only those the last one reaches",
 		in: "FROM golang:1.25 AS build\nFROM node:22 AS assets\nFROM alpine:3.20 AS runtime\nCOPY --from=build / /\n" +
 			"FROM runtime AS debug\nRUN --mount=from=busybox:1.36,target=/b true\n",
-		opts: DockerfileOptions{AllStages: true},
+		opts: Options{AllStages: true},
 		want: []string{"docker.io/library/golang:1.25 FROM build", "docker.io/library/node:22 FROM assets",
 			"docker.io/library/alpine:3.20 FROM runtime", "docker.io/library/busybox:1.36 RUN --mount"},
 	},
@@ -407,30 +404,29 @@ var dfTests = []struct {
 		name: "all stages: a target wins",
 		in: "FROM golang:1.25 AS build\nFROM node:22 AS assets\nFROM alpine:3.20 AS runtime\nCOPY --from=build / /\n" +
 			"FROM runtime AS debug\nRUN --mount=from=busybox:1.36,target=/b true\n",
-		opts: DockerfileOptions{AllStages: true, Target: "runtime"},
+		opts: Options{AllStages: true, Target: "runtime"},
 		want: []string{"docker.io/library/golang:1.25 FROM build", "docker.io/library/alpine:3.20 FROM runtime"},
 	},
 	{
 		name: "all stages: the ONBUILD triggers of every stage built on another",
 		in:   "FROM alpine:3.20 AS base\nONBUILD COPY --from=tools:1 / /\nFROM base AS child\nFROM busybox:1.36\n",
-		opts: DockerfileOptions{AllStages: true},
+		opts: Options{AllStages: true},
 		want: []string{"docker.io/library/alpine:3.20 FROM base", "docker.io/library/tools:1 COPY --from", "docker.io/library/busybox:1.36 FROM 2"},
 	},
 
 	// --- errors ---
 	{name: "empty file", in: "", wantErr: dfPath + ": the Dockerfile is empty"},
 	{name: "only comments", in: "# nothing\n\n", wantErr: dfPath + ":"},
-	{name: "no FROM", in: "ARG A=1\n", wantErr: dfPath + ": no FROM instruction"},
-	{name: "template placeholder as the image", in: "FROM {{BASE_IMAGE}}\n", wantErr: dfPath + ":1: FROM {{BASE_IMAGE}}: invalid image reference"},
-	{name: "template placeholder: the hint", in: "FROM alpine\nFROM {{REGISTRY}}/python:3.12\n", wantErr: dfPath + ":2: " +
-		`FROM {{REGISTRY}}/python:3.12: invalid image reference "{{REGISTRY}}/python:3.12": invalid reference format (` + templateHint + ")"},
-	{name: "template placeholder BuildKit refuses", in: "FROM python:{{ PY_VERSION }}\n", wantErr: "(" + templateHint + ")"},
-	{name: "template placeholder in an ARG", in: "ARG V={{V}}\nFROM python:$V\n", wantErr: "(" + templateHint + ")"},
+	{name: "no FROM", in: "ARG A=1\n", wantErr: dfPath + ": no FROM instruction", is: ErrNoFrom},
+	{name: "template placeholder as the image", in: "FROM {{BASE_IMAGE}}\n", wantErr: dfPath + ":1: FROM {{BASE_IMAGE}}: invalid image reference", template: true},
+	{name: "template placeholder: the line", in: "FROM alpine\nFROM {{REGISTRY}}/python:3.12\n", wantErr: dfPath + ":2: " +
+		`FROM {{REGISTRY}}/python:3.12: invalid image reference "{{REGISTRY}}/python:3.12": invalid reference format`, template: true},
+	{name: "template placeholder BuildKit refuses", in: "FROM python:{{ PY_VERSION }}\n", wantErr: dfPath + ":1: ", template: true},
+	{name: "template placeholder in an ARG", in: "ARG V={{V}}\nFROM python:$V\n", wantErr: dfPath + ":2: ", template: true},
 	{name: "all stages: an unset variable in a stage the last one does not reach", in: "ARG BASE\nFROM ${BASE} AS old\nFROM alpine\n",
-		opts: DockerfileOptions{AllStages: true}, wantErr: dfPath + ":2: FROM ${BASE}: variable BASE is not set: declare a default" +
-			" (ARG BASE=<value>) before the first FROM or set it in build_args (every stage counts in a Dockerfile no compose service builds;" +
-			" discover.dockerfile_targets narrows it to the stages of one target)"},
-	{name: "a fragment without FROM", in: "RUN true\n", wantErr: dfPath + ": no FROM instruction: this is not a Dockerfile docker can build"},
+		opts: Options{AllStages: true}, wantErr: dfPath + ":2: FROM ${BASE}: variable BASE is not set: declare a default" +
+			" (ARG BASE=<value>) before the first FROM or set it in build_args", is: ErrUnsetArg},
+	{name: "a fragment without FROM", in: "RUN true\n", wantErr: dfPath + ": no FROM instruction: this is not a Dockerfile docker can build", is: ErrNoFrom},
 	{name: "instruction before FROM", in: "RUN true\nFROM alpine\n", wantErr: dfPath + ":1: no build stage in current context"},
 	{name: "unknown instruction", in: "FROM alpine\n\nFORM x\n", wantErr: dfPath + ":3: unknown instruction: FORM (did you mean FROM?)"},
 	{name: "FROM without arguments", in: "FROM alpine\nFROM\n", wantErr: dfPath + ":2: FROM requires either one or three arguments"},
@@ -449,142 +445,4 @@ var dfTests = []struct {
 		in:      "FROM alpine\nRUN <<EOF\necho\n",
 		wantErr: dfPath + ":2: unterminated heredoc",
 	},
-}
-
-func TestScanDockerfile(t *testing.T) {
-	for _, tt := range dfTests {
-		t.Run(tt.name, func(t *testing.T) {
-			opts := tt.opts
-			opts.Path = dfPath
-			got, err := ScanDockerfile([]byte(tt.in), opts)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q (found %v)", err, tt.wantErr, got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var gotS []string
-			for _, f := range got {
-				loc, ok := strings.CutPrefix(f.Locator, dfPath+"#")
-				if !ok {
-					t.Errorf("locator %q lacks the %q prefix", f.Locator, dfPath+"#")
-				}
-				gotS = append(gotS, f.Ref.String()+" "+loc)
-			}
-			if !slices.Equal(gotS, tt.want) {
-				t.Errorf("got\n\t%s\nwant\n\t%s", strings.Join(gotS, "\n\t"), strings.Join(tt.want, "\n\t"))
-			}
-		})
-	}
-}
-
-// TestScanDockerfileMountTypeStable: BuildKit suggests a mount type among
-// equally close ones in map order (a fuzz finding); the error drops it.
-func TestScanDockerfileMountTypeStable(t *testing.T) {
-	want := dfPath + `:2: RUN --mount: unsupported mount type "cah"`
-	for range 20 {
-		_, err := ScanDockerfile([]byte("FROM a\nRUN --mount=type=cah true\n"), DockerfileOptions{Path: dfPath})
-		if err == nil || err.Error() != want {
-			t.Fatalf("error = %v, want %q", err, want)
-		}
-	}
-}
-
-// FuzzScanDockerfile checks that no input makes ScanDockerfile panic, that
-// it is deterministic, and that every reference it returns is canonical.
-func FuzzScanDockerfile(f *testing.F) {
-	for _, tt := range dfTests {
-		f.Add([]byte(tt.in), tt.opts.Target, "3.20")
-	}
-	f.Fuzz(func(t *testing.T, data []byte, target, arg string) {
-		opts := DockerfileOptions{
-			Path:          "Dockerfile",
-			Target:        target,
-			BuildArgs:     map[string]string{"V": arg, "PG": arg},
-			NamedContexts: map[string]imageref.Ref{"ctx": imageref.MustParse("alpine:3.20")},
-			LocalContexts: map[string]bool{"local": true},
-		}
-		got, err := ScanDockerfile(data, opts)
-		again, err2 := ScanDockerfile(data, opts)
-		if fmt.Sprint(got, err) != fmt.Sprint(again, err2) {
-			t.Fatalf("not deterministic: %v, %v then %v, %v", got, err, again, err2)
-		}
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "Dockerfile:") {
-				t.Fatalf("error does not name the file: %v", err)
-			}
-			return
-		}
-		for _, fd := range got {
-			r, err := imageref.Parse(fd.Ref.String())
-			if err != nil {
-				t.Fatalf("%s (%s) does not re-parse: %v", fd.Ref, fd.Locator, err)
-			}
-			if r != fd.Ref {
-				t.Fatalf("%s re-parses as %s", fd.Ref, r)
-			}
-			if !strings.HasPrefix(fd.Locator, "Dockerfile#") {
-				t.Fatalf("bad locator %q", fd.Locator)
-			}
-		}
-	})
-}
-
-// benchDockerfile is a realistic multi-stage Dockerfile: syntax directive,
-// meta ARGs, cross-platform build stages, cache and bind mounts, heredocs.
-const benchDockerfile = `# syntax=docker/dockerfile:1.7
-ARG GO_VERSION=1.25
-ARG NODE_VERSION=22
-ARG ALPINE_VERSION=3.20
-
-FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-alpine AS web
-WORKDIR /web
-COPY web/package.json web/package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci
-COPY web/ ./
-RUN npm run build
-
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-alpine AS build
-ARG TARGETOS TARGETARCH
-WORKDIR /src
-RUN --mount=type=cache,target=/go/pkg/mod \
-    --mount=type=bind,source=go.mod,target=go.mod \
-    --mount=type=bind,source=go.sum,target=go.sum \
-    go mod download
-COPY . .
-COPY --from=web /web/dist ./internal/web/dist
-RUN --mount=type=cache,target=/go/pkg/mod \
-    --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app ./cmd/app
-
-FROM build AS test
-RUN --mount=type=bind,from=postgres:17-alpine,source=/usr/local/bin,target=/pg go test ./...
-
-FROM alpine:${ALPINE_VERSION} AS certs
-RUN apk add --no-cache ca-certificates tzdata
-
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=certs /etc/ssl/certs /etc/ssl/certs
-COPY --from=certs /usr/share/zoneinfo /usr/share/zoneinfo
-COPY --from=build /out/app /app
-COPY --from=ghcr.io/grpc-ecosystem/grpc-health-probe:v0.4.37 /ko-app/grpc-health-probe /bin/grpc_health_probe
-COPY <<EOF /etc/app.yaml
-listen: :8080
-EOF
-USER nonroot
-ENTRYPOINT ["/app"]
-`
-
-func BenchmarkScanDockerfile(b *testing.B) {
-	data := []byte(benchDockerfile)
-	opts := DockerfileOptions{Path: "Dockerfile", Platform: "linux/arm64", BuildArgs: map[string]string{"GO_VERSION": "1.25.1"}}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ScanDockerfile(data, opts); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package discover
+package dockerfile
 
 import (
 	"errors"
@@ -7,15 +7,15 @@ import (
 	"strings"
 )
 
-// defaultPlatform is the platform assumed when DockerfileOptions.Platform is
+// defaultPlatform is the platform assumed when Options.Platform is
 // empty. It is fixed, not the host's, so that results never depend on the
 // machine the scan runs on.
 const defaultPlatform = "linux/amd64"
 
-// dfPlatform is a normalized "os/arch[/variant]" platform.
-type dfPlatform struct{ os, arch, variant string }
+// platform is a normalized "os/arch[/variant]" platform.
+type platform struct{ os, arch, variant string }
 
-func (p dfPlatform) String() string {
+func (p platform) String() string {
 	if p.variant == "" {
 		return p.os + "/" + p.arch
 	}
@@ -26,15 +26,15 @@ func (p dfPlatform) String() string {
 // way containerd's platforms package (which BuildKit uses) does. It accepts
 // only explicit os/arch pairs: containerd fills a missing part from the host,
 // which would make results depend on the machine.
-func parsePlatform(s string) (dfPlatform, error) {
+func parsePlatform(s string) (platform, error) {
 	if s == "" {
 		s = defaultPlatform
 	}
 	parts := strings.Split(s, "/")
 	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") || strings.ContainsAny(s, "() \t") {
-		return dfPlatform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant], e.g. linux/arm64", s)
+		return platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant], e.g. linux/arm64", s)
 	}
-	p := dfPlatform{os: strings.ToLower(parts[0])}
+	p := platform{os: strings.ToLower(parts[0])}
 	if p.os == "macos" {
 		p.os = "darwin"
 	}
@@ -155,7 +155,7 @@ func isKnownArch(arch string) bool {
 // dockerfile2llb.defaultArgs). The build platform is the target platform, as
 // in BuildKit when only a target platform is given. Unlike ordinary ARGs,
 // BuildKit lets any build argument override these without a declaration.
-func platformArgs(p dfPlatform, buildArgs map[string]string, target string) *argEnv {
+func platformArgs(p platform, buildArgs map[string]string, target string) *argEnv {
 	if target == "" {
 		target = "default"
 	}

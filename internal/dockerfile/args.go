@@ -1,4 +1,4 @@
-package discover
+package dockerfile
 
 import (
 	"errors"
@@ -41,7 +41,7 @@ func (e *argEnv) set(key, value string) {
 // dockerfile2llb.buildMetaArgs does: a build argument overrides a declared
 // ARG (only a declared one), a default is expanded with the arguments seen so
 // far, and an ARG with neither stays unset.
-func (sc *dfScan) applyMetaArgs(env *argEnv, cmds []instructions.ArgCommand) error {
+func (sc *scanner) applyMetaArgs(env *argEnv, cmds []instructions.ArgCommand) error {
 	for _, cmd := range cmds {
 		for _, kp := range cmd.Args {
 			if v, ok := sc.opts.BuildArgs[kp.Key]; ok {
@@ -65,7 +65,7 @@ func (sc *dfScan) applyMetaArgs(env *argEnv, cmds []instructions.ArgCommand) err
 // with the global arguments, exactly as BuildKit does. It also returns the
 // unset variables the word uses without a fallback, so that the caller can
 // refuse to guess what the build means.
-func (sc *dfScan) expandFrom(word string) (string, []string, error) {
+func (sc *scanner) expandFrom(word string) (string, []string, error) {
 	res, err := sc.lex.ProcessWordWithMatches(word, sc.args)
 	if err != nil {
 		return "", nil, err
@@ -84,7 +84,7 @@ func (sc *dfScan) expandFrom(word string) (string, []string, error) {
 // the word is expanded again with SkipUnsetEnv: BuildKit's lexer then leaves
 // each unset reference in the output as written (its nested words already
 // expanded), and only the form of those leftovers is inspected here.
-func (sc *dfScan) bareUnset(word string, unmatched map[string]struct{}) []string {
+func (sc *scanner) bareUnset(word string, unmatched map[string]struct{}) []string {
 	lex := shell.NewLex(sc.escape)
 	lex.SkipUnsetEnv = true
 	res, err := lex.ProcessWordWithMatches(word, sc.args)
@@ -175,25 +175,20 @@ func varNameLen(s string) int {
 }
 
 // unsetError explains a FROM that uses build arguments nobody set.
-func (sc *dfScan) unsetError(line int, from string, vars []string) error {
+func (sc *scanner) unsetError(line int, from string, vars []string) error {
 	what := "variable " + vars[0] + " is"
 	if len(vars) > 1 {
 		what = "variables " + strings.Join(vars, ", ") + " are"
 	}
-	err := fmt.Errorf("FROM %s: %s not set: declare a default (ARG %s=<value>) before the first FROM or set it in build_args",
-		from, what, vars[0])
-	if sc.opts.AllStages && sc.opts.Target == "" {
-		err = fmt.Errorf("%w (every stage counts in a Dockerfile no compose service builds; "+
-			"discover.dockerfile_targets narrows it to the stages of one target)", err)
-	}
-	return sc.errAt(line, err)
+	return sc.errAt(line, fmt.Errorf("FROM %s: %s %w: declare a default (ARG %s=<value>) before the first FROM or set it in build_args",
+		from, what, ErrUnsetArg, vars[0]))
 }
 
 // checkMounts validates the --mount flags of a RUN the way BuildKit does
 // when it runs the instruction, expanding them with the lexer; a mount
 // whose values use variables is not checked, since their values depend on
 // the base image's environment.
-func (sc *dfScan) checkMounts(c *instructions.RunCommand, line int) error {
+func (sc *scanner) checkMounts(c *instructions.RunCommand, line int) error {
 	errVariable := errors.New("mount uses a variable")
 	err := c.Expand(func(word string) (string, error) {
 		res, err := sc.lex.ProcessWordWithMatches(word, shell.EnvsFromSlice(nil))
