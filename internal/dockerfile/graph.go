@@ -198,7 +198,7 @@ func (sc *scanner) addOnbuild(s *stage) (int, error) {
 			ic, err = instructions.ParseCommand(res.AST.Children[0])
 		}
 		if err != nil {
-			return 0, sc.errAt(s.line, fmt.Errorf("ONBUILD %s (from stage %s): %w", ob.Expression, s.base.locator(), err))
+			return 0, sc.errAt(s.line, fmt.Errorf("ONBUILD %s (from stage %s): %w", ob.Expression, s.base.locator(), stableHint(err)))
 		}
 		got, err := sc.commandSources(ic, s.line)
 		if err != nil {
