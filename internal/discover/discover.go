@@ -3,6 +3,8 @@ package discover
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -111,31 +113,22 @@ func mergeArgs(defaults, service map[string]string) map[string]string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // result returns the sorted, deduplicated findings less the excluded
 // references.
 func (c *collector) result(exclude []config.Pattern) *Result {
 	r := &Result{}
 	for ref, locs := range c.images {
 		if !refExcluded(ref, exclude) {
-			r.Images = append(r.Images, Image{Ref: ref, Sources: sortedKeys(locs)})
+			r.Images = append(r.Images, Image{Ref: ref, Sources: slices.Sorted(maps.Keys(locs))})
 		}
 	}
 	for ref, b := range c.builds {
 		if refExcluded(ref, exclude) {
 			continue
 		}
-		b.Sources = uniqueSorted(b.Sources)
-		sort.Slice(b.Bases, func(i, j int) bool { return imageref.Less(b.Bases[i], b.Bases[j]) })
-		b.Bases = uniqueRefs(b.Bases)
+		b.Sources = slices.Compact(slices.Sorted(slices.Values(b.Sources)))
+		slices.SortFunc(b.Bases, imageref.Compare)
+		b.Bases = slices.Compact(b.Bases)
 		r.Builds = append(r.Builds, *b)
 	}
 	sort.Slice(r.Images, func(i, j int) bool { return imageref.Less(r.Images[i].Ref, r.Images[j].Ref) })
@@ -150,22 +143,4 @@ func refExcluded(ref imageref.Ref, exclude []config.Pattern) bool {
 		}
 	}
 	return false
-}
-
-func uniqueSorted(s []string) []string {
-	set := map[string]bool{}
-	for _, v := range s {
-		set[v] = true
-	}
-	return sortedKeys(set)
-}
-
-func uniqueRefs(refs []imageref.Ref) []imageref.Ref {
-	out := refs[:0]
-	for i, r := range refs {
-		if i == 0 || r != refs[i-1] {
-			out = append(out, r)
-		}
-	}
-	return out
 }

@@ -177,7 +177,7 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 // it is built from, the other services' builds it depends on and the local
 // directories whose files go into it.
 func (c *collector) additionalContexts(b *Build, sb *ComposeBuild, opts *dockerfile.Options) error {
-	for _, key := range sortedKeys(sb.AdditionalContexts) {
+	for _, key := range slices.Sorted(maps.Keys(sb.AdditionalContexts)) {
 		val := sb.AdditionalContexts[key]
 		if dep, isService := strings.CutPrefix(val, serviceScheme); isService {
 			// Another service's build: a dependency, never an image to mirror.

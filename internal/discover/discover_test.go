@@ -88,7 +88,7 @@ func render(r *Result) []string {
 		}
 		if len(b.Args) > 0 {
 			var args []string
-			for _, k := range sortedKeys(b.Args) {
+			for _, k := range slices.Sorted(maps.Keys(b.Args)) {
 				args = append(args, k+"="+b.Args[k])
 			}
 			s += " args=" + strings.Join(args, ",")
