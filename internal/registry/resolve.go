@@ -24,6 +24,9 @@ type Head struct {
 	Size      int64
 	// Endpoint is where the answer came from.
 	Endpoint Endpoint
+	// RateLimit is the pull quota the endpoint announced with its answer,
+	// nil when it announced none.
+	RateLimit *RateLimit
 }
 
 // ErrNotFound means no endpoint serves the reference.
