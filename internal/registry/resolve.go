@@ -52,8 +52,12 @@ func (c *Client) Resolve(ctx context.Context, ref imageref.Ref) (Head, error) {
 			}
 			return h, nil
 		}
+		var wait *WaitTooLongError
 		if ctx.Err() != nil {
 			return Head{}, ctx.Err()
+		} else if errors.As(err, &wait) {
+			// Told to wait: stop, rather than ask the next endpoint.
+			return Head{}, fmt.Errorf("%s: %w", ep, err)
 		}
 		if !errors.Is(err, ErrNotFound) {
 			notFound = false
