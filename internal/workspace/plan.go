@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
@@ -49,6 +50,10 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string) (*diff.Plan, erro
 	p, err := diff.LoadPlan(file)
 	if err != nil {
 		return nil, err
+	}
+	if nc := p.NotCompared; nc != nil {
+		return nil, fmt.Errorf("the saved plan %s compared %s with %s, not with the target registry: make the plan with credentials for the target to apply it",
+			file, w.LockName(), nc.BaseLock)
 	}
 	if err := diff.CheckStale(ctx, p, cur.file.Sum(), w.registry()); err != nil {
 		return nil, err
