@@ -3,21 +3,28 @@ package view
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagesync/imagesync/internal/apply"
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/preflight"
 	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/workspace"
 )
 
 // fixtureProber is what the golden preflights are made against: the
@@ -177,4 +184,87 @@ func TestPlanTextPreflight(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "plan-preflight.json", buf.Bytes())
+}
+
+func TestLockCheckDocuments(t *testing.T) {
+	l, _ := fixtureLock(t)
+	for _, tt := range []struct {
+		name  string
+		check LockCheck
+	}{
+		{"lock-check-ok", LockCheck{LockName: "images.lock", Lock: l}},
+		{"lock-check-stale", LockCheck{LockName: "images.lock", Fix: "imagesync -C examples lock", Stale: &workspace.StaleLockError{LockName: "images.lock",
+			Changes: []lock.Change{
+				{Kind: lock.Added, Ref: imageref.MustParse("redis:7")},
+				{Kind: lock.Removed, Ref: imageref.MustParse("redis:6")},
+				{Kind: lock.Moved, Ref: imageref.MustParse("web:v1"), Build: true, Detail: "inputs sha256:0c2d -> sha256:77ab"},
+			}}}},
+		{"lock-check-missing", LockCheck{LockName: "images.lock", Fix: "imagesync lock", Stale: &workspace.StaleLockError{LockName: "images.lock", Missing: true}}},
+	} {
+		var md, js bytes.Buffer
+		if err := WriteLockCheckMarkdown(&md, tt.check, MarkdownOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteLockCheckJSON(&js, tt.check); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, tt.name+".md", md.Bytes())
+		golden(t, tt.name+".json", js.Bytes())
+	}
+}
+
+func TestVerifyAndImagesMarkdown(t *testing.T) {
+	l, _ := fixtureLock(t)
+	for _, tc := range []struct {
+		name string
+		lock *lock.Lock
+		deep bool
+	}{
+		{"verify-problems.md", l, true},
+		{"verify-ok.md", &lock.Lock{Images: l.Images[:1]}, false},
+	} {
+		rep, err := diff.Verify(context.Background(), tc.lock, fixtureAuditor{}, diff.VerifyOptions{Deep: tc.deep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := WriteVerifyMarkdown(&buf, rep, MarkdownOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, tc.name, buf.Bytes())
+	}
+	var buf bytes.Buffer
+	if err := WriteImagesMarkdown(&buf, LockedImages(l), MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "images.md", buf.Bytes())
+}
+
+func TestAnnotations(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "fixture.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockFile, diags := hclsyntax.ParseConfig(src, "fixture.lock", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, sample := sampleDiagnostics(t)
+	var as []Annotation
+	as = append(as, DiagnosticAnnotations(sample, func(name string) string { return "repo/" + name })...)
+	as = append(as, StaleLockAnnotations(&workspace.StaleLockError{LockName: "images.lock", Changes: []lock.Change{
+		{Kind: lock.Added, Ref: imageref.MustParse("redis:7")},
+		{Kind: lock.Removed, Ref: imageref.MustParse("redis:7-alpine")},
+		{Kind: lock.Moved, Ref: imageref.MustParse("web:v1"), Build: true, Detail: "inputs sha256:0c2d -> sha256:77ab"},
+	}}, lockFile, "repo/images.lock", "imagesync -C repo lock")...)
+	p := checkedPlan(t, diff.Options{})
+	as = append(as, PreflightAnnotations(p, lockFile, "repo/images.lock")...)
+	failed := &workspace.ApplyResult{Results: []apply.Result{{Change: changeOf(t, p, "quay.io/minio/minio:latest"),
+		Err: errors.New("put manifest: 50%, then: a\nreset")}}}
+	as = append(as, FailedImageAnnotations(failed, lockFile, "repo/images.lock")...)
+	var buf bytes.Buffer
+	if err := WriteAnnotations(&buf, as); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "annotations.txt", buf.Bytes())
 }
