@@ -1,6 +1,9 @@
 package diff
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
@@ -95,4 +98,30 @@ func (p *Preflight) Count() map[TargetStatus]int {
 		}
 	}
 	return out
+}
+
+// PreflightError says that apply is certain to fail on some target
+// repositories: plan exits 1 with it, after showing the plan.
+type PreflightError struct {
+	Blocking []TargetCheck
+}
+
+func (e *PreflightError) Error() string {
+	names := make([]string, len(e.Blocking))
+	for i, t := range e.Blocking {
+		names[i] = fmt.Sprintf("%s (%s)", t.Repository, t.Status)
+	}
+	noun := "repositories"
+	if len(e.Blocking) == 1 {
+		noun = "repository"
+	}
+	return fmt.Sprintf("apply would fail on %d target %s: %s; the preflight above says what to do", len(e.Blocking), noun, strings.Join(names, ", "))
+}
+
+// Err is a *PreflightError when apply is certain to fail, else nil.
+func (p *Preflight) Err() error {
+	if b := p.Blocking(); len(b) > 0 {
+		return &PreflightError{Blocking: b}
+	}
+	return nil
 }

@@ -99,6 +99,10 @@ func (w *Workspace) Files() map[string]*hcl.File { return w.parser.Files() }
 // Config is the loaded images.hcl.
 func (w *Workspace) Config() *config.Config { return w.cfg }
 
+// LockFile is images.lock as parsed, for the lines of its blocks; nil
+// when it has not been read or does not exist.
+func (w *Workspace) LockFile() *hcl.File { return w.parser.Files()[w.lockPath] }
+
 // LockPath is the lockfile's path, absolute.
 func (w *Workspace) LockPath() string { return w.lockPath }
 
