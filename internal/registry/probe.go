@@ -56,7 +56,7 @@ func parseQuota(v string) (int, time.Duration, bool) {
 // its tag list (at most one tag asked for, read-only): the registry
 // answers NAME_UNKNOWN (404) for a repository it does not know.
 func (c *Client) RepositoryExists(ctx context.Context, ref imageref.Ref) (bool, error) {
-	repo, release, err := c.openTarget(ctx, ref)
+	repo, release, err := c.openTarget(ctx, ref, PullOnly)
 	if err != nil {
 		return false, err
 	}
@@ -82,22 +82,11 @@ func (c *Client) RepositoryExists(ctx context.Context, ref imageref.Ref) (bool, 
 // credentials or of their permission (UNAUTHORIZED, DENIED); anything else
 // means the check could not be made.
 func (c *Client) CheckPush(ctx context.Context, ref imageref.Ref) error {
-	ep, err := c.TargetRepository(ref)
+	repo, release, err := c.openTarget(ctx, ref, PushAccess)
 	if err != nil {
 		return err
 	}
-	h, err := c.host(ep)
-	if err != nil {
-		return err
-	}
-	if err := h.acquire(ctx); err != nil {
-		return err
-	}
-	defer h.release()
-	repo, err := c.Repo(ctx, ep, PushAccess)
-	if err != nil {
-		return err
-	}
+	defer release()
 	location, err := repo.StartUpload(ctx)
 	if err != nil {
 		return err
@@ -106,7 +95,7 @@ func (c *Client) CheckPush(ctx context.Context, ref imageref.Ref) error {
 	// purges stale uploads), but a check should leave nothing behind.
 	resp, err := repo.do(ctx, http.MethodDelete, location, nil, nil, http.StatusNoContent, http.StatusOK, http.StatusAccepted)
 	if err != nil {
-		c.logger.Debug("cancel upload session", "repository", ep.Repo.String(), "err", err)
+		c.logger.Debug("cancel upload session", "repository", repo.ep.Repo.String(), "err", err)
 		return nil
 	}
 	resp.Body.Close()

@@ -95,11 +95,7 @@ func WriteVerifyMarkdown(w io.Writer, rep *diff.Report, opts MarkdownOptions) er
 	var b strings.Builder
 	b.WriteString("## imagesync verify\n\n")
 	if len(rep.Problems) == 0 {
-		depth := "every target reference resolves to its locked digest"
-		if rep.Deep {
-			depth += ", with every manifest and blob present"
-		}
-		fmt.Fprintf(&b, ":white_check_mark: **Verified %s**: %s.\n", Plural(rep.Images, "image"), depth)
+		fmt.Fprintf(&b, ":white_check_mark: **Verified %s**: %s.\n", Plural(rep.Images, "image"), verifiedDepth(rep))
 	} else {
 		fmt.Fprintf(&b, ":x: **The target registry does not match %s** (%s):\n\n", mdCode(opts.LockName), Plural(len(rep.Problems), "problem"))
 		t := &mdTable{header: []string{"Target", "Source", "Problem"}}

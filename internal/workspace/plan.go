@@ -23,21 +23,35 @@ type PlanOptions struct {
 // registry and returns what apply would do; with Out it saves the plan
 // too, atomically.
 func (w *Workspace) Plan(ctx context.Context, opts PlanOptions) (*diff.Plan, error) {
+	_, p, err := w.makePlan(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p, savePlan(opts.Out, p)
+}
+
+// makePlan plans the current lock against the target registry; the lock
+// is returned too, for a plan made otherwise when the target cannot be
+// read.
+func (w *Workspace) makePlan(ctx context.Context, opts PlanOptions) (*current, *diff.Plan, error) {
 	cur, err := w.current(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(),
-		diff.Options{Targets: opts.Targets, SkipBuilds: opts.SkipBuilds})
-	if err != nil {
-		return nil, err
+	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(), opts.diffOptions())
+	return cur, p, err
+}
+
+func (o PlanOptions) diffOptions() diff.Options {
+	return diff.Options{Targets: o.Targets, SkipBuilds: o.SkipBuilds}
+}
+
+// savePlan saves p to out, when out is set.
+func savePlan(out string, p *diff.Plan) error {
+	if out == "" {
+		return nil
 	}
-	if opts.Out != "" {
-		if err := diff.SavePlan(opts.Out, p); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return diff.SavePlan(out, p)
 }
 
 // LoadPlan reads a plan saved with Plan's Out and refuses it when

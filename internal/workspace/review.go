@@ -31,19 +31,14 @@ type ReviewOptions struct {
 // the plan says the target was not compared. With Out the plan is saved,
 // atomically; apply refuses a plan that did not compare the target.
 func (w *Workspace) Review(ctx context.Context, opts ReviewOptions) (*diff.Plan, error) {
-	cur, err := w.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	dopts := diff.Options{Targets: opts.Targets, SkipBuilds: opts.SkipBuilds}
-	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(), dopts)
+	cur, p, err := w.makePlan(ctx, opts.PlanOptions)
 	var aerr *registry.AuthError
 	switch {
 	case errors.As(err, &aerr) && aerr.Anonymous && opts.BaseLock != "":
 		var base *lock.Lock
 		if base, err = w.baseLock(opts.BaseLock); err == nil {
 			nc := diff.NotCompared{Reason: aerr.Error(), BaseLock: opts.BaseLock}
-			p, err = diff.AgainstLock(cur.file.Lock, cur.file.Sum(), base, nc, dopts)
+			p, err = diff.AgainstLock(cur.file.Lock, cur.file.Sum(), base, nc, opts.diffOptions())
 		}
 	case errors.As(err, &aerr) && aerr.Anonymous:
 		err = fmt.Errorf("%w\nWithout credentials for the target (a pull request from a fork), \"imagesync plan --base-lock FILE\" compares %s with the base branch's lock instead", err, w.LockName())
@@ -53,12 +48,7 @@ func (w *Workspace) Review(ctx context.Context, opts ReviewOptions) (*diff.Plan,
 	}
 	p.Preflight = preflight.Run(ctx, p, w.registry(), preflight.Options{
 		CheckTargets: !opts.NoPreflight && p.NotCompared == nil, ReadRateLimits: !opts.NoPreflight})
-	if opts.Out != "" {
-		if err := diff.SavePlan(opts.Out, p); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return p, savePlan(opts.Out, p)
 }
 
 // baseLock reads the base branch's lock; an empty file is an empty lock
