@@ -163,7 +163,8 @@ func TestParseCommandLine(t *testing.T) {
 // error, the request for help, or the missing command.
 func FuzzParseCommandLine(f *testing.F) {
 	for _, seed := range []string{"lock\x00--upgrade\x00redis", "plan\x00--target\x00Bad", "-C\x00x\x00init\x00--target=localhost:5000",
-		"apply\x00--parallelism\x00-1", "help\x00lock", "--\x00lock", "-h\x00nope", "version\x00--\x00x"} {
+		"apply\x00--parallelism\x00-1", "help\x00lock", "--\x00lock", "-h\x00nope", "version\x00--\x00x",
+		"plan\x00--format\x00markdown\x00--json", "apply\x00--max-wait\x00-5s", "lock\x00--format=json", "plan\x00--base-lock"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -44,7 +44,8 @@ func parseQuota(v string) (int, time.Duration, bool) {
 	var window time.Duration
 	for _, p := range strings.Split(params, ";") {
 		if k, val, ok := strings.Cut(strings.TrimSpace(p), "="); ok && k == "w" {
-			if secs, err := strconv.Atoi(val); err == nil && secs > 0 {
+			// A window of more than a year is not one (and would overflow).
+			if secs, err := strconv.Atoi(val); err == nil && secs > 0 && secs <= 366*24*3600 {
 				window = time.Duration(secs) * time.Second
 			}
 		}

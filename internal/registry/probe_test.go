@@ -27,6 +27,7 @@ func TestParseRateLimit(t *testing.T) {
 		{"200", "0", &RateLimit{Limit: 200, Remaining: 0}},
 		{" 100 ; w=60 ", "3;w=60", &RateLimit{Limit: 100, Remaining: 3, Window: time.Minute}},
 		{"100;w=x", "3", &RateLimit{Limit: 100, Remaining: 3}},
+		{"100;w=9999999999999", "3", &RateLimit{Limit: 100, Remaining: 3}},
 		{"", "", nil},
 		{"100;w=21600", "", nil},
 		{"lots", "3", nil},
@@ -167,4 +168,18 @@ func TestHeadRateLimit(t *testing.T) {
 	if err != nil || head.RateLimit != nil {
 		t.Errorf("HEAD without rate-limit headers: %+v, %v", head.RateLimit, err)
 	}
+}
+
+// FuzzParseRateLimit: whatever a registry sends in its rate-limit headers,
+// parsing never panics and never yields a negative count or window.
+func FuzzParseRateLimit(f *testing.F) {
+	for _, seed := range [][2]string{{"100;w=21600", "76;w=21600"}, {"1", "0"}, {";w=", "x;w=1"}, {"9999999999999999999", "1;w=-5"}, {"1;w=9999999999999", "1"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, limit, remaining string) {
+		h := http.Header{"Ratelimit-Limit": {limit}, "Ratelimit-Remaining": {remaining}}
+		if rl := parseRateLimit(h); rl != nil && (rl.Limit < 0 || rl.Remaining < 0 || rl.Window < 0) {
+			t.Errorf("parseRateLimit(%q, %q) = %+v", limit, remaining, rl)
+		}
+	})
 }
