@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/view"
 )
 
 // arguments is the command line of one command, parsed into a plain
@@ -50,6 +53,47 @@ func noOperands(args []string) error {
 	return nil
 }
 
+// output is the --format flag, with --json as its synonym.
+type output struct {
+	Format string
+	JSON   bool
+	format view.Format // Format and JSON, resolved
+}
+
+func (o *output) define(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Format, "format", "", "print the result as `FORMAT`: text, json or markdown (default text)")
+	fs.BoolVar(&o.JSON, "json", false, "the same as --format json")
+}
+
+// resolve checks --format and --json together.
+func (o *output) resolve() error {
+	f, err := view.ParseFormat(o.Format)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--format: %w", err)
+	case o.JSON && o.Format != "" && f != view.JSON:
+		return fmt.Errorf("--json and --format %s cannot be combined", o.Format)
+	case o.JSON:
+		f = view.JSON
+	}
+	o.format = f
+	return nil
+}
+
+// defineMaxWait defines --max-wait, for the commands that talk to
+// registries.
+func defineMaxWait(fs *pflag.FlagSet, d *time.Duration) {
+	fs.DurationVar(d, "max-wait", registry.DefaultMaxWait, "wait at most `DURATION` when a registry asks to (Retry-After); told to wait longer, stop")
+}
+
+// checkMaxWait refuses a --max-wait that allows no wait at all.
+func checkMaxWait(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("--max-wait must be positive, got %s", d)
+	}
+	return nil
+}
+
 // parseRefs parses image references given on the command line.
 func parseRefs(flag string, list []string) ([]imageref.Ref, error) {
 	var refs []imageref.Ref
@@ -78,8 +122,10 @@ func (a *initArgs) operands(args []string) error { return noOperands(args) }
 // lockArgs are the arguments of `imagesync lock`.
 type lockArgs struct {
 	globals
+	output
 	Check   bool
 	Upgrade bool
+	MaxWait time.Duration
 	Refs    []string       // with Upgrade: only these references
 	only    []imageref.Ref // Refs, parsed
 }
@@ -87,6 +133,8 @@ type lockArgs struct {
 func (a *lockArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.Check, "check", false, "exit 1 if images.lock is not up to date; writes nothing, no network")
 	fs.BoolVar(&a.Upgrade, "upgrade", false, "re-resolve every tag (or only the REFs given)")
+	a.output.define(fs)
+	defineMaxWait(fs, &a.MaxWait)
 }
 
 func (a *lockArgs) operands(args []string) error {
@@ -99,6 +147,15 @@ func (a *lockArgs) operands(args []string) error {
 	if a.Check && a.Upgrade {
 		return fmt.Errorf("--check and --upgrade cannot be combined")
 	}
+	if err := a.output.resolve(); err != nil {
+		return err
+	}
+	if a.format != view.Text && !a.Check {
+		return fmt.Errorf("--format %s is for lock --check; lock itself prints text", a.format)
+	}
+	if err := checkMaxWait(a.MaxWait); err != nil {
+		return err
+	}
 	var err error
 	a.only, err = parseRefs("--upgrade", a.Refs)
 	return err
@@ -107,40 +164,57 @@ func (a *lockArgs) operands(args []string) error {
 // imagesArgs are the arguments of `imagesync images`.
 type imagesArgs struct {
 	globals
+	output
 	Discovered bool
-	JSON       bool
 }
 
 func (a *imagesArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.Discovered, "discovered", false, "list what discovery finds instead of images.lock")
-	fs.BoolVar(&a.JSON, "json", false, "print JSON")
+	a.output.define(fs)
 }
 
-func (a *imagesArgs) operands(args []string) error { return noOperands(args) }
+func (a *imagesArgs) operands(args []string) error {
+	if err := noOperands(args); err != nil {
+		return err
+	}
+	return a.output.resolve()
+}
 
 // planArgs are the arguments of `imagesync plan`.
 type planArgs struct {
 	globals
+	output
 	DetailedExitCode bool
-	JSON             bool
 	Out              string
 	Targets          []string
 	Verbose          bool
 	SkipBuilds       bool
+	NoPreflight      bool
+	BaseLock         string
+	MaxWait          time.Duration
 	targets          []imageref.Ref // Targets, parsed
 }
 
 func (a *planArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.DetailedExitCode, "detailed-exitcode", false, "exit 0 when there are no changes, 1 on error, 2 when changes are pending")
-	fs.BoolVar(&a.JSON, "json", false, "print the plan as JSON")
+	a.output.define(fs)
 	fs.StringVar(&a.Out, "out", "", "save the plan to `FILE`, for \"imagesync apply FILE\"")
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit the plan to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Verbose, "verbose", "v", false, "list unchanged images too")
 	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
+	fs.BoolVar(&a.NoPreflight, "no-preflight", false, "check neither the target repositories nor the source registries' rate limits")
+	fs.StringVar(&a.BaseLock, "base-lock", "", "without credentials for the target, compare images.lock with this `FILE` (the base branch's lock)")
+	defineMaxWait(fs, &a.MaxWait)
 }
 
 func (a *planArgs) operands(args []string) error {
 	if err := noOperands(args); err != nil {
+		return err
+	}
+	if err := a.output.resolve(); err != nil {
+		return err
+	}
+	if err := checkMaxWait(a.MaxWait); err != nil {
 		return err
 	}
 	var err error
@@ -151,12 +225,14 @@ func (a *planArgs) operands(args []string) error {
 // applyArgs are the arguments of `imagesync apply [PLANFILE]`.
 type applyArgs struct {
 	globals
+	output
 	PlanFile    string
 	AutoApprove bool
 	Parallelism int
 	Targets     []string
 	Quiet       bool
 	SkipBuilds  bool
+	MaxWait     time.Duration
 	targets     []imageref.Ref // Targets, parsed
 }
 
@@ -166,6 +242,9 @@ func (a *applyArgs) define(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit apply to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Quiet, "quiet", "q", false, "print only the summary")
 	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
+	fs.StringVar(&a.Format, "format", "", "print the summary as `FORMAT`: text, json or markdown (default text; with the others, the plan and progress go to stderr)")
+	fs.BoolVar(&a.JSON, "json", false, "the same as --format json")
+	defineMaxWait(fs, &a.MaxWait)
 }
 
 func (a *applyArgs) operands(args []string) error {
@@ -182,6 +261,12 @@ func (a *applyArgs) operands(args []string) error {
 	if a.PlanFile != "" && (len(a.Targets) > 0 || a.SkipBuilds) {
 		return fmt.Errorf("--target and --skip-builds cannot narrow a saved plan; make the plan with them instead")
 	}
+	if err := a.output.resolve(); err != nil {
+		return err
+	}
+	if err := checkMaxWait(a.MaxWait); err != nil {
+		return err
+	}
 	var err error
 	a.targets, err = parseRefs("--target", a.Targets)
 	return err
@@ -190,16 +275,26 @@ func (a *applyArgs) operands(args []string) error {
 // verifyArgs are the arguments of `imagesync verify`.
 type verifyArgs struct {
 	globals
-	Deep bool
-	JSON bool
+	output
+	Deep    bool
+	MaxWait time.Duration
 }
 
 func (a *verifyArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.Deep, "deep", false, "also check that every child manifest and blob is present")
-	fs.BoolVar(&a.JSON, "json", false, "print the problems as JSON")
+	a.output.define(fs)
+	defineMaxWait(fs, &a.MaxWait)
 }
 
-func (a *verifyArgs) operands(args []string) error { return noOperands(args) }
+func (a *verifyArgs) operands(args []string) error {
+	if err := noOperands(args); err != nil {
+		return err
+	}
+	if err := a.output.resolve(); err != nil {
+		return err
+	}
+	return checkMaxWait(a.MaxWait)
+}
 
 // versionArgs are the arguments of `imagesync version`.
 type versionArgs struct{ globals }

@@ -5,12 +5,21 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/view"
 )
 
 // defaults are the global flags when none is given.
 var defaults = globals{Config: "images.hcl", Lockfile: "images.lock"}
+
+// text is the output flags when none is given; wait5m is --max-wait's
+// default.
+var (
+	text   = output{format: view.Text}
+	wait5m = 5 * time.Minute
+)
 
 func refs(t *testing.T, list ...string) []imageref.Ref {
 	t.Helper()
@@ -40,14 +49,14 @@ func TestParseCommandLine(t *testing.T) {
 		{"init --force", nil, "init: unknown flag: --force"},
 		{"init -h", nil, "help"},
 		// lock
-		{"lock", &lockArgs{globals: defaults}, ""},
-		{"lock --check", &lockArgs{globals: defaults, Check: true}, ""},
-		{"lock --upgrade", &lockArgs{globals: defaults, Upgrade: true}, ""},
-		{"lock --upgrade redis:7-alpine quay.io/minio/minio", &lockArgs{globals: defaults, Upgrade: true,
+		{"lock", &lockArgs{globals: defaults, output: text, MaxWait: wait5m}, ""},
+		{"lock --check", &lockArgs{globals: defaults, output: text, MaxWait: wait5m, Check: true}, ""},
+		{"lock --upgrade", &lockArgs{globals: defaults, output: text, MaxWait: wait5m, Upgrade: true}, ""},
+		{"lock --upgrade redis:7-alpine quay.io/minio/minio", &lockArgs{globals: defaults, output: text, MaxWait: wait5m, Upgrade: true,
 			Refs: []string{"redis:7-alpine", "quay.io/minio/minio"}, only: refs(t, "redis:7-alpine", "quay.io/minio/minio")}, ""},
 		{"-C repo --debug lock --config ci.hcl --lockfile=ci.lock",
-			&lockArgs{globals: globals{Dir: "repo", Config: "ci.hcl", Lockfile: "ci.lock", Debug: true}}, ""},
-		{"--config a.hcl lock --config b.hcl", &lockArgs{globals: globals{Config: "b.hcl", Lockfile: "images.lock"}}, ""},
+			&lockArgs{globals: globals{Dir: "repo", Config: "ci.hcl", Lockfile: "ci.lock", Debug: true}, output: text, MaxWait: wait5m}, ""},
+		{"--config a.hcl lock --config b.hcl", &lockArgs{globals: globals{Config: "b.hcl", Lockfile: "images.lock"}, output: text, MaxWait: wait5m}, ""},
 		{"lock --check --upgrade", nil, "lock: --check and --upgrade cannot be combined"},
 		{"lock redis", nil, "lock: references given without --upgrade: redis"},
 		{"lock --upgrade Redis", nil, `lock: --upgrade: invalid image reference "Redis"`},
@@ -56,26 +65,41 @@ func TestParseCommandLine(t *testing.T) {
 		{"lock --help", nil, "help"},
 		{"lock --check --nope -h", nil, "lock: unknown flag: --nope"},
 		{"lock --check -h", nil, "help"},
+		{"lock --check --format markdown --max-wait 30s", &lockArgs{globals: defaults, output: output{Format: "markdown", format: view.Markdown}, MaxWait: 30 * time.Second, Check: true}, ""},
+		{"lock --check --json", &lockArgs{globals: defaults, output: output{JSON: true, format: view.JSON}, MaxWait: wait5m, Check: true}, ""},
+		{"lock --format json", nil, "lock: --format json is for lock --check"},
+		{"lock --max-wait 0", nil, "lock: --max-wait must be positive, got 0s"},
+		{"lock --max-wait soon", nil, `lock: invalid argument "soon" for "--max-wait" flag`},
 		// images
-		{"images", &imagesArgs{globals: defaults}, ""},
-		{"images --discovered --json", &imagesArgs{globals: defaults, Discovered: true, JSON: true}, ""},
+		{"images", &imagesArgs{globals: defaults, output: text}, ""},
+		{"images --discovered --json", &imagesArgs{globals: defaults, Discovered: true, output: output{JSON: true, format: view.JSON}}, ""},
+		{"images --format=Markdown", &imagesArgs{globals: defaults, output: output{Format: "Markdown", format: view.Markdown}}, ""},
+		{"images --format json --json", &imagesArgs{globals: defaults, output: output{Format: "json", JSON: true, format: view.JSON}}, ""},
+		{"images --format text --json", nil, "images: --json and --format text cannot be combined"},
+		{"images --json --format markdown", nil, "images: --json and --format markdown cannot be combined"},
+		{"images --format yaml", nil, `images: --format: unknown format "yaml": use text, json or markdown`},
 		{"images lock", nil, "images: unexpected arguments: lock"},
 		{"images -h", nil, "help"},
 		// plan
-		{"plan", &planArgs{globals: defaults}, ""},
+		{"plan", &planArgs{globals: defaults, output: text, MaxWait: wait5m}, ""},
 		{"plan --detailed-exitcode --json --out p.json --target redis:7-alpine --target nginx -v --skip-builds",
-			&planArgs{globals: defaults, DetailedExitCode: true, JSON: true, Out: "p.json", Verbose: true, SkipBuilds: true,
-				Targets: []string{"redis:7-alpine", "nginx"}, targets: refs(t, "redis:7-alpine", "nginx")}, ""},
+			&planArgs{globals: defaults, DetailedExitCode: true, output: output{JSON: true, format: view.JSON}, Out: "p.json", Verbose: true, SkipBuilds: true,
+				MaxWait: wait5m, Targets: []string{"redis:7-alpine", "nginx"}, targets: refs(t, "redis:7-alpine", "nginx")}, ""},
+		{"plan --format markdown --no-preflight --base-lock base.lock --max-wait 1h",
+			&planArgs{globals: defaults, output: output{Format: "markdown", format: view.Markdown}, NoPreflight: true, BaseLock: "base.lock", MaxWait: time.Hour}, ""},
+		{"plan --json --format text", nil, "plan: --json and --format text cannot be combined"},
+		{"plan --base-lock", nil, "plan: flag needs an argument: --base-lock"},
+		{"plan --max-wait -1s", nil, "plan: --max-wait must be positive, got -1s"},
 		{"plan --out", nil, "plan: flag needs an argument: --out"},
 		{"plan --target Bad", nil, `plan: --target: invalid image reference "Bad"`},
 		{"plan p.json", nil, "plan: unexpected arguments: p.json"},
 		{"plan --detailed-exitcode --nope", nil, "plan: unknown flag: --nope"},
 		{"plan --help", nil, "help"},
 		// apply
-		{"apply", &applyArgs{globals: defaults, Parallelism: 4}, ""},
-		{"apply p.json", &applyArgs{globals: defaults, Parallelism: 4, PlanFile: "p.json"}, ""},
+		{"apply", &applyArgs{globals: defaults, output: text, MaxWait: wait5m, Parallelism: 4}, ""},
+		{"apply p.json", &applyArgs{globals: defaults, output: text, MaxWait: wait5m, Parallelism: 4, PlanFile: "p.json"}, ""},
 		{"apply --auto-approve --parallelism 8 --target redis -q --skip-builds",
-			&applyArgs{globals: defaults, AutoApprove: true, Parallelism: 8, Quiet: true, SkipBuilds: true,
+			&applyArgs{globals: defaults, output: text, MaxWait: wait5m, AutoApprove: true, Parallelism: 8, Quiet: true, SkipBuilds: true,
 				Targets: []string{"redis"}, targets: refs(t, "redis")}, ""},
 		{"apply a.json b.json", nil, "apply: at most one plan file, got a.json b.json"},
 		{"apply --parallelism 0", nil, "apply: --parallelism must be at least 1"},
@@ -83,9 +107,12 @@ func TestParseCommandLine(t *testing.T) {
 		{"apply p.json --target redis", nil, "apply: --target and --skip-builds cannot narrow a saved plan"},
 		{"apply p.json --skip-builds", nil, "apply: --target and --skip-builds cannot narrow a saved plan"},
 		{"apply -h", nil, "help"},
+		{"apply p.json --format markdown --max-wait 90s", &applyArgs{globals: defaults, output: output{Format: "markdown", format: view.Markdown}, MaxWait: 90 * time.Second, Parallelism: 4, PlanFile: "p.json"}, ""},
+		{"apply --json --format markdown", nil, "apply: --json and --format markdown cannot be combined"},
 		// verify
-		{"verify", &verifyArgs{globals: defaults}, ""},
-		{"verify --deep --json", &verifyArgs{globals: defaults, Deep: true, JSON: true}, ""},
+		{"verify", &verifyArgs{globals: defaults, output: text, MaxWait: wait5m}, ""},
+		{"verify --deep --json", &verifyArgs{globals: defaults, Deep: true, output: output{JSON: true, format: view.JSON}, MaxWait: wait5m}, ""},
+		{"verify --format markdown", &verifyArgs{globals: defaults, output: output{Format: "markdown", format: view.Markdown}, MaxWait: wait5m}, ""},
 		{"verify now", nil, "verify: unexpected arguments: now"},
 		{"verify --help", nil, "help"},
 		// version
@@ -136,7 +163,8 @@ func TestParseCommandLine(t *testing.T) {
 // error, the request for help, or the missing command.
 func FuzzParseCommandLine(f *testing.F) {
 	for _, seed := range []string{"lock\x00--upgrade\x00redis", "plan\x00--target\x00Bad", "-C\x00x\x00init\x00--target=localhost:5000",
-		"apply\x00--parallelism\x00-1", "help\x00lock", "--\x00lock", "-h\x00nope", "version\x00--\x00x"} {
+		"apply\x00--parallelism\x00-1", "help\x00lock", "--\x00lock", "-h\x00nope", "version\x00--\x00x",
+		"plan\x00--format\x00markdown\x00--json", "apply\x00--max-wait\x00-5s", "lock\x00--format=json", "plan\x00--base-lock"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -16,27 +16,33 @@ import (
 )
 
 func (a *applyArgs) run(ctx context.Context, e *env) (int, error) {
-	w, err := openWorkspace(e, &a.globals)
+	w, err := openWorkspace(e, &a.globals, a.MaxWait)
 	if err != nil {
 		return exitError, err
 	}
-	p, err := a.plan(ctx, e, w)
+	// With --format json or markdown, stdout holds the summary alone; the
+	// plan, the prompt and the progress go to stderr.
+	log := e.stdout
+	if a.format != view.Text {
+		log = e.stderr
+	}
+	p, err := a.plan(ctx, e, w, log)
 	if err != nil {
 		return exitError, err
 	}
 	if len(p.Pending()) == 0 {
-		return exitOK, view.WriteApplySummary(e.stdout, nil, p.Summary.Unchanged)
+		return exitOK, a.summarize(e, w, &workspace.ApplyResult{Unchanged: p.Summary.Unchanged})
 	}
-	fmt.Fprintln(e.stdout)
+	fmt.Fprintln(log)
 	opts := workspace.ApplyOptions{Parallelism: a.Parallelism}
 	var bars *view.BarProgress
 	switch {
 	case a.Quiet:
-	case e.stdoutTTY && p.Summary.Build+p.Summary.Rebuild == 0:
-		bars = view.NewBarProgress(e.stdout)
+	case e.stdoutTTY && log == e.stdout && p.Summary.Build+p.Summary.Rebuild == 0:
+		bars = view.NewBarProgress(log)
 		opts.Progress = bars
 	default:
-		opts.Progress, opts.BuildOutput = view.NewLineProgress(e.stdout), e.stdout
+		opts.Progress, opts.BuildOutput = view.NewLineProgress(log), log
 	}
 	res, err := w.Apply(ctx, p, opts)
 	if bars != nil {
@@ -45,12 +51,15 @@ func (a *applyArgs) run(ctx context.Context, e *env) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	fmt.Fprintln(e.stdout)
-	if err := view.WriteApplySummary(e.stdout, res.Results, res.Unchanged); err != nil {
+	fmt.Fprintln(log)
+	if err := a.summarize(e, w, res); err != nil {
 		return exitError, err
 	}
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return exitError, ctx.Err()
+	case res.Stopped != nil:
+		return exitError, fmt.Errorf("apply stopped: %s asked to wait %s, longer than --max-wait %s; the summary is above", res.Stopped.Host, res.Stopped.Wait, res.Stopped.MaxWait)
 	}
 	if failed := res.Failed(); failed > 0 {
 		return exitError, fmt.Errorf("%s of %d failed to apply; the list is above", view.Plural(failed, "image"), len(res.Results))
@@ -58,15 +67,34 @@ func (a *applyArgs) run(ctx context.Context, e *env) (int, error) {
 	return exitOK, nil
 }
 
+// summarize writes what apply did in the chosen format, appends it to the
+// job's step summary and annotates the failures.
+func (a *applyArgs) summarize(e *env, w *workspace.Workspace, res *workspace.ApplyResult) error {
+	md := e.markdownOptions(w)
+	var err error
+	switch a.format {
+	case view.JSON:
+		err = view.WriteApplyJSON(e.stdout, res)
+	case view.Markdown:
+		err = view.WriteApplyMarkdown(e.stdout, res, md)
+	default:
+		err = view.WriteApplySummary(e.stdout, res)
+	}
+	gh := e.github()
+	gh.appendSummary(func(out io.Writer) error { return view.WriteApplyMarkdown(out, res, md) })
+	gh.annotate(view.FailedImageAnnotations(res, w.LockFile(), gh.path(w.LockPath())))
+	return err
+}
+
 // plan returns the plan to apply: the saved plan, or a new one that the
 // user has seen and approved.
-func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace.Workspace) (*diff.Plan, error) {
+func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace.Workspace, log io.Writer) (*diff.Plan, error) {
 	if a.PlanFile != "" {
 		p, err := w.LoadPlan(ctx, a.PlanFile)
 		if err != nil {
 			return nil, err
 		}
-		return p, view.WriteApplyingSavedPlan(e.stdout, a.PlanFile, p)
+		return p, view.WriteApplyingSavedPlan(log, a.PlanFile, p)
 	}
 	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds})
 	if err != nil {
@@ -75,12 +103,12 @@ func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace.Workspace) (*
 	// --quiet prints only the summary, but a plan awaiting confirmation
 	// is always shown: nobody approves what they cannot see.
 	if !a.Quiet || (p.Summary.HasChanges() && !a.AutoApprove) {
-		if err := view.WritePlan(e.stdout, p, false); err != nil {
+		if err := view.WritePlan(log, p, false); err != nil {
 			return nil, err
 		}
 	}
 	if p.Summary.HasChanges() && !a.AutoApprove {
-		if err := confirm(e); err != nil {
+		if err := confirm(e, log); err != nil {
 			return nil, err
 		}
 	}
@@ -94,17 +122,17 @@ var errNoTerminal = fmt.Errorf("refusing to apply without confirmation: standard
 
 // confirm asks on the terminal; anything but "yes" cancels (errReported,
 // having said so).
-func confirm(e *env) error {
+func confirm(e *env, out io.Writer) error {
 	if !e.stdinTTY {
 		return errNoTerminal
 	}
-	view.WriteConfirmPrompt(e.stdout)
+	view.WriteConfirmPrompt(out)
 	answer, err := bufio.NewReader(e.stdin).ReadString('\n')
 	if err != nil && err != io.EOF {
 		return err
 	}
 	if strings.TrimSpace(answer) != "yes" {
-		view.WriteApplyCancelled(e.stdout)
+		view.WriteApplyCancelled(out)
 		return errReported
 	}
 	return nil

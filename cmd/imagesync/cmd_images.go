@@ -7,7 +7,7 @@ import (
 )
 
 func (a *imagesArgs) run(ctx context.Context, e *env) (int, error) {
-	w, err := openWorkspace(e, &a.globals)
+	w, err := openWorkspace(e, &a.globals, 0)
 	if err != nil {
 		return exitError, err
 	}
@@ -25,8 +25,11 @@ func (a *imagesArgs) run(ctx context.Context, e *env) (int, error) {
 		}
 		list = view.LockedImages(l)
 	}
-	if a.JSON {
+	switch a.format {
+	case view.JSON:
 		return exitOK, view.WriteImagesJSON(e.stdout, list)
+	case view.Markdown:
+		return exitOK, view.WriteImagesMarkdown(e.stdout, list, e.markdownOptions(w))
 	}
 	return exitOK, view.WriteImagesTable(e.stdout, list)
 }

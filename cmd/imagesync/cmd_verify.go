@@ -9,7 +9,7 @@ import (
 )
 
 func (a *verifyArgs) run(ctx context.Context, e *env) (int, error) {
-	w, err := openWorkspace(e, &a.globals)
+	w, err := openWorkspace(e, &a.globals, a.MaxWait)
 	if err != nil {
 		return exitError, err
 	}
@@ -17,9 +17,12 @@ func (a *verifyArgs) run(ctx context.Context, e *env) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	if a.JSON {
+	switch a.format {
+	case view.JSON:
 		err = view.WriteVerifyJSON(e.stdout, rep)
-	} else {
+	case view.Markdown:
+		err = view.WriteVerifyMarkdown(e.stdout, rep, e.markdownOptions(w))
+	default:
 		err = view.WriteVerify(e.stdout, rep, w.LockName())
 	}
 	if err != nil {

@@ -35,37 +35,53 @@ file. Without --target it asks for the registry on a terminal.`,
 			args: func() arguments { return &initArgs{} },
 		},
 		{
-			name: "lock", synopsis: "[--check] [--upgrade [REF...]]",
+			name: "lock", synopsis: "[--check [--format text|json|markdown]] [--upgrade [REF...]]",
 			summary: "discover images, resolve them to digests, write images.lock",
 			help: `Discovers the images of the repository, resolves new ones to digests and
 writes images.lock. Locked digests are kept unless --upgrade is given.
 --check writes nothing and needs no network: it exits 1 when images.lock
-does not match the config and files.`,
+does not match the config and files, naming the command that updates it
+(in a GitHub Actions job, also as annotations on images.lock).`,
 			args: func() arguments { return &lockArgs{} },
 		},
 		{
-			name: "images", synopsis: "[--discovered] [--json]",
+			name: "images", synopsis: "[--discovered] [--format text|json|markdown]",
 			summary: "list the images of images.lock (or --discovered)",
 			help:    `Lists the images of images.lock, or what discovery finds with --discovered.`,
 			args:    func() arguments { return &imagesArgs{} },
 		},
 		{
-			name: "plan", synopsis: "[--detailed-exitcode] [--json] [--out FILE] [--target REF]... [--skip-builds] [-v]",
+			name: "plan", synopsis: "[--detailed-exitcode] [--format text|json|markdown] [--out FILE] [--target REF]... [--skip-builds] [--no-preflight] [--base-lock FILE] [-v]",
 			summary: "show what apply would change in the target registry",
-			help: `Compares images.lock with the target registry (one HEAD per image, nothing sent to
-source registries) and shows what apply would create, update, build or rebuild.
-With --detailed-exitcode it exits 2 when changes are pending, and only then.`,
+			help: `Compares images.lock with the target registry (one HEAD per image) and shows
+what apply would create, update, build or rebuild.
+
+Preflight, changing nothing: every target repository the plan writes to is
+checked (ok, will be created on push, missing, no push permission, could not
+check), and the pulls apply sends to each source registry are counted and
+compared with its rate limit, read from one HEAD of a locked manifest: the only
+request plan sends to a source. --no-preflight skips the checks and that HEAD.
+Plan exits 1 when apply is certain to fail (a repository missing, or no push
+permission).
+
+Without credentials for the target (a pull request from a fork), --base-lock
+FILE compares images.lock with the base branch's lock instead ("target not
+compared"). With --detailed-exitcode plan exits 2 when changes are pending, and
+only then. In a GitHub Actions job the plan is also appended, as markdown, to
+the step summary.`,
 			args: func() arguments { return &planArgs{} },
 		},
 		{
-			name: "apply", synopsis: "[PLANFILE] [--auto-approve] [--parallelism N] [--target REF]... [--skip-builds] [-q]",
+			name: "apply", synopsis: "[PLANFILE] [--auto-approve] [--parallelism N] [--target REF]... [--skip-builds] [--max-wait DURATION] [-q]",
 			summary: "push what differs (images by digest, builds), after confirmation",
 			help: `Plans, asks for confirmation (or applies a saved plan as it is), then copies each
-image by digest and runs the builds, leaving the target matching images.lock.`,
+image by digest and runs the builds, leaving the target matching images.lock.
+A registry asking (Retry-After) for a longer pause than --max-wait stops the
+run cleanly: what is in flight finishes, the summary says when to run again.`,
 			args: func() arguments { return &applyArgs{} },
 		},
 		{
-			name: "verify", synopsis: "[--deep] [--json]",
+			name: "verify", synopsis: "[--deep] [--format text|json|markdown]",
 			summary: "check the target registry against images.lock, changing nothing",
 			help: `Checks that every target reference resolves to its locked digest and, with --deep,
 that every child manifest and blob is present. Changes nothing.`,
@@ -238,7 +254,8 @@ Commands:
 	fmt.Fprintf(&b, "\nGlobal flags (before or after the command):\n%s", flagUsages(globalFlagSet(&globals{})))
 	b.WriteString(`
 Exit codes: 0 success; 1 any error, usage errors included (and a stale lock
-with lock --check); 2 only with plan --detailed-exitcode: changes pending.
+with lock --check, a plan apply is certain to fail, an apply stopped by a
+registry's Retry-After); 2 only with plan --detailed-exitcode: changes pending.
 
 Run "imagesync help COMMAND" or "imagesync COMMAND --help" for a command's flags.
 `)

@@ -155,9 +155,16 @@ func TestReport(t *testing.T) {
 			"imagesync: apply: at most one plan file\nRun \"imagesync apply --help\" for usage.\n"},
 	} {
 		var stderr bytes.Buffer
-		if got := report(&stderr, tt.code, tt.err); got != tt.wantCode || stderr.String() != tt.want {
+		if got := report(&env{stderr: &stderr}, tt.code, tt.err); got != tt.wantCode || stderr.String() != tt.want {
 			t.Errorf("report(%d, %v) = %d, %q; want %d, %q", tt.code, tt.err, got, stderr.String(), tt.wantCode, tt.want)
 		}
+	}
+	// In a GitHub Actions job, an error is also an annotation.
+	var stderr bytes.Buffer
+	e := &env{stderr: &stderr, lookupEnv: func(k string) (string, bool) { return map[string]string{"GITHUB_ACTIONS": "true"}[k], true }}
+	report(e, exitOK, errors.New("registry.example.com: 50% lost\nreset"))
+	if want := "imagesync: registry.example.com: 50% lost\nreset\n::error title=imagesync::registry.example.com: 50%25 lost%0Areset\n"; stderr.String() != want {
+		t.Errorf("report in GitHub Actions wrote %q, want %q", stderr.String(), want)
 	}
 }
 

@@ -36,7 +36,7 @@ func main() {
 	logrus.SetOutput(io.Discard)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
-		stdinTTY: isTerminal(os.Stdin), stdoutTTY: isTerminal(os.Stdout)}
+		stdinTTY: isTerminal(os.Stdin), stdoutTTY: isTerminal(os.Stdout), lookupEnv: os.LookupEnv}
 	code := run(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -47,19 +47,37 @@ type env struct {
 	stdin               io.Reader
 	stdout, stderr      io.Writer
 	stdinTTY, stdoutTTY bool
-	logger              *slog.Logger
+	// lookupEnv reads the environment (GITHUB_* variables); nil reads
+	// none, as in tests.
+	lookupEnv func(string) (string, bool)
+	logger    *slog.Logger
+	// ws is the repository the command opened, for the places of the
+	// errors it reports; fixLock is the command that updates its lock.
+	ws      *workspace.Workspace
+	fixLock string
+}
+
+// getenv is the value of an environment variable, "" when unset.
+func (e *env) getenv(key string) string {
+	if e.lookupEnv == nil {
+		return ""
+	}
+	v, _ := e.lookupEnv(key)
+	return v
 }
 
 // run runs the command line args and returns the exit code, having written
 // any error to stderr.
 func run(ctx context.Context, e *env, args []string) int {
 	code, err := dispatch(ctx, e, args)
-	return report(e.stderr, code, err)
+	return report(e, code, err)
 }
 
-// report writes err, if any, as every error is written, and returns the
+// report writes err, if any, as every error is written (and, in a GitHub
+// Actions job, as annotations on the files it is about), and returns the
 // exit code: code when there is no error, else exitError.
-func report(stderr io.Writer, code int, err error) int {
+func report(e *env, code int, err error) int {
+	stderr := e.stderr
 	var uerr *usageError
 	var diags *workspace.DiagnosticsError
 	var stale *workspace.StaleLockError
@@ -70,8 +88,18 @@ func report(stderr io.Writer, code int, err error) int {
 		if werr := view.WriteDiagnostics(stderr, diags.Files, diags.Diags); werr != nil {
 			view.WriteError(stderr, err)
 		}
+		gh := e.github()
+		gh.annotate(view.DiagnosticAnnotations(diags.Diags, gh.path))
 	case errors.As(err, &stale):
-		view.WriteStaleLock(stderr, stale)
+		fix := e.fixLock
+		if fix == "" {
+			fix = "imagesync lock"
+		}
+		view.WriteStaleLock(stderr, stale, fix)
+		if e.ws != nil {
+			gh := e.github()
+			gh.annotate(view.StaleLockAnnotations(stale, e.ws.LockFile(), gh.path(e.ws.LockPath()), fix))
+		}
 	case errors.As(err, &uerr):
 		hint := "imagesync help"
 		if uerr.command != "" {
@@ -83,6 +111,7 @@ func report(stderr io.Writer, code int, err error) int {
 		view.WriteError(stderr, errors.New("interrupted"))
 	default:
 		view.WriteError(stderr, err)
+		e.github().annotate([]view.Annotation{{Level: "error", Title: "imagesync", Message: err.Error()}})
 	}
 	return exitError
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"time"
 
 	"github.com/imagesync/imagesync/internal/view"
 	"github.com/imagesync/imagesync/internal/workspace"
@@ -12,19 +13,34 @@ import (
 var errReported = errors.New("reported")
 
 // openWorkspace applies the global flags and opens the repository's
-// images.hcl, writing its warnings.
-func openWorkspace(e *env, g *globals) (*workspace.Workspace, error) {
+// images.hcl, writing its warnings; maxWait is --max-wait (0 for the
+// commands that talk to no registry).
+func openWorkspace(e *env, g *globals, maxWait time.Duration) (*workspace.Workspace, error) {
 	if err := e.setup(g); err != nil {
 		return nil, err
 	}
-	w, err := workspace.Open(workspace.Options{ConfigFile: g.Config, LockFile: g.Lockfile, Logger: e.logger})
+	e.fixLock = nextCommand(g, "lock")
+	w, err := workspace.Open(workspace.Options{ConfigFile: g.Config, LockFile: g.Lockfile, Logger: e.logger, MaxWait: maxWait})
 	if err != nil {
 		return nil, err
 	}
+	e.ws = w
 	if warn := w.Warnings(); warn != nil {
 		if err := view.WriteDiagnostics(e.stderr, warn.Files, warn.Diags); err != nil {
 			return nil, err
 		}
+		gh := e.github()
+		gh.annotate(view.DiagnosticAnnotations(warn.Diags, gh.path))
 	}
 	return w, nil
+}
+
+// markdownOptions are the options of the markdown views: the lockfile
+// named as in the repository.
+func (e *env) markdownOptions(w *workspace.Workspace) view.MarkdownOptions {
+	name := w.LockName()
+	if e.getenv("GITHUB_WORKSPACE") != "" {
+		name = e.github().path(w.LockPath())
+	}
+	return view.MarkdownOptions{LockName: name}
 }

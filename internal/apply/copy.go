@@ -60,6 +60,12 @@ func (e *Engine) prepare(ctx context.Context, c diff.Change, st *stats) (*job, e
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		var wait *registry.WaitTooLongError
+		if errors.As(err, &wait) {
+			// Told to wait: the run stops, rather than ask the next
+			// endpoint (the upstream behind a mirror) for the same pulls.
+			return nil, fmt.Errorf("read %s@%s from %s: %w", src.Repository(), d, ep, err)
+		}
 		errs = append(errs, fmt.Sprintf("%s: %v", ep, err))
 	}
 	if j.src == nil {

@@ -8,11 +8,13 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -133,11 +135,20 @@ func New(client *registry.Client, opts ...Option) *Engine {
 	return &Engine{client: client, opts: o, blobs: newBlobTracker()}
 }
 
+// ErrNotStarted is wrapped by the result of an image the engine did not
+// start because a registry told it to wait longer than it may (a
+// *registry.WaitTooLongError, which the result also wraps).
+var ErrNotStarted = errors.New("not started")
+
 // Apply copies every create and update change and returns one result per
-// change, in the order given. A failed image does not stop the others.
-// Images that go to the same target repository are copied one after the
-// other: the distribution registry can corrupt a repository's links when
-// two pushes into it overlap.
+// change, in the order given. A failed image does not stop the others,
+// except for a registry that asks, with Retry-After, for a longer pause
+// than the client waits: then the images in flight finish (or fail), no
+// other starts, and their results wrap ErrNotStarted, so that the run
+// stops cleanly instead of hammering the registry. Images that go to the
+// same target repository are copied one after the other: the distribution
+// registry can corrupt a repository's links when two pushes into it
+// overlap.
 func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 	results := make([]Result, len(changes))
 	groups := map[string][]int{}
@@ -152,10 +163,19 @@ func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 	sort.Strings(order)
 	var g errgroup.Group
 	g.SetLimit(e.opts.parallelism)
+	var stop atomic.Pointer[registry.WaitTooLongError]
 	for _, repo := range order {
 		g.Go(func() error {
 			for _, i := range groups[repo] {
+				if why := stop.Load(); why != nil {
+					results[i] = Result{Change: changes[i], Err: fmt.Errorf("%w: %w", ErrNotStarted, why)}
+					continue
+				}
 				results[i] = e.copyImage(ctx, changes[i])
+				var wait *registry.WaitTooLongError
+				if errors.As(results[i].Err, &wait) {
+					stop.CompareAndSwap(nil, wait)
+				}
 			}
 			return nil
 		})

@@ -67,6 +67,10 @@ type Change struct {
 	Services      []string
 	Inputs        digest.Digest
 	CurrentInputs string
+	// Sources are the places the image was found (the lock's locators,
+	// "docker-compose.yml#services.redis.image"), for reviewers; they are
+	// not part of the saved plan.
+	Sources []string
 }
 
 // Summary counts the changes by action.
@@ -89,6 +93,12 @@ type Plan struct {
 	LockSHA256 digest.Digest
 	Changes    []Change // every locked image in scope, sorted by source
 	Summary    Summary
+	// NotCompared is set when the plan compares images.lock with another
+	// lock instead of the target registry (AgainstLock).
+	NotCompared *NotCompared
+	// Preflight is what was found out about the target repositories and
+	// source registries apply will use; nil when nothing was.
+	Preflight *Preflight
 }
 
 // Observer is what planning needs from the target registry.
@@ -172,9 +182,14 @@ func observeBuild(ctx context.Context, obs Observer, b lock.Build) (Change, erro
 	return c, nil
 }
 
+// imageChange is the change of a locked image, its action not yet known.
+func imageChange(img lock.Image) Change {
+	return Change{Kind: KindImage, Source: img.Ref, Target: img.Target, Digest: img.Digest,
+		MediaType: img.MediaType, Platforms: slices.Clone(img.Platforms), Sources: slices.Clone(img.Sources)}
+}
+
 func observe(ctx context.Context, obs Observer, img lock.Image) (Change, error) {
-	c := Change{Kind: KindImage, Source: img.Ref, Target: img.Target, Digest: img.Digest,
-		MediaType: img.MediaType, Platforms: slices.Clone(img.Platforms)}
+	c := imageChange(img)
 	head, err := obs.HeadTarget(ctx, img.Target)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):

@@ -30,6 +30,65 @@ type planJSON struct {
 	LockSHA256    string       `json:"lock_sha256"`
 	Changes       []changeJSON `json:"changes"`
 	Summary       summaryJSON  `json:"summary"`
+	// TargetNotCompared is set when the plan compares images.lock with
+	// the base branch's lock, not the target; apply refuses such a plan.
+	TargetNotCompared *notComparedJSON `json:"target_not_compared,omitempty"`
+	Preflight         *preflightJSON   `json:"preflight,omitempty"`
+}
+
+type notComparedJSON struct {
+	Reason   string `json:"reason"`
+	BaseLock string `json:"base_lock"`
+}
+
+// preflightJSON is written, not read back: a saved plan is checked again
+// against the target when it is applied.
+type preflightJSON struct {
+	Checked bool              `json:"checked"`
+	Targets []targetCheckJSON `json:"targets"`
+	Pulls   []sourcePullsJSON `json:"pulls"`
+}
+
+type targetCheckJSON struct {
+	Repository string       `json:"repository"`
+	Status     TargetStatus `json:"status"`
+	Detail     string       `json:"detail,omitempty"`
+	Fix        string       `json:"fix,omitempty"`
+}
+
+type sourcePullsJSON struct {
+	Registry  string         `json:"registry"`
+	Images    int            `json:"images"`
+	Pulls     int            `json:"manifest_gets"`
+	Endpoint  string         `json:"endpoint,omitempty"`
+	RateLimit *rateLimitJSON `json:"rate_limit,omitempty"`
+	Exceeds   bool           `json:"exceeds_rate_limit"`
+	Error     string         `json:"error,omitempty"`
+}
+
+type rateLimitJSON struct {
+	Limit         int `json:"limit"`
+	Remaining     int `json:"remaining"`
+	WindowSeconds int `json:"window_seconds,omitempty"`
+}
+
+// preflightDoc is the JSON form of a preflight; nil for nil.
+func preflightDoc(p *Preflight) *preflightJSON {
+	if p == nil {
+		return nil
+	}
+	doc := &preflightJSON{Checked: p.Checked, Targets: []targetCheckJSON{}, Pulls: []sourcePullsJSON{}}
+	for _, t := range p.Targets {
+		doc.Targets = append(doc.Targets, targetCheckJSON(t))
+	}
+	for _, s := range p.Pulls {
+		sj := sourcePullsJSON{Registry: s.Registry, Images: s.Images, Pulls: s.Pulls, Endpoint: s.Endpoint, Exceeds: s.Exceeds(), Error: s.Error}
+		if rl := s.RateLimit; rl != nil {
+			sj.RateLimit = &rateLimitJSON{Limit: rl.Limit, Remaining: rl.Remaining, WindowSeconds: int(rl.Window.Seconds())}
+		}
+		doc.Pulls = append(doc.Pulls, sj)
+	}
+	return doc
 }
 
 type changeJSON struct {
@@ -60,7 +119,10 @@ type summaryJSON struct {
 // EncodePlan writes a plan's JSON form, indented, with a trailing newline.
 func EncodePlan(w io.Writer, p *Plan) error {
 	doc := planJSON{FormatVersion: FormatVersion, LockSHA256: p.LockSHA256.String(), Changes: []changeJSON{},
-		Summary: summaryJSON(p.Summary)}
+		Summary: summaryJSON(p.Summary), Preflight: preflightDoc(p.Preflight)}
+	if nc := p.NotCompared; nc != nil {
+		doc.TargetNotCompared = &notComparedJSON{Reason: nc.Reason, BaseLock: nc.BaseLock}
+	}
 	for _, c := range p.Changes {
 		cj := changeJSON{Kind: c.Kind, Action: c.Action, Source: c.Source.String(), Target: c.Target.String(),
 			Digest: c.Digest.String(), CurrentDigest: c.CurrentDigest.String(), MediaType: c.MediaType,
@@ -90,6 +152,9 @@ func DecodePlan(r io.Reader) (*Plan, error) {
 		return nil, fmt.Errorf("lock_sha256: %w", err)
 	}
 	p := &Plan{LockSHA256: sum, Summary: Summary(doc.Summary)}
+	if nc := doc.TargetNotCompared; nc != nil {
+		p.NotCompared = &NotCompared{Reason: nc.Reason, BaseLock: nc.BaseLock}
+	}
 	for i, cj := range doc.Changes {
 		c, err := cj.change()
 		if err != nil {

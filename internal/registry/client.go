@@ -54,6 +54,7 @@ type options struct {
 	logger    *slog.Logger
 	transport http.RoundTripper
 	retry     RetryPolicy
+	maxWait   time.Duration
 	stall     time.Duration
 }
 
@@ -80,6 +81,12 @@ func WithTransfersPerHost(n int) Option {
 // WithRetryPolicy sets how failed requests are retried; the default is
 // RetryPolicy's zero value (5 tries, 200ms base, 30s cap).
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
+
+// WithMaxWait sets the longest Retry-After the client waits for, on every
+// host; a registry asking for a longer pause fails the request with a
+// *WaitTooLongError. The default is the retry policy's MaxWait, else
+// DefaultMaxWait (5 minutes); 0 or less keeps the default.
+func WithMaxWait(d time.Duration) Option { return func(o *options) { o.maxWait = d } }
 
 // WithStallTimeout sets how long a request may make no progress (no byte
 // sent or received) before it is abandoned as a timeout; the default is
@@ -191,6 +198,9 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 		return nil, err
 	}
 	retry := c.opts.retry
+	if c.opts.maxWait > 0 {
+		retry.MaxWait = c.opts.maxWait
+	}
 	if retry.OnRetry == nil {
 		retry.OnRetry = func(req *http.Request, attempt int, wait time.Duration, reason string) {
 			c.logger.Debug("retrying", "method", req.Method, "host", req.URL.Host, "path", req.URL.Path,

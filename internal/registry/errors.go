@@ -192,7 +192,8 @@ func redactURLError(err error) error {
 		return err
 	}
 	var aerr *attemptsError
-	if errors.As(ue.Err, &aerr) {
+	var werr *WaitTooLongError
+	if errors.As(ue.Err, &aerr) || errors.As(ue.Err, &werr) {
 		return ue.Err // it names the method, host and path already, and no query
 	}
 	c := *ue

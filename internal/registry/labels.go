@@ -15,7 +15,7 @@ import (
 // of its image config; for an index, those of its first platform image
 // (builds label every platform alike). A missing reference is ErrNotFound.
 func (c *Client) TargetLabels(ctx context.Context, ref imageref.Ref) (Head, map[string]string, error) {
-	repo, release, err := c.openTarget(ctx, ref)
+	repo, release, err := c.openTarget(ctx, ref, PullOnly)
 	if err != nil {
 		return Head{}, nil, err
 	}

@@ -174,7 +174,8 @@ func (r *Repo) HeadManifest(ctx context.Context, ref string) (Head, error) {
 	if err != nil {
 		return Head{}, fmt.Errorf("HEAD %s:%s: registry sent no valid Docker-Content-Digest: %w", r.ep.Repo, ref, err)
 	}
-	return Head{Digest: d, MediaType: mediaType(resp.Header.Get("Content-Type")), Size: resp.ContentLength, Endpoint: r.ep}, nil
+	return Head{Digest: d, MediaType: mediaType(resp.Header.Get("Content-Type")), Size: resp.ContentLength, Endpoint: r.ep,
+		RateLimit: parseRateLimit(resp.Header)}, nil
 }
 
 // GetManifest fetches the manifest d names and checks that its bytes hash

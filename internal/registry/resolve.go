@@ -24,6 +24,9 @@ type Head struct {
 	Size      int64
 	// Endpoint is where the answer came from.
 	Endpoint Endpoint
+	// RateLimit is the pull quota the endpoint announced with its answer,
+	// nil when it announced none.
+	RateLimit *RateLimit
 }
 
 // ErrNotFound means no endpoint serves the reference.
@@ -49,8 +52,12 @@ func (c *Client) Resolve(ctx context.Context, ref imageref.Ref) (Head, error) {
 			}
 			return h, nil
 		}
+		var wait *WaitTooLongError
 		if ctx.Err() != nil {
 			return Head{}, ctx.Err()
+		} else if errors.As(err, &wait) {
+			// Told to wait: stop, rather than ask the next endpoint.
+			return Head{}, fmt.Errorf("%s: %w", ep, err)
 		}
 		if !errors.Is(err, ErrNotFound) {
 			notFound = false

@@ -2,7 +2,10 @@
 // http.RoundTripper under go-containerregistry (ggcr) that retries
 // transient failures (429, 5xx gateway/overload answers, connection
 // resets, refusals, EOF before a response, timeouts) with capped
-// exponential backoff and full jitter, honouring Retry-After.
+// exponential backoff and full jitter, and applies one rule to Retry-After
+// on every host, source or target: wait as told up to MaxWait; told to wait
+// longer, fail the request with a *WaitTooLongError at once, so that the
+// caller stops cleanly rather than hammer the registry or hang for hours.
 //
 // ggcr wraps any transport it is given in its own retry transport (and
 // retries whole blob uploads on top of it), so retries would multiply
@@ -35,7 +38,11 @@ import (
 type RetryPolicy struct {
 	Attempts int           // total tries including the first; default 5
 	Base     time.Duration // first backoff; default 200ms
-	Max      time.Duration // cap of one wait, Retry-After included; default 30s
+	Max      time.Duration // cap of one backoff wait (without Retry-After); default 30s
+	// MaxWait is the longest Retry-After honoured, default DefaultMaxWait
+	// (5 minutes): a registry asking for a longer pause fails the request
+	// with a *WaitTooLongError, without another try.
+	MaxWait time.Duration
 	// Sleep waits d or until ctx ends; tests replace it to run instantly and record waits. Default: a timer with ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// OnRetry is called before each wait (for logs and counters); may be
@@ -55,6 +62,9 @@ const (
 	defaultRetryAttempts = 5
 	defaultRetryBase     = 200 * time.Millisecond
 	defaultRetryMax      = 30 * time.Second
+	// DefaultMaxWait is the longest Retry-After waited for by default
+	// (imagesync's --max-wait).
+	DefaultMaxWait = 5 * time.Minute
 	// retryDrainLimit bounds how much of a failed response's body is read
 	// before closing it: enough for a registry's JSON error, so the
 	// connection goes back to the pool, but not a large body we would
@@ -73,6 +83,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.Max <= 0 {
 		p.Max = defaultRetryMax
 	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = DefaultMaxWait
+	}
 	if p.Sleep == nil {
 		p.Sleep = retrySleep
 	}
@@ -83,11 +96,11 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // resets / refused / EOF before a response, timeouts, and a manifest PUT
 // refused for a blob the registry does not find (see manifestBlobUnknown)
 // are retried with exponential backoff and full jitter (wait =
-// rand[0, min(Max, Base*2^n)]), honouring Retry-After (delta-seconds or
-// HTTP-date; capped by Max, never below what it says unless it exceeds
-// Max, in which case the request is not retried and the 429 is returned as
-// is so the caller reports it), a bounded number of times, then the last
-// response or error is returned.
+// rand[0, min(Max, Base*2^n)]), a bounded number of times, then the last
+// response or error is returned. A Retry-After (delta-seconds or
+// HTTP-date) replaces the backoff: the wait is what it says when that is
+// at most MaxWait; beyond, the request is not tried again and fails with a
+// *WaitTooLongError naming the request, the status and the wait asked for.
 //
 // Other 4xx answers (401, 403, 404, ...) are returned at once: they are
 // answers, not faults. A request whose body cannot be replayed (Body set,
@@ -131,11 +144,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return retryFinish(req, attempt, resp, err)
 		}
-		wait, ok := t.backoff(resp, attempt)
-		if !ok {
-			// The server asks for a longer pause than we allow: hand its
-			// answer (a 429 usually) to the caller rather than hide it.
-			return resp, nil
+		wait, tooLong := t.backoff(resp, attempt)
+		if tooLong {
+			// The server asks for a longer pause than we allow: trying
+			// again earlier would only be refused, so the caller stops.
+			retryDrain(resp)
+			return nil, &WaitTooLongError{Method: req.Method, Host: req.URL.Host, Path: req.URL.EscapedPath(),
+				Status: resp.Status, Wait: wait, MaxWait: t.p.MaxWait, Until: time.Now().Add(wait)}
 		}
 		retryDrain(resp)
 		if t.p.OnRetry != nil {
@@ -240,17 +255,17 @@ func retryErrReason(err error) string {
 }
 
 // backoff returns how long to wait after the attempt-th try (1-based)
-// failed with resp (nil on a network error), and false when the server's
-// Retry-After exceeds Max.
+// failed with resp (nil on a network error), and true when that is the
+// server's Retry-After and it exceeds MaxWait.
 func (t *retryTransport) backoff(resp *http.Response, attempt int) (time.Duration, bool) {
 	if resp != nil {
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			// The server knows when it will take us back: waiting less
 			// would be refused again, waiting more is wasted.
-			return d, d <= t.p.Max
+			return d, d > t.p.MaxWait
 		}
 	}
-	return fullJitter(t.p.Base, t.p.Max, attempt-1), true
+	return fullJitter(t.p.Base, t.p.Max, attempt-1), false
 }
 
 // fullJitter returns a uniform wait in [0, min(max, base*2^n)]. Full
@@ -382,4 +397,25 @@ func ggcrNoRetry() []remote.Option {
 		remote.WithRetryPredicate(func(error) bool { return false }),
 		remote.WithRetryStatusCodes(),
 	}
+}
+
+// WaitTooLongError is a registry asking, with Retry-After, for a pause
+// longer than the client waits (RetryPolicy.MaxWait, imagesync's
+// --max-wait). The request was not tried again. It names the request
+// (never its query) and when the registry takes requests again, so that a
+// run can stop cleanly and say when to run again.
+type WaitTooLongError struct {
+	Method  string
+	Host    string // the registry host that asked
+	Path    string
+	Status  string        // its answer, "429 Too Many Requests"
+	Wait    time.Duration // what Retry-After asked for
+	MaxWait time.Duration // the longest wait allowed
+	Until   time.Time     // when the wait asked for ends
+}
+
+// Error implements error.
+func (e *WaitTooLongError) Error() string {
+	return fmt.Sprintf("%s %s%s: %s, Retry-After %s: longer than the %s imagesync waits (--max-wait)",
+		e.Method, e.Host, e.Path, e.Status, e.Wait, e.MaxWait)
 }

@@ -146,8 +146,8 @@ func TestRetryTransportStatuses(t *testing.T) {
 			wantReqs: 3, wantStatus: 200, exactWaits: []time.Duration{time.Second, time.Second}},
 		{name: "429 Retry-After HTTP-date", code: 429, failures: 1, retryAfter: httpDate,
 			wantReqs: 2, wantStatus: 200, waitRange: [2]time.Duration{3 * time.Second, 5 * time.Second}},
-		{name: "429 Retry-After beyond Max is returned", code: 429, failures: rtForever, retryAfter: "3600",
-			wantReqs: 1, wantStatus: 429, exactWaits: []time.Duration{}},
+		{name: "429 Retry-After beyond Max, within MaxWait, is waited for", code: 429, failures: 1, retryAfter: "45",
+			wantReqs: 2, wantStatus: 200, exactWaits: []time.Duration{45 * time.Second}},
 		{name: "429 Retry-After malformed falls back to backoff", code: 429, failures: 1, retryAfter: "soon",
 			wantReqs: 2, wantStatus: 200},
 		{name: "401 is an answer", code: 401, failures: rtForever, wantReqs: 1, wantStatus: 401},
@@ -634,7 +634,7 @@ func TestFullJitterBounds(t *testing.T) {
 
 func TestRetryPolicyDefaults(t *testing.T) {
 	p := RetryPolicy{}.withDefaults()
-	if p.Attempts != 5 || p.Base != 200*time.Millisecond || p.Max != 30*time.Second || p.Sleep == nil {
+	if p.Attempts != 5 || p.Base != 200*time.Millisecond || p.Max != 30*time.Second || p.MaxWait != 5*time.Minute || p.Sleep == nil {
 		t.Errorf("defaults %+v", p)
 	}
 	ctx, cancel := context.WithCancel(t.Context())

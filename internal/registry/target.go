@@ -8,9 +8,9 @@ import (
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
-// openTarget opens ref's target repository for reading, holding one of the
-// host's request slots until release is called.
-func (c *Client) openTarget(ctx context.Context, ref imageref.Ref) (repo *Repo, release func(), err error) {
+// openTarget opens ref's target repository with access, holding one of
+// the host's request slots until release is called.
+func (c *Client) openTarget(ctx context.Context, ref imageref.Ref, access Access) (repo *Repo, release func(), err error) {
 	ep, err := c.TargetRepository(ref)
 	if err != nil {
 		return nil, nil, err
@@ -24,7 +24,7 @@ func (c *Client) openTarget(ctx context.Context, ref imageref.Ref) (repo *Repo, 
 	if err := h.acquire(ctx); err != nil {
 		return nil, nil, err
 	}
-	repo, err = c.Repo(ctx, ep, PullOnly)
+	repo, err = c.Repo(ctx, ep, access)
 	if err != nil {
 		h.release()
 		return nil, nil, err
@@ -36,7 +36,7 @@ func (c *Client) openTarget(ctx context.Context, ref imageref.Ref) (repo *Repo, 
 // recording in Manifest.Err the children it cannot read (an audit reports
 // them all).
 func (c *Client) TargetTree(ctx context.Context, ref imageref.Ref, d digest.Digest) (*Manifest, error) {
-	repo, release, err := c.openTarget(ctx, ref)
+	repo, release, err := c.openTarget(ctx, ref, PullOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (c *Client) TargetTree(ctx context.Context, ref imageref.Ref, d digest.Dige
 
 // TargetHasBlob reports whether ref's target repository holds blob d.
 func (c *Client) TargetHasBlob(ctx context.Context, ref imageref.Ref, d digest.Digest) (bool, error) {
-	repo, release, err := c.openTarget(ctx, ref)
+	repo, release, err := c.openTarget(ctx, ref, PullOnly)
 	if err != nil {
 		return false, err
 	}

@@ -3,7 +3,6 @@ package view
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -116,49 +115,6 @@ func (b *BarProgress) Finished(r apply.Result) {
 
 // Wait flushes the bars.
 func (b *BarProgress) Wait() { b.p.Wait() }
-
-// WriteApplySummary writes the table of what apply did and the closing
-// line: "Apply complete! ..." or the list of failures.
-func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error {
-	rows := make([][]string, 0, len(results))
-	done := map[diff.Action]int{}
-	hasBuilds := false
-	var failed []apply.Result
-	for _, r := range results {
-		hasBuilds = hasBuilds || r.Change.Kind == diff.KindBuild
-		result := "ok"
-		if r.Err != nil {
-			result = "FAILED"
-			failed = append(failed, r)
-		} else {
-			done[r.Change.Action]++
-		}
-		rows = append(rows, []string{r.Change.Target.String(), string(r.Change.Action), Bytes(r.BytesUploaded),
-			strconv.Itoa(r.BlobsMounted), strconv.Itoa(r.BlobsSkipped), fmt.Sprintf("%.1f", r.Duration.Seconds()), result})
-	}
-	if len(rows) > 0 {
-		if err := table(w, []string{"IMAGE", "ACTION", "UPLOADED", "MOUNTED", "SKIPPED", "SECONDS", "RESULT"}, rows); err != nil {
-			return err
-		}
-		fmt.Fprintln(w)
-	}
-	counts := fmt.Sprintf("%d created, %d updated", done[diff.Create], done[diff.Update])
-	if hasBuilds {
-		counts += fmt.Sprintf(", %d built, %d rebuilt", done[diff.Build], done[diff.Rebuild])
-	}
-	if len(failed) == 0 {
-		_, err := fmt.Fprintf(w, "Apply complete! Images: %s, %d unchanged.\n", counts, unchanged)
-		return err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Apply failed for %d of %s (%s):\n", len(failed), Plural(len(results), "image"), counts)
-	for _, r := range failed {
-		fmt.Fprintf(&b, "  %s (%s): %v\n", r.Change.Target, r.Change.Source, r.Err)
-	}
-	b.WriteString("Run \"imagesync apply\" again to finish: what landed is not sent again.\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
 
 // WriteConfirmPrompt asks for the approval of the plan shown above.
 func WriteConfirmPrompt(w io.Writer) {

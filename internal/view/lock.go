@@ -50,25 +50,48 @@ func WriteLockWait(w io.Writer, holder, name string) {
 
 // WriteStaleLock reports a lock that does not match the config and files,
 // from the lock's point of view: "+" is missing from it, "-" is no longer
-// needed, "~" differs; then the command that fixes it. It is an error
+// needed, "~" differs; then the command that fixes it (fix, the imagesync
+// command line with the flags that read the same files). It is an error
 // message, and starts like one.
-func WriteStaleLock(w io.Writer, e *workspace.StaleLockError) {
+func WriteStaleLock(w io.Writer, e *workspace.StaleLockError, fix string) {
 	if e.Missing {
 		fmt.Fprintf(w, "%s%s does not exist\n", ErrorPrefix, e.LockName)
 	} else {
 		fmt.Fprintf(w, "%s%s is out of date (%d differences):\n", ErrorPrefix, e.LockName, len(e.Changes))
 	}
 	for _, c := range e.Changes {
-		switch c.Kind {
-		case lock.Added:
-			fmt.Fprintf(w, "  + %s: not in %s\n", subject(c), e.LockName)
-		case lock.Removed:
-			fmt.Fprintf(w, "  - %s: in %s but no longer referenced\n", subject(c), e.LockName)
-		default:
-			fmt.Fprintf(w, "  ~ %s: %s\n", subject(c), c.Detail)
-		}
+		fmt.Fprintf(w, "  %s %s: %s\n", changeSymbol(c), subject(c), staleDetail(c, e.LockName))
 	}
-	fmt.Fprintln(w, workspace.FixLockHint)
+	fmt.Fprintln(w, FixLock(fix, e.LockName))
+}
+
+// FixLock is the line that names the command that brings a lock up to
+// date.
+func FixLock(fix, lockName string) string {
+	return fmt.Sprintf("run %q to update %s", fix, lockName)
+}
+
+// changeSymbol is the mark of a lock difference: "+" missing from the
+// lock, "-" no longer needed, "~" differs.
+func changeSymbol(c lock.Change) string {
+	switch c.Kind {
+	case lock.Added:
+		return "+"
+	case lock.Removed:
+		return "-"
+	}
+	return "~"
+}
+
+// staleDetail says what a difference is, from the lock's point of view.
+func staleDetail(c lock.Change, lockName string) string {
+	switch c.Kind {
+	case lock.Added:
+		return "not in " + lockName
+	case lock.Removed:
+		return "in " + lockName + " but no longer referenced"
+	}
+	return c.Detail
 }
 
 func subject(c lock.Change) string {

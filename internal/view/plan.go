@@ -12,8 +12,6 @@ import (
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
-const noChanges = "No changes. The target registry matches images.lock."
-
 // symbols of the plan, in Terraform's style.
 var symbols = map[diff.Action]string{diff.Create: "+", diff.Update: "~", diff.Build: "+", diff.Rebuild: "~", diff.NoOp: "="}
 
@@ -26,11 +24,19 @@ var legend = map[diff.Action]string{
 }
 
 // WritePlan renders a plan for people: a legend of the symbols used, one
-// line per change (source, target, digest), then a summary line. Unchanged
-// images are listed only when verbose.
+// line per change (source, target, digest), then a summary line and the
+// preflight. Unchanged images are listed only when verbose. A plan that
+// did not compare the target says so first.
 func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
+	var b strings.Builder
+	compared := "the target registry"
+	if nc := p.NotCompared; nc != nil {
+		fmt.Fprintf(&b, "Target not compared: %s\n\n", oneLine(nc.Reason))
+		compared = nc.BaseLock + " (target not compared)"
+	}
 	if !p.Summary.HasChanges() && !verbose {
-		_, err := fmt.Fprintln(w, noChanges)
+		fmt.Fprintf(&b, "No changes. %s\n", noChangesDetail(p, "images.lock"))
+		_, err := io.WriteString(w, b.String())
 		return err
 	}
 	var shown []diff.Change
@@ -41,8 +47,7 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 			used[c.Action] = true
 		}
 	}
-	var b strings.Builder
-	b.WriteString("imagesync compared images.lock with the target registry. Actions are shown with these symbols:\n")
+	fmt.Fprintf(&b, "imagesync compared images.lock with %s. Actions are shown with these symbols:\n", compared)
 	for _, a := range []diff.Action{diff.Create, diff.Update, diff.Build, diff.Rebuild, diff.NoOp} {
 		if used[a] {
 			fmt.Fprintf(&b, "  %s\n", legend[a])
@@ -60,7 +65,10 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	if p.Summary.HasChanges() {
 		b.WriteString(SummaryLine(p))
 	} else {
-		fmt.Fprintln(&b, noChanges)
+		fmt.Fprintf(&b, "No changes. %s\n", noChangesDetail(p, "images.lock"))
+	}
+	if err := writePreflight(&b, p.Preflight); err != nil {
+		return err
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

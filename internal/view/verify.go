@@ -15,11 +15,7 @@ import (
 func WriteVerify(w io.Writer, rep *diff.Report, lockName string) error {
 	var b strings.Builder
 	if len(rep.Problems) == 0 {
-		depth := "every target reference resolves to its locked digest"
-		if rep.Deep {
-			depth += ", with every manifest and blob present"
-		}
-		fmt.Fprintf(&b, "Verified %s: %s.\n", Plural(rep.Images, "image"), depth)
+		fmt.Fprintf(&b, "Verified %s: %s.\n", Plural(rep.Images, "image"), verifiedDepth(rep))
 	} else {
 		fmt.Fprintf(&b, "The target registry does not match %s (%s):\n", lockName, Plural(len(rep.Problems), "problem"))
 		for _, p := range rep.Problems {
@@ -28,6 +24,14 @@ func WriteVerify(w io.Writer, rep *diff.Report, lockName string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// verifiedDepth says what a verify without problems checked.
+func verifiedDepth(rep *diff.Report) string {
+	if rep.Deep {
+		return "every target reference resolves to its locked digest, with every manifest and blob present"
+	}
+	return "every target reference resolves to its locked digest"
 }
 
 // verifyJSON is the JSON form of verify's report.

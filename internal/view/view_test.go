@@ -21,6 +21,7 @@ import (
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/workspace"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -152,19 +153,36 @@ func TestApplySummary(t *testing.T) {
 		{Change: changeOf(t, p, "docker.io/library/nginx:1.27-alpine"), BytesUploaded: 3 << 20, BlobsUploaded: 4, BlobsMounted: 2, Duration: 1500 * time.Millisecond},
 		{Change: changeOf(t, p, "docker.io/library/redis:7-alpine"), BytesUploaded: 1234, BlobsUploaded: 1, BlobsSkipped: 5, Duration: 200 * time.Millisecond},
 	}
-	var buf bytes.Buffer
-	if err := WriteApplySummary(&buf, ok, 1); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "apply-ok.txt", buf.Bytes())
-
-	failed := append(ok, apply.Result{Change: changeOf(t, p, "quay.io/minio/minio:latest"), Duration: time.Second,
+	failed := append(append([]apply.Result(nil), ok...), apply.Result{Change: changeOf(t, p, "quay.io/minio/minio:latest"), Duration: time.Second,
 		Err: errors.New("read quay.io/minio/minio@sha256:...: connection refused")})
-	buf.Reset()
-	if err := WriteApplySummary(&buf, failed, 1); err != nil {
-		t.Fatal(err)
+	wait := &registry.WaitTooLongError{Method: "GET", Host: "quay.io", Path: "/v2/minio/minio/manifests/sha256:5791", Status: "429 Too Many Requests",
+		Wait: time.Hour, MaxWait: 5 * time.Minute, Until: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	stopped := append(append([]apply.Result(nil), ok[:1]...),
+		apply.Result{Change: changeOf(t, p, "quay.io/minio/minio:latest"), Duration: time.Second, Err: fmt.Errorf("read quay.io/minio/minio@sha256:...: %w", wait)},
+		apply.Result{Change: changeOf(t, p, "docker.io/library/redis:7-alpine"), Err: fmt.Errorf("%w: %w", apply.ErrNotStarted, wait)})
+	for _, tt := range []struct {
+		name string
+		res  *workspace.ApplyResult
+	}{
+		{"apply-ok", &workspace.ApplyResult{Results: ok, Unchanged: 1}},
+		{"apply-failed", &workspace.ApplyResult{Results: failed, Unchanged: 1}},
+		{"apply-stopped", &workspace.ApplyResult{Results: stopped, Unchanged: 1, Stopped: wait}},
+		{"apply-nothing", &workspace.ApplyResult{Unchanged: 4}},
+	} {
+		var text, md, js bytes.Buffer
+		if err := WriteApplySummary(&text, tt.res); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteApplyMarkdown(&md, tt.res, MarkdownOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteApplyJSON(&js, tt.res); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, tt.name+".txt", text.Bytes())
+		golden(t, tt.name+".md", md.Bytes())
+		golden(t, tt.name+".json", js.Bytes())
 	}
-	golden(t, "apply-failed.txt", buf.Bytes())
 }
 
 func TestLineProgress(t *testing.T) {

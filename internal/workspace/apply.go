@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/imagesync/imagesync/internal/build"
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/registry"
 )
 
 // ApplyOptions control Apply.
@@ -29,6 +31,10 @@ type ApplyOptions struct {
 type ApplyResult struct {
 	Results   []apply.Result
 	Unchanged int // changes of the plan left alone
+	// Stopped is the request of a registry to wait longer than allowed
+	// (--max-wait) that stopped the run; the results of what did not
+	// start wrap apply.ErrNotStarted. Nil when the run went to its end.
+	Stopped *registry.WaitTooLongError
 }
 
 // Failed counts the results with an error.
@@ -64,6 +70,13 @@ func (w *Workspace) Apply(ctx context.Context, p *diff.Plan, opts ApplyOptions) 
 	engine := apply.New(w.registry(), apply.WithParallelism(opts.Parallelism), apply.WithLogger(w.logger),
 		apply.WithKnownImages(knownImages(p)), apply.WithProgress(opts.Progress), apply.WithBuildOutput(opts.BuildOutput))
 	res.Results = engine.Apply(ctx, images)
+	res.Stopped = stoppedBy(res.Results)
+	if res.Stopped != nil {
+		for _, b := range builds {
+			res.Results = append(res.Results, apply.Result{Change: b, Err: fmt.Errorf("%w: %w", apply.ErrNotStarted, res.Stopped)})
+		}
+		return res, nil
+	}
 	if len(builds) > 0 {
 		jobs, err := buildJobs(builds, cur)
 		if err != nil {
@@ -73,6 +86,17 @@ func (w *Workspace) Apply(ctx context.Context, p *diff.Plan, opts ApplyOptions) 
 		res.Results = append(res.Results, engine.Builds(ctx, env, jobs)...)
 	}
 	return res, nil
+}
+
+// stoppedBy returns the wait that stopped the run, if one did.
+func stoppedBy(results []apply.Result) *registry.WaitTooLongError {
+	for _, r := range results {
+		var wait *registry.WaitTooLongError
+		if errors.As(r.Err, &wait) {
+			return wait
+		}
+	}
+	return nil
 }
 
 // checkedBuilder returns the configured builder once it has shown that it

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
@@ -22,21 +23,35 @@ type PlanOptions struct {
 // registry and returns what apply would do; with Out it saves the plan
 // too, atomically.
 func (w *Workspace) Plan(ctx context.Context, opts PlanOptions) (*diff.Plan, error) {
+	_, p, err := w.makePlan(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p, savePlan(opts.Out, p)
+}
+
+// makePlan plans the current lock against the target registry; the lock
+// is returned too, for a plan made otherwise when the target cannot be
+// read.
+func (w *Workspace) makePlan(ctx context.Context, opts PlanOptions) (*current, *diff.Plan, error) {
 	cur, err := w.current(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(),
-		diff.Options{Targets: opts.Targets, SkipBuilds: opts.SkipBuilds})
-	if err != nil {
-		return nil, err
+	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(), opts.diffOptions())
+	return cur, p, err
+}
+
+func (o PlanOptions) diffOptions() diff.Options {
+	return diff.Options{Targets: o.Targets, SkipBuilds: o.SkipBuilds}
+}
+
+// savePlan saves p to out, when out is set.
+func savePlan(out string, p *diff.Plan) error {
+	if out == "" {
+		return nil
 	}
-	if opts.Out != "" {
-		if err := diff.SavePlan(opts.Out, p); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return diff.SavePlan(out, p)
 }
 
 // LoadPlan reads a plan saved with Plan's Out and refuses it when
@@ -49,6 +64,10 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string) (*diff.Plan, erro
 	p, err := diff.LoadPlan(file)
 	if err != nil {
 		return nil, err
+	}
+	if nc := p.NotCompared; nc != nil {
+		return nil, fmt.Errorf("the saved plan %s compared %s with %s, not with the target registry: make the plan with credentials for the target to apply it",
+			file, w.LockName(), nc.BaseLock)
 	}
 	if err := diff.CheckStale(ctx, p, cur.file.Sum(), w.registry()); err != nil {
 		return nil, err

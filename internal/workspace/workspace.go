@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -36,6 +37,10 @@ type Options struct {
 	// Logger receives registry requests and decisions; the default
 	// discards them.
 	Logger *slog.Logger
+	// MaxWait is the longest Retry-After waited for on any registry; a
+	// longer one stops the operation (registry.WaitTooLongError). Default
+	// registry.DefaultMaxWait (5 minutes).
+	MaxWait time.Duration
 }
 
 // Workspace is a repository with its loaded images.hcl. Its operations are
@@ -45,6 +50,7 @@ type Workspace struct {
 	cfg      *config.Config
 	lockPath string
 	logger   *slog.Logger
+	maxWait  time.Duration
 
 	clientOnce sync.Once
 	client     *registry.Client
@@ -65,7 +71,7 @@ func Open(opts Options) (*Workspace, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Workspace{parser: hclparse.NewParser(), logger: opts.Logger}
+	w := &Workspace{parser: hclparse.NewParser(), logger: opts.Logger, maxWait: opts.MaxWait}
 	cfg, diags := config.Load(w.parser, opts.ConfigFile)
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Files: w.Files(), Diags: diags}
@@ -93,6 +99,13 @@ func (w *Workspace) Files() map[string]*hcl.File { return w.parser.Files() }
 // Config is the loaded images.hcl.
 func (w *Workspace) Config() *config.Config { return w.cfg }
 
+// LockFile is images.lock as parsed, for the lines of its blocks; nil
+// when it has not been read or does not exist.
+func (w *Workspace) LockFile() *hcl.File { return w.parser.Files()[w.lockPath] }
+
+// LockPath is the lockfile's path, absolute.
+func (w *Workspace) LockPath() string { return w.lockPath }
+
 // LockName is the lockfile's path as the user knows it: relative to the
 // working directory when it lies below it.
 func (w *Workspace) LockName() string {
@@ -109,7 +122,9 @@ func (w *Workspace) LockName() string {
 // registry returns the client of the registries images.hcl names, made on
 // first use.
 func (w *Workspace) registry() *registry.Client {
-	w.clientOnce.Do(func() { w.client = registry.New(w.cfg, registry.WithLogger(w.logger)) })
+	w.clientOnce.Do(func() {
+		w.client = registry.New(w.cfg, registry.WithLogger(w.logger), registry.WithMaxWait(w.maxWait))
+	})
 	return w.client
 }
 
