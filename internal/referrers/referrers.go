@@ -12,6 +12,7 @@ package referrers
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -73,6 +74,29 @@ func Count(arts []Artifact) map[Kind]int {
 		out[a.Kind]++
 	}
 	return out
+}
+
+// nouns names the kinds in summaries, singular and plural.
+var nouns = map[Kind][2]string{
+	Signature: {"signature", "signatures"}, Attestation: {"attestation", "attestations"},
+	SBOM: {"SBOM", "SBOMs"}, Other: {"artifact", "artifacts"},
+}
+
+// Summary counts artifacts for people: "+2 signatures, +1 SBOM"; "" for
+// none.
+func Summary(arts []Artifact) string {
+	counts := Count(arts)
+	var parts []string
+	for _, k := range Kinds {
+		switch n := counts[k]; n {
+		case 0:
+		case 1:
+			parts = append(parts, "+1 "+nouns[k][0])
+		default:
+			parts = append(parts, fmt.Sprintf("+%d %s", n, nouns[k][1]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Artifact types and annotations that say what an artifact is.

@@ -141,3 +141,16 @@ func TestFind(t *testing.T) {
 		t.Errorf("Count = %v", c)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	arts := []Artifact{{Kind: Signature}, {Kind: SBOM}, {Kind: Signature}, {Kind: Other}}
+	if got := Summary(arts); got != "+2 signatures, +1 SBOM, +1 artifact" {
+		t.Errorf("Summary = %q", got)
+	}
+	if got := Summary([]Artifact{{Kind: Attestation}, {Kind: SBOM}, {Kind: SBOM}}); got != "+1 attestation, +2 SBOMs" {
+		t.Errorf("Summary = %q", got)
+	}
+	if Summary(nil) != "" {
+		t.Error("Summary of none is not empty")
+	}
+}
