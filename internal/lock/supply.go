@@ -76,6 +76,9 @@ func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, ch
 			}
 			kept = sel.Kept
 			if choice.Mode == config.PlatformFilter {
+				if img.Target.IsDigestOnly() {
+					return fmt.Errorf("its target %s names the upstream digest, which a filtered index cannot have: give it a tag or use platform_mode = \"sparse\"", img.Target)
+				}
 				if _, img.FilteredDigest, err = platformfilter.Filter(m.Data, sel.Keeps); err != nil {
 					return fmt.Errorf("filter index %s: %w", img.Digest, err)
 				}

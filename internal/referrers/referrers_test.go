@@ -2,6 +2,7 @@ package referrers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -152,5 +153,40 @@ func TestSummary(t *testing.T) {
 	}
 	if Summary(nil) != "" {
 		t.Error("Summary of none is not empty")
+	}
+}
+
+func TestDescriptorAndMerge(t *testing.T) {
+	manifest := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json"},"annotations":{"a":"b"}}`)
+	d, err := Descriptor(manifest, "application/vnd.oci.image.manifest.v1+json")
+	if err != nil || d.ArtifactType != "application/vnd.oci.empty.v1+json" || d.Annotations["a"] != "b" ||
+		d.Digest.String() != digest.FromBytes(manifest).String() || d.Size != int64(len(manifest)) {
+		t.Fatalf("Descriptor = %+v, %v", d, err)
+	}
+	other := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: hash("theirs"), Size: 3, ArtifactType: "x/y"}
+	theirs, changed, err := MergeIndex(nil, []v1.Descriptor{other})
+	if err != nil || !changed {
+		t.Fatal(err)
+	}
+	merged, changed, err := MergeIndex(theirs, []v1.Descriptor{d, other})
+	if err != nil || !changed {
+		t.Fatal(err)
+	}
+	var im v1.IndexManifest
+	if err := json.Unmarshal(merged, &im); err != nil {
+		t.Fatal(err)
+	}
+	if im.SchemaVersion != 2 || im.MediaType != "application/vnd.oci.image.index.v1+json" || len(im.Manifests) != 2 ||
+		im.Manifests[0].Digest != other.Digest || im.Manifests[1].Digest != d.Digest || !Lists(im.Manifests, []v1.Descriptor{d, other}) {
+		t.Errorf("merged index: %s", merged)
+	}
+	if again, changed, err := MergeIndex(merged, []v1.Descriptor{d}); err != nil || changed || string(again) != string(merged) {
+		t.Errorf("merging what is listed changed the index: %s, %v", again, err)
+	}
+	if Lists(im.Manifests[:1], []v1.Descriptor{d}) {
+		t.Error("Lists found a descriptor that is not listed")
+	}
+	if _, _, err := MergeIndex([]byte("{"), []v1.Descriptor{d}); err == nil {
+		t.Error("a broken index was merged into")
 	}
 }

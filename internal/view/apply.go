@@ -127,10 +127,15 @@ func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error
 	for _, r := range results {
 		hasBuilds = hasBuilds || r.Change.Kind == diff.KindBuild
 		result := "ok"
-		if r.Err != nil {
+		switch {
+		case r.Err != nil:
 			result = "FAILED"
 			failed = append(failed, r)
-		} else {
+		case len(r.ReferrerFailures) > 0:
+			result = referrersResult(r)
+			failed = append(failed, r)
+			done[r.Change.Action]++
+		default:
 			done[r.Change.Action]++
 		}
 		rows = append(rows, []string{r.Change.Target.String(), string(r.Change.Action), Bytes(r.BytesUploaded),
@@ -143,6 +148,9 @@ func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error
 		fmt.Fprintln(w)
 	}
 	counts := fmt.Sprintf("%d created, %d updated", done[diff.Create], done[diff.Update])
+	if done[diff.Referrers] > 0 {
+		counts += fmt.Sprintf(", %d completed with referrers", done[diff.Referrers])
+	}
 	if hasBuilds {
 		counts += fmt.Sprintf(", %d built, %d rebuilt", done[diff.Build], done[diff.Rebuild])
 	}
@@ -153,6 +161,10 @@ func WriteApplySummary(w io.Writer, results []apply.Result, unchanged int) error
 	var b strings.Builder
 	fmt.Fprintf(&b, "Apply failed for %d of %s (%s):\n", len(failed), Plural(len(results), "image"), counts)
 	for _, r := range failed {
+		if r.Err == nil {
+			writeReferrerFailures(&b, r)
+			continue
+		}
 		fmt.Fprintf(&b, "  %s (%s): %v\n", r.Change.Target, r.Change.Source, r.Err)
 	}
 	b.WriteString("Run \"imagesync apply\" again to finish: what landed is not sent again.\n")
