@@ -215,8 +215,7 @@ func TestSupplyUpgrade(t *testing.T) {
 	}
 	childOnTarget := tg.Host() + "/mirror/signed/multi@" + amd
 	if out, err := s.verify(childOnTarget); err == nil {
-		t.Fatalf("cosign verified the child on the target before its signature was copied:
-%s", out)
+		t.Fatalf("cosign verified the child on the target before its signature was copied:\n%s", out)
 	}
 	mark := len(requests(t, tg))
 	run(t, dir, 0, "apply", "--auto-approve")
