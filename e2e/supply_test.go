@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/imagesync/imagesync/internal/fakeupstream"
 	"github.com/imagesync/imagesync/internal/lock"
@@ -228,4 +229,118 @@ func TestSupplyUpgrade(t *testing.T) {
 		t.Errorf("cosign verify of the child on the target: %v\n%s", err, out)
 	}
 	run(t, dir, 0, "verify")
+}
+
+// TestPlatformModes mirrors the amd64 platform of two-platform indexes:
+// filter writes a new index (a new digest in the lock) that pulls by
+// digest without arm64 and keeps the amd64 child's own signature; sparse
+// keeps the index's digest and signature where the registry accepts an
+// index whose children are missing, and fails naming filter where it
+// refuses it, while the other images land.
+func TestPlatformModes(t *testing.T) {
+	s := newSigner(t)
+	up := testregistry.StartT(t)
+	digests := pushSupplyImages(t, up.Host())
+	multi := up.Host() + "/signed/multi@" + digests["docker.io/signed/multi:1"]
+	amd := childDigest(t, multi, "amd64")
+	s.sign(t, multi, false)
+	s.sign(t, up.Host()+"/signed/multi@"+amd, false)
+	plain := up.Host() + "/plain/unsigned@" + digests["docker.io/plain/unsigned:1"]
+	plainARM := childDigest(t, plain, "arm64")
+	s.sign(t, plain, false)
+	choice := `image "docker.io/signed/multi:1" {
+  platforms = ["linux/amd64"]
+}
+image "docker.io/plain/unsigned:1" {
+  platforms     = ["linux/amd64"]
+  platform_mode = "sparse"
+}
+`
+	t.Run("filter, and sparse refused", func(t *testing.T) {
+		tg := testregistry.StartT(t) // validates that an index's children are present
+		dir := supplyRepo(t, up.Host(), tg.Host(), choice)
+		run(t, dir, 0, "lock")
+		l := loadLock(t, filepath.Join(dir, "images.lock"))
+		img := lockedImage(t, l, "docker.io/signed/multi:1")
+		if img.FilteredDigest == "" || img.TargetDigest() == img.Digest || strings.Join(img.MirroredPlatforms, ",") != "linux/amd64" ||
+			len(img.Referrers) != 1 || img.Referrers[0].Subject.String() != amd {
+			t.Fatalf("filtered image locked as %+v", img)
+		}
+		r := run(t, dir, 1, "apply", "--auto-approve")
+		if !strings.Contains(r.stdout, "refused the sparse index of docker.io/plain/unsigned:1") ||
+			!strings.Contains(r.stdout, `platform_mode = "filter"`) || !strings.Contains(r.stdout, "Apply failed for 1 of 3 images") {
+			t.Errorf("apply:\n%v", r)
+		}
+		target := tg.Host() + "/mirror/signed/multi"
+		if got := headDigest(t, target+":1"); got != img.TargetDigest().String() {
+			t.Errorf("the tag resolves to %s, want the locked target_digest %s", got, img.TargetDigest())
+		}
+		pullByDigest(t, target+"@"+img.TargetDigest().String())
+		if im := indexOf(t, target+"@"+img.TargetDigest().String()); len(im.Manifests) != 1 || im.Manifests[0].Digest.String() != amd {
+			t.Errorf("the filtered index lists %+v", im.Manifests)
+		}
+		if d := headDigest(t, target+"@"+childDigest(t, multi, "arm64")); d != "" {
+			t.Errorf("the arm64 child is in the target")
+		}
+		if out, err := s.verify(target + "@" + amd); err != nil {
+			t.Errorf("cosign verify of the amd64 child on the target: %v\n%s", err, out)
+		}
+		if got := headDigest(t, tg.Host()+"/mirror/signed/single:1"); got != digests["docker.io/signed/single:1"] {
+			t.Errorf("the single image did not land: %q", got)
+		}
+	})
+	t.Run("sparse accepted", func(t *testing.T) {
+		tg := testregistry.StartT(t, testregistry.WithIndexValidation("none"))
+		dir := supplyRepo(t, up.Host(), tg.Host(), choice)
+		run(t, dir, 0, "lock")
+		run(t, dir, 0, "apply", "--auto-approve")
+		target := tg.Host() + "/mirror/plain/unsigned"
+		if got := headDigest(t, target+":1"); got != digests["docker.io/plain/unsigned:1"] {
+			t.Errorf("the sparse index has digest %s, want upstream's %s", got, digests["docker.io/plain/unsigned:1"])
+		}
+		if d := headDigest(t, target+"@"+plainARM); d != "" {
+			t.Errorf("the arm64 child is in the target")
+		}
+		if out, err := s.verify(target + "@" + digests["docker.io/plain/unsigned:1"]); err != nil {
+			t.Errorf("cosign verify of the sparse index on the target: %v\n%s", err, out)
+		}
+		run(t, dir, 0, "verify", "--deep")
+		if r := run(t, dir, 0, "plan"); !strings.Contains(r.stdout, "No changes.") {
+			t.Errorf("plan after apply:\n%s", r.stdout)
+		}
+	})
+}
+
+// pullByDigest reads an image index and every blob of its images from a
+// loopback registry, as a pull by digest does.
+func pullByDigest(t *testing.T, ref string) {
+	t.Helper()
+	idx, err := remote.Index(parseRef(t, ref))
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, desc := range im.Manifests {
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			t.Fatalf("pull %s child %s: %v", ref, desc.Digest, err)
+		}
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			rc, err := l.Compressed()
+			if err == nil {
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+			if err != nil {
+				t.Errorf("pull %s: layer of %s: %v", ref, desc.Digest, err)
+			}
+		}
+	}
 }
