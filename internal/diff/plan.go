@@ -80,13 +80,10 @@ type Change struct {
 	Referrers []referrers.Artifact
 }
 
-// TargetDigest is the digest the target reference is meant to resolve
-// to: the filtered index's in filter mode, else Digest.
+// TargetDigest is what the target reference must resolve to once
+// applied, by lock.Image's one rule.
 func (c Change) TargetDigest() digest.Digest {
-	if c.FilteredDigest != "" {
-		return c.FilteredDigest
-	}
-	return c.Digest
+	return lock.Image{Digest: c.Digest, FilteredDigest: c.FilteredDigest}.TargetDigest()
 }
 
 // Summary counts the changes by action.

@@ -2,7 +2,6 @@ package referrers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -126,19 +125,9 @@ func readFacts(ctx context.Context, src Source, d digest.Digest) (facts, error) 
 // config's media type, else (a plain image config, as cosign's classic
 // tags have) the first layer's media type.
 func parseFacts(data []byte) (facts, error) {
-	var m struct {
-		ArtifactType string            `json:"artifactType"`
-		Annotations  map[string]string `json:"annotations"`
-		Config       struct {
-			MediaType string `json:"mediaType"`
-		} `json:"config"`
-		Layers []struct {
-			MediaType   string            `json:"mediaType"`
-			Annotations map[string]string `json:"annotations"`
-		} `json:"layers"`
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return facts{}, fmt.Errorf("parse referrer manifest: %w", err)
+	m, err := parseManifest(data)
+	if err != nil {
+		return facts{}, err
 	}
 	f := facts{artifactType: m.ArtifactType, bundlePredicate: m.Annotations[bundlePredicate]}
 	if f.artifactType == "" && !genericConfigs[m.Config.MediaType] {

@@ -14,15 +14,9 @@ import (
 // and size, its artifactType (else its config's media type) and its
 // annotations, as the OCI distribution spec has it.
 func Descriptor(manifest []byte, mediaType string) (v1.Descriptor, error) {
-	var m struct {
-		ArtifactType string            `json:"artifactType"`
-		Annotations  map[string]string `json:"annotations"`
-		Config       struct {
-			MediaType string `json:"mediaType"`
-		} `json:"config"`
-	}
-	if err := json.Unmarshal(manifest, &m); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("parse referrer manifest: %w", err)
+	m, err := parseManifest(manifest)
+	if err != nil {
+		return v1.Descriptor{}, err
 	}
 	h, size, err := v1.SHA256(bytes.NewReader(manifest))
 	if err != nil {
@@ -33,6 +27,28 @@ func Descriptor(manifest []byte, mediaType string) (v1.Descriptor, error) {
 		d.ArtifactType = m.Config.MediaType
 	}
 	return d, nil
+}
+
+// manifestFields are the fields of a referrer's manifest that say what it
+// is.
+type manifestFields struct {
+	ArtifactType string            `json:"artifactType"`
+	Annotations  map[string]string `json:"annotations"`
+	Config       struct {
+		MediaType string `json:"mediaType"`
+	} `json:"config"`
+	Layers []struct {
+		MediaType   string            `json:"mediaType"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"layers"`
+}
+
+func parseManifest(data []byte) (manifestFields, error) {
+	var m manifestFields
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("parse referrer manifest: %w", err)
+	}
+	return m, nil
 }
 
 // MergeIndex adds descriptors to a fallback tag's index (nil: there is
