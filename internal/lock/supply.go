@@ -55,8 +55,10 @@ func allowed(arts []referrers.Artifact, policy config.ReferrersPolicy) []referre
 // pinSupply chooses the image's platforms and pins what is attached to
 // every digest that is mirrored: the index (unless filtered, as upstream
 // signatures on it do not cover the new index) and each child kept. A
-// platform upstream does not have is an error.
-func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, choice config.PlatformChoice, policy config.ReferrersPolicy) error {
+// platform upstream does not have is an error. root is the index when it
+// was read already, else nil.
+func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, root *registry.Manifest,
+	choice config.PlatformChoice, policy config.ReferrersPolicy) error {
 	img.PlatformMode, img.MirroredPlatforms, img.FilteredDigest, img.Referrers = choice.Mode, choice.Platforms, "", nil
 	subjects := []digest.Digest{img.Digest}
 	isIndex := types.MediaType(img.MediaType).IsIndex()
@@ -64,9 +66,12 @@ func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, ch
 	case isIndex && s == nil && choice.Platforms != nil:
 		return fmt.Errorf("choosing platforms needs the index, and no registry was given")
 	case isIndex && s != nil && (policy.Enabled || choice.Platforms != nil):
-		m, err := s.Manifest(ctx, head)
-		if err != nil {
-			return err
+		m := root
+		if m == nil {
+			var err error
+			if m, err = s.Manifest(ctx, head); err != nil {
+				return err
+			}
 		}
 		kept := m.Entries
 		if choice.Platforms != nil {

@@ -81,6 +81,9 @@ func TestUpdateReferrers(t *testing.T) {
 	if len(img.Referrers) != 2 || img.Referrers[0].Subject == img.Referrers[1].Subject || len(sup.asked) != 6 {
 		t.Fatalf("referrers %+v, asked %d subjects, want 6 (two indexes and their children)", img.Referrers, len(sup.asked))
 	}
+	if res.platforms != 0 || sup.manifests != 2 {
+		t.Errorf("each index read %d+%d times, want once", res.platforms, sup.manifests)
+	}
 	if got := changes[0].String(); !strings.HasSuffix(got, "(+1 signature, +1 SBOM)") || strings.Contains(changes[1].String(), "(") {
 		t.Errorf("changes: %q, %q", got, changes[1])
 	}

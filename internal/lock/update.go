@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagesync/imagesync/internal/config"
@@ -193,7 +194,7 @@ func repinSupply(ctx context.Context, r Resolver, s Supply, img *Image, choice c
 	if err != nil {
 		return err
 	}
-	return pinSupply(ctx, s, img, head, choice, policy)
+	return pinSupply(ctx, s, img, head, nil, choice, policy)
 }
 
 func resolveImage(ctx context.Context, r Resolver, img *Image, prev *Image, s Supply, choice config.PlatformChoice, policy config.ReferrersPolicy) error {
@@ -206,16 +207,22 @@ func resolveImage(ctx context.Context, r Resolver, img *Image, prev *Image, s Su
 		return unwrapped
 	}
 	img.Digest, img.MediaType = head.Digest, head.MediaType
-	if prev != nil && prev.Digest == head.Digest {
+	var root *registry.Manifest
+	switch {
+	case prev != nil && prev.Digest == head.Digest:
 		img.Platforms = prev.Platforms // the manifest is the same: no need to fetch it
-	} else {
-		platforms, err := r.Platforms(ctx, head)
-		if err != nil {
+	case s != nil && types.MediaType(head.MediaType).IsIndex():
+		// The index is read once, for its platforms and what is pinned with it.
+		if root, err = s.Manifest(ctx, head); err != nil {
 			return err
 		}
-		img.Platforms = platforms
+		img.Platforms = registry.IndexPlatforms(root.Entries)
+	default:
+		if img.Platforms, err = r.Platforms(ctx, head); err != nil {
+			return err
+		}
 	}
-	return pinSupply(ctx, s, img, head, choice, policy)
+	return pinSupply(ctx, s, img, head, root, choice, policy)
 }
 
 // Diff lists what changed from old to next, sorted by reference, images
