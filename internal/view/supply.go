@@ -36,6 +36,18 @@ func referrersResult(r apply.Result) string {
 	return fmt.Sprintf("ok, %d of %s FAILED", n, Plural(n+r.ReferrersCopied, "referrer"))
 }
 
+// referrersDone is what a progress line adds for an image with referrers:
+// ", 3 referrers copied" or ", 2 referrers copied, 1 FAILED"; "" without.
+func referrersDone(r apply.Result) string {
+	switch failed := len(r.ReferrerFailures); {
+	case failed > 0:
+		return fmt.Sprintf(", %s copied, %d FAILED", Plural(r.ReferrersCopied, "referrer"), failed)
+	case r.ReferrersCopied > 0:
+		return fmt.Sprintf(", %s copied", Plural(r.ReferrersCopied, "referrer"))
+	}
+	return ""
+}
+
 // writeReferrerFailures lists the referrers that failed, under the image
 // they belong to, which landed.
 func writeReferrerFailures(b *strings.Builder, r apply.Result) {

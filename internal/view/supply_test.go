@@ -86,3 +86,16 @@ func TestApplySummaryReferrers(t *testing.T) {
 	}
 	golden(t, "apply-referrers.txt", buf.Bytes())
 }
+
+func TestLineProgressReferrers(t *testing.T) {
+	p := supplyPlan(t)
+	var buf bytes.Buffer
+	lp := NewLineProgress(&buf)
+	alpine, nginx := changeOf(t, p, "docker.io/library/alpine:latest"), changeOf(t, p, "docker.io/library/nginx:1.27-alpine")
+	lp.Started(alpine)
+	lp.Finished(apply.Result{Change: alpine, ReferrersCopied: 1, Duration: 100 * time.Millisecond})
+	lp.Started(nginx)
+	lp.Finished(apply.Result{Change: nginx, BytesUploaded: 2048, ReferrersCopied: 2, Duration: time.Second,
+		ReferrerFailures: []apply.ReferrerFailure{{Artifact: nginx.Referrers[2], Err: errors.New("refused")}}})
+	golden(t, "progress-referrers.txt", buf.Bytes())
+}
