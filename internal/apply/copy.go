@@ -41,7 +41,7 @@ func (e *Engine) prepare(ctx context.Context, c diff.Change, st *stats) (*job, e
 	}
 	j := &job{e: e, c: c, st: st, digest: d, targetRef: dst.Tag()}
 	if dst.Tag() == "" {
-		j.targetRef = d.String()
+		j.targetRef = c.TargetDigest().String()
 	}
 	eps, err := e.client.Endpoints(src)
 	if err != nil {
@@ -80,9 +80,18 @@ func (e *Engine) prepare(ctx context.Context, c diff.Change, st *stats) (*job, e
 	return j, nil
 }
 
-// read reads the image's manifest tree from the source.
+// read reads the image's manifest tree from the source: the children of
+// the locked platforms only, under the index to write (platforms.go).
 func (j *job) read(ctx context.Context) (*registry.Manifest, error) {
-	return j.src.ReadTree(ctx, j.digest, registry.WithRootManifest(j.root, j.rootType))
+	only, err := j.platformFilter()
+	if err != nil {
+		return nil, err
+	}
+	m, err := j.src.ReadTree(ctx, j.digest, registry.WithRootManifest(j.root, j.rootType), only)
+	if err != nil {
+		return nil, err
+	}
+	return j.choosePlatforms(m)
 }
 
 // copyManifest writes m under ref after everything it references.

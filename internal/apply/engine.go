@@ -48,6 +48,10 @@ type Result struct {
 	BlobsSkipped  int
 	Duration      time.Duration
 	Err           error
+	// ReferrersCopied counts the referrers copied with the image;
+	// ReferrerFailures are those that failed while the image landed.
+	ReferrersCopied  int
+	ReferrerFailures []ReferrerFailure
 }
 
 // Engine copies images. Create one per run: it remembers which blobs the
@@ -192,7 +196,8 @@ func (e *Engine) copyImage(ctx context.Context, c diff.Change) Result {
 	st := &stats{}
 	err := e.copy(ctx, c, st)
 	r := Result{Change: c, BytesUploaded: st.bytes.Load(), BlobsUploaded: int(st.uploaded.Load()),
-		BlobsMounted: int(st.mounted.Load()), BlobsSkipped: int(st.skipped.Load()), Duration: time.Since(start), Err: err}
+		BlobsMounted: int(st.mounted.Load()), BlobsSkipped: int(st.skipped.Load()), Duration: time.Since(start), Err: err,
+		ReferrersCopied: st.referrers.copied, ReferrerFailures: st.referrers.failures}
 	e.opts.progress.Finished(r)
 	return r
 }
@@ -202,21 +207,26 @@ func (e *Engine) copy(ctx context.Context, c diff.Change, st *stats) error {
 	if err != nil {
 		return err
 	}
+	if c.Action == diff.Referrers { // supply hook: the image is in place, only referrers are missing
+		job.copyReferrers(ctx)
+		return nil
+	}
 	m, err := job.read(ctx)
 	if err != nil {
 		return err
 	}
 	e.opts.progress.Sized(c, m.DistributableSize())
 	if err := job.copyManifest(ctx, m, job.targetRef); err != nil {
-		return err
+		return job.explainSparse(err) // supply hook (platforms.go)
 	}
 	head, err := job.dst.HeadManifest(ctx, job.targetRef)
 	if err != nil {
 		return fmt.Errorf("check %s after the copy: %w", c.Target, err)
 	}
-	if head.Digest != job.digest {
-		return fmt.Errorf("check %s after the copy: it resolves to %s, not the locked %s", c.Target, head.Digest, job.digest)
+	if head.Digest != c.TargetDigest() {
+		return fmt.Errorf("check %s after the copy: it resolves to %s, not the locked %s", c.Target, head.Digest, c.TargetDigest())
 	}
+	job.copyReferrers(ctx) // supply hook (referrers.go): failures are recorded, the image has landed
 	return nil
 }
 
@@ -231,6 +241,7 @@ func (nopProgress) Finished(Result)             {}
 type stats struct {
 	bytes                      atomicInt
 	uploaded, mounted, skipped atomicInt
+	referrers                  referrerStats
 }
 
 // blobTracker remembers, per target registry host and digest, which

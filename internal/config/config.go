@@ -45,6 +45,8 @@ type Config struct {
 	Registries map[string]*Registry // by host
 	Images     []*Image             // in file order
 	Exclude    []Pattern            // top-level exclude: globs on canonical references
+	// Referrers is the top-level referrers block; nil when absent.
+	Referrers *Referrers
 }
 
 // Builder is the builder block: how the repository's own images are built.
@@ -64,6 +66,11 @@ type Target struct {
 	Registry string
 	Layout   Layout
 	Range    hcl.Range // of the registry attribute
+	// Platforms mirrored of every image (nil: all) and how (PlatformMode,
+	// "" when not set); image blocks may override both.
+	Platforms    []string
+	PlatformMode PlatformMode
+	modeRange    hcl.Range
 }
 
 // Host is the registry host of the target ("registry.example.com:5000").
@@ -135,6 +142,12 @@ type Image struct {
 	Target      string
 	Range       hcl.Range // of the block header
 	TargetRange hcl.Range
+	// Referrers overrides the top-level referrers block; nil when absent.
+	Referrers *Referrers
+	// Platforms overrides target.platforms when not nil (empty: every
+	// platform); PlatformMode overrides target.platform_mode when set.
+	Platforms    []string
+	PlatformMode PlatformMode
 }
 
 // Locator is the stable place an image block is declared, as it appears in

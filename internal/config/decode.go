@@ -24,11 +24,13 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "builder"},
 		{Type: "registry", LabelNames: []string{"host"}},
 		{Type: "image", LabelNames: []string{"reference"}},
+		{Type: "referrers"},
 	},
 }
 
 var targetSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "registry", Required: true}, {Name: "layout"}},
+	Attributes: []hcl.AttributeSchema{{Name: "registry", Required: true}, {Name: "layout"},
+		{Name: "platforms"}, {Name: "platform_mode"}},
 }
 
 var discoverSchema = &hcl.BodySchema{
@@ -47,7 +49,8 @@ var registrySchema = &hcl.BodySchema{
 }
 
 var imageSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "target"}},
+	Attributes: []hcl.AttributeSchema{{Name: "target"}, {Name: "platforms"}, {Name: "platform_mode"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "referrers"}},
 }
 
 // Load reads and decodes the config file at filename. The parser keeps the
@@ -146,6 +149,8 @@ func (d *decoder) root(content *hcl.BodyContent, body hcl.Body) {
 	if attr, ok := content.Attributes["exclude"]; ok {
 		d.cfg.Exclude = d.patterns(attr, false)
 	}
+	d.cfg.Referrers = d.referrersBlocks(content.Blocks)
+	d.checkPlatformModes(d.cfg.Target.modeRange)
 }
 
 func (d *decoder) target(block *hcl.Block) {
@@ -172,6 +177,10 @@ func (d *decoder) target(block *hcl.Block) {
 				d.errorf(attr.Expr.Range().Ptr(), "Invalid layout", `layout must be "nested" or "flat", not %q.`, layout)
 			}
 		}
+	}
+	t.Platforms, t.PlatformMode = d.platformChoice(content.Attributes)
+	if attr, ok := content.Attributes["platform_mode"]; ok {
+		t.modeRange = attr.Expr.Range()
 	}
 }
 
@@ -443,5 +452,7 @@ func (d *decoder) image(block *hcl.Block, seen map[imageref.Ref]*hcl.Block) {
 			}
 		}
 	}
+	img.Platforms, img.PlatformMode = d.platformChoice(content.Attributes)
+	img.Referrers = d.referrersBlocks(content.Blocks)
 	d.cfg.Images = append(d.cfg.Images, img)
 }

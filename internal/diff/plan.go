@@ -17,6 +17,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/referrers"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
@@ -71,6 +72,22 @@ type Change struct {
 	// "docker-compose.yml#services.redis.image"), for reviewers; they are
 	// not part of the saved plan.
 	Sources []string
+
+	// PlatformMode and MirroredPlatforms are the lock's platform choice
+	// ("" and nil: every platform); FilteredDigest is the index apply
+	// writes instead of Digest in filter mode ("" otherwise).
+	PlatformMode      string
+	MirroredPlatforms []string
+	FilteredDigest    digest.Digest
+	// Referrers are the locked artifacts apply copies with the image: all
+	// of them for a create or an update, the missing ones for Referrers.
+	Referrers []referrers.Artifact
+}
+
+// TargetDigest is what the target reference must resolve to once
+// applied, by lock.Image's one rule.
+func (c Change) TargetDigest() digest.Digest {
+	return lock.Image{Digest: c.Digest, FilteredDigest: c.FilteredDigest}.TargetDigest()
 }
 
 // Summary counts the changes by action.
@@ -80,10 +97,13 @@ type Summary struct {
 	Build     int
 	Rebuild   int
 	Unchanged int
+	// Referrers counts the images in place whose locked referrers are
+	// missing from the target.
+	Referrers int
 }
 
 // HasChanges reports whether applying would change anything.
-func (s Summary) HasChanges() bool { return s.Create+s.Update+s.Build+s.Rebuild > 0 }
+func (s Summary) HasChanges() bool { return s.Create+s.Update+s.Build+s.Rebuild+s.Referrers > 0 }
 
 // Plan is the whole plan. EncodePlan writes its JSON form, which is what
 // `plan --json` prints and `plan --out` saves.
@@ -144,6 +164,9 @@ func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer
 	for i, img := range images {
 		g.Go(func() error {
 			c, err := observe(gctx, obs, img)
+			if err == nil && c.Action == NoOp {
+				err = observeReferrers(gctx, obs, img, &c)
+			}
 			p.Changes[i] = c
 			return err
 		})
@@ -185,7 +208,9 @@ func observeBuild(ctx context.Context, obs Observer, b lock.Build) (Change, erro
 // imageChange is the change of a locked image, its action not yet known.
 func imageChange(img lock.Image) Change {
 	return Change{Kind: KindImage, Source: img.Ref, Target: img.Target, Digest: img.Digest,
-		MediaType: img.MediaType, Platforms: slices.Clone(img.Platforms), Sources: slices.Clone(img.Sources)}
+		MediaType: img.MediaType, Platforms: slices.Clone(img.Platforms), Sources: slices.Clone(img.Sources),
+		PlatformMode: string(img.PlatformMode), MirroredPlatforms: slices.Clone(img.MirroredPlatforms),
+		FilteredDigest: img.FilteredDigest, Referrers: slices.Clone(img.Referrers)}
 }
 
 func observe(ctx context.Context, obs Observer, img lock.Image) (Change, error) {
@@ -196,7 +221,7 @@ func observe(ctx context.Context, obs Observer, img lock.Image) (Change, error) 
 		c.Action = Create
 	case err != nil:
 		return Change{}, fmt.Errorf("check target %s of %s: %w", img.Target, img.Ref, err)
-	case head.Digest == img.Digest:
+	case head.Digest == img.TargetDigest():
 		c.Action, c.CurrentDigest = NoOp, head.Digest
 	default:
 		c.Action, c.CurrentDigest = Update, head.Digest
@@ -248,6 +273,8 @@ func summarize(changes []Change) Summary {
 			s.Build++
 		case Rebuild:
 			s.Rebuild++
+		case Referrers:
+			s.Referrers++
 		default:
 			s.Unchanged++
 		}

@@ -106,6 +106,11 @@ type changeJSON struct {
 	Service       string `json:"service,omitempty"`
 	Inputs        string `json:"inputs,omitempty"`
 	CurrentInputs string `json:"current_inputs,omitempty"`
+	// The platform choice and referrers, only for images that have them.
+	PlatformMode      string         `json:"platform_mode,omitempty"`
+	MirroredPlatforms []string       `json:"mirrored_platforms,omitempty"`
+	TargetDigest      string         `json:"target_digest,omitempty"`
+	Referrers         []referrerJSON `json:"referrers,omitempty"`
 }
 
 type summaryJSON struct {
@@ -114,6 +119,7 @@ type summaryJSON struct {
 	Build     int `json:"build"`
 	Rebuild   int `json:"rebuild"`
 	Unchanged int `json:"unchanged"`
+	Referrers int `json:"referrers,omitempty"`
 }
 
 // EncodePlan writes a plan's JSON form, indented, with a trailing newline.
@@ -130,6 +136,7 @@ func EncodePlan(w io.Writer, p *Plan) error {
 		if len(c.Services) > 0 {
 			cj.Service = c.Services[0]
 		}
+		encodeSupply(&cj, c)
 		doc.Changes = append(doc.Changes, cj)
 	}
 	enc := json.NewEncoder(w)
@@ -191,6 +198,9 @@ func (cj changeJSON) change() (Change, error) {
 	}
 	if c.Target, err = imageref.Parse(cj.Target); err != nil {
 		return Change{}, fmt.Errorf("target: %w", err)
+	}
+	if err := cj.decodeSupply(&c); err != nil {
+		return Change{}, fmt.Errorf("%s: %w", c.Source, err)
 	}
 	for _, d := range []struct {
 		into     *digest.Digest

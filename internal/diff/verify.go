@@ -72,9 +72,16 @@ func Verify(ctx context.Context, l *lock.Lock, a Auditor, opts VerifyOptions) (*
 				return nil
 			case err != nil:
 				return fmt.Errorf("verify %s: %w", img.Target, err)
-			case head.Digest != img.Digest:
-				report(img, "points at %s, not the locked %s", head.Digest, img.Digest)
+			case head.Digest != img.TargetDigest():
+				report(img, "points at %s, not the locked %s", head.Digest, img.TargetDigest())
 				return nil
+			}
+			problems, err := auditReferrers(gctx, a, img, opts.Deep)
+			if err != nil {
+				return err
+			}
+			for _, p := range problems {
+				report(img, "%s", p)
 			}
 			if opts.Deep {
 				for _, missing := range walk(gctx, a, img) {
@@ -99,12 +106,26 @@ func Verify(ctx context.Context, l *lock.Lock, a Auditor, opts VerifyOptions) (*
 // walk reads the image's manifest tree and everything below it, returning
 // what is missing or broken.
 func walk(ctx context.Context, a Auditor, img lock.Image) []string {
-	tree, err := a.TargetTree(ctx, img.Target, img.Digest)
+	return walkTree(ctx, a, img, img.TargetDigest())
+}
+
+// walkTree checks the manifest tree d names in img's target repository:
+// every manifest meant to be mirrored (a sparse index's left-out children
+// are not) and every blob below them.
+func walkTree(ctx context.Context, a Auditor, img lock.Image, d digest.Digest) []string {
+	tree, err := a.TargetTree(ctx, img.Target, d)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var out []string
+	meant, err := mirroredChildren(img, tree)
+	if err != nil {
+		return []string{err.Error()}
+	}
 	tree.Walk(func(m *registry.Manifest) {
+		if !meant(m) {
+			return
+		}
 		if m.Err != nil {
 			out = append(out, fmt.Sprintf("manifest %s: %v", m.Digest, m.Err))
 		}

@@ -62,7 +62,8 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 var imageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "digest", Required: true}, {Name: "media_type", Required: true}, {Name: "platforms"},
 	{Name: "target", Required: true}, {Name: "sources"},
-}}
+	{Name: "platform_mode"}, {Name: "mirrored_platforms"}, {Name: "target_digest"},
+}, Blocks: []hcl.BlockHeaderSchema{{Type: "referrer", LabelNames: []string{"digest"}}}}
 
 var buildSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "service"}, {Name: "services"}, {Name: "context", Required: true}, {Name: "dockerfile", Required: true},
@@ -182,6 +183,7 @@ func (d *decoder) image(block *hcl.Block, ref imageref.Ref) Image {
 		d.errorf(a["digest"].Expr.Range(), "Digest does not match reference",
 			"%s is pinned to %s in its reference, but the lock says %s.", ref, ref.Digest(), img.Digest)
 	}
+	d.imageSupply(content, &img)
 	return img
 }
 
@@ -242,6 +244,7 @@ func Format(l *Lock) []byte {
 		b.SetAttributeValue("target", cty.StringVal(img.Target.String()))
 		b.SetAttributeRaw("platforms", listTokens(img.Platforms))
 		b.SetAttributeRaw("sources", listTokens(img.Sources))
+		formatSupply(b, &img)
 	}
 	for _, bl := range sorted.Builds {
 		body.AppendNewline()

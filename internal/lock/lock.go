@@ -10,7 +10,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/referrers"
 )
 
 // InputsLabel is the image label a build's inputs fingerprint is recorded
@@ -35,6 +37,30 @@ type Image struct {
 	Platforms []string // sorted; "os/arch[/variant]"
 	Target    imageref.Ref
 	Sources   []string // sorted locators
+
+	// PlatformMode and MirroredPlatforms are set only when images.hcl
+	// chooses platforms for the image: how they are mirrored and which
+	// (sorted; Platforms keeps meaning what upstream has).
+	PlatformMode      config.PlatformMode
+	MirroredPlatforms []string
+	// FilteredDigest is target_digest in the lock: the digest of the index
+	// that lists only the mirrored platforms, which apply writes instead
+	// of Digest in filter mode; "" otherwise. Read it through
+	// TargetDigest.
+	FilteredDigest digest.Digest
+	// Referrers are the signatures, attestations, SBOMs and other
+	// artifacts attached upstream to Digest or to the children mirrored
+	// with it, sorted (referrers.Sort).
+	Referrers []referrers.Artifact
+}
+
+// TargetDigest is the digest the target reference is meant to resolve to:
+// the filtered index's in filter mode, else the locked Digest.
+func (i Image) TargetDigest() digest.Digest {
+	if i.FilteredDigest != "" {
+		return i.FilteredDigest
+	}
+	return i.Digest
 }
 
 // Build is an image the repository builds itself.
@@ -78,6 +104,9 @@ func (l *Lock) Normalize() {
 	for i := range l.Images {
 		l.Images[i].Platforms = slices.Compact(slices.Sorted(slices.Values(l.Images[i].Platforms)))
 		l.Images[i].Sources = slices.Compact(slices.Sorted(slices.Values(l.Images[i].Sources)))
+		l.Images[i].MirroredPlatforms = slices.Compact(slices.Sorted(slices.Values(l.Images[i].MirroredPlatforms)))
+		l.Images[i].Referrers = slices.Clone(l.Images[i].Referrers)
+		referrers.Sort(l.Images[i].Referrers)
 	}
 	for i := range l.Builds {
 		b := &l.Builds[i]

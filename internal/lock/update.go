@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagesync/imagesync/internal/config"
@@ -33,6 +35,9 @@ type UpdateOptions struct {
 	// Jobs bounds the resolutions in flight; the registry client bounds
 	// each host further. Default 16.
 	Jobs int
+	// Supply chooses platforms and finds referrers; nil pins no
+	// referrers (and refuses a platform choice for an index).
+	Supply Supply
 }
 
 // ChangeKind says how an entry of the lock changed.
@@ -137,12 +142,25 @@ func Update(ctx context.Context, cfg *config.Config, found *discover.Result, old
 	for i := range next.Images {
 		img := &next.Images[i]
 		prev := old.Image(img.Ref)
-		if prev != nil && !upgrade(img.Ref) {
+		choice, policy := cfg.PlatformsFor(img.Ref), cfg.ReferrersFor(img.Ref)
+		// --upgrade asks again for referrers, even of a pinned reference:
+		// signatures are often added after an image is published.
+		reask := opts.Upgrade && opts.Supply != nil && policy.Enabled &&
+			(len(opts.UpgradeOnly) == 0 || slices.Contains(opts.UpgradeOnly, img.Ref))
+		kept := prev != nil && !upgrade(img.Ref)
+		if kept {
 			img.Digest, img.MediaType, img.Platforms = prev.Digest, prev.MediaType, prev.Platforms
-			continue
+			if keepSupply(img, prev, choice, policy) && !reask {
+				continue
+			}
 		}
 		g.Go(func() error {
-			err := resolveImage(gctx, r, img, prev)
+			var err error
+			if kept {
+				err = repinSupply(gctx, r, opts.Supply, img, choice, policy)
+			} else {
+				err = resolveImage(gctx, r, img, prev, opts.Supply, choice, policy)
+			}
 			if err != nil {
 				if gctx.Err() != nil {
 					return gctx.Err()
@@ -168,7 +186,18 @@ func Update(ctx context.Context, cfg *config.Config, found *discover.Result, old
 	return next, Diff(old, next), nil
 }
 
-func resolveImage(ctx context.Context, r Resolver, img *Image, prev *Image) error {
+// repinSupply pins the platform choice and referrers of an image whose
+// digest stays: lock --upgrade asks again, or images.hcl chose other
+// platforms. The digest is resolved again by digest, for the endpoint.
+func repinSupply(ctx context.Context, r Resolver, s Supply, img *Image, choice config.PlatformChoice, policy config.ReferrersPolicy) error {
+	head, err := r.Resolve(ctx, img.Ref.WithDigest(img.Digest))
+	if err != nil {
+		return err
+	}
+	return pinSupply(ctx, s, img, head, nil, choice, policy)
+}
+
+func resolveImage(ctx context.Context, r Resolver, img *Image, prev *Image, s Supply, choice config.PlatformChoice, policy config.ReferrersPolicy) error {
 	head, err := r.Resolve(ctx, img.Ref)
 	if err != nil {
 		var unwrapped error = err
@@ -178,16 +207,22 @@ func resolveImage(ctx context.Context, r Resolver, img *Image, prev *Image) erro
 		return unwrapped
 	}
 	img.Digest, img.MediaType = head.Digest, head.MediaType
-	if prev != nil && prev.Digest == head.Digest {
+	var root *registry.Manifest
+	switch {
+	case prev != nil && prev.Digest == head.Digest:
 		img.Platforms = prev.Platforms // the manifest is the same: no need to fetch it
-		return nil
+	case s != nil && types.MediaType(head.MediaType).IsIndex():
+		// The index is read once, for its platforms and what is pinned with it.
+		if root, err = s.Manifest(ctx, head); err != nil {
+			return err
+		}
+		img.Platforms = registry.IndexPlatforms(root.Entries)
+	default:
+		if img.Platforms, err = r.Platforms(ctx, head); err != nil {
+			return err
+		}
 	}
-	platforms, err := r.Platforms(ctx, head)
-	if err != nil {
-		return err
-	}
-	img.Platforms = platforms
-	return nil
+	return pinSupply(ctx, s, img, head, root, choice, policy)
 }
 
 // Diff lists what changed from old to next, sorted by reference, images
@@ -198,12 +233,16 @@ func Diff(old, next *Lock) []Change {
 		prev := old.Image(img.Ref)
 		switch {
 		case prev == nil:
-			changes = append(changes, Change{Kind: Added, Ref: img.Ref, Detail: imageref.ShortDigest(img.Digest)})
+			changes = append(changes, Change{Kind: Added, Ref: img.Ref, Detail: imageref.ShortDigest(img.Digest) + withReferrers(img)})
 		case prev.Digest != img.Digest:
 			changes = append(changes, Change{Kind: Upgraded, Ref: img.Ref,
-				Detail: fmt.Sprintf("digest %s -> %s", imageref.ShortDigest(prev.Digest), imageref.ShortDigest(img.Digest))})
+				Detail: fmt.Sprintf("digest %s -> %s", imageref.ShortDigest(prev.Digest), imageref.ShortDigest(img.Digest)) + withReferrers(img)})
 		default:
-			if detail := movedDetail(prev.Target, img.Target, prev.Sources, img.Sources); detail != "" {
+			detail := movedDetail(prev.Target, img.Target, prev.Sources, img.Sources)
+			if supply := supplyDetail(prev, &img); supply != "" {
+				detail = strings.TrimPrefix(detail+"; "+supply, "; ")
+			}
+			if detail != "" {
 				changes = append(changes, Change{Kind: Moved, Ref: img.Ref, Detail: detail})
 			}
 		}
@@ -290,6 +329,7 @@ func Check(cfg *config.Config, found *discover.Result, locked *Lock) ([]Change, 
 		img := &expected.Images[i]
 		if prev := locked.Image(img.Ref); prev != nil {
 			img.Digest, img.MediaType, img.Platforms = prev.Digest, prev.MediaType, prev.Platforms
+			keepSupply(img, prev, cfg.PlatformsFor(img.Ref), cfg.ReferrersFor(img.Ref))
 		}
 	}
 	expected.Normalize()

@@ -147,11 +147,7 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 	}
 	var platforms []string
 	if tree.IsIndex() {
-		for _, m := range tree.Entries {
-			if p := m.Platform; p != nil && p.OS != "unknown" && p.OS != "" {
-				platforms = append(platforms, platformString(*p))
-			}
-		}
+		platforms = IndexPlatforms(tree.Entries)
 	} else {
 		cfg, err := repo.readConfig(ctx, digest.Digest(tree.Blobs[0].Digest.String()))
 		if err != nil {
@@ -163,6 +159,19 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 	}
 	sort.Strings(platforms)
 	return platforms, nil
+}
+
+// IndexPlatforms lists the platforms of an index's entries, sorted,
+// leaving out attestation manifests ("unknown/unknown").
+func IndexPlatforms(entries []v1.Descriptor) []string {
+	var platforms []string
+	for _, m := range entries {
+		if p := m.Platform; p != nil && p.OS != "unknown" && p.OS != "" {
+			platforms = append(platforms, platformString(*p))
+		}
+	}
+	sort.Strings(platforms)
+	return platforms
 }
 
 // readConfig fetches and parses an image config blob.

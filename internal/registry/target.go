@@ -15,21 +15,7 @@ func (c *Client) openTarget(ctx context.Context, ref imageref.Ref, access Access
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := c.host(ep)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The slot is taken before the repository is opened: opening it may
-	// ping the registry and fetch a token, requests the bound covers too.
-	if err := h.acquire(ctx); err != nil {
-		return nil, nil, err
-	}
-	repo, err = c.Repo(ctx, ep, access)
-	if err != nil {
-		h.release()
-		return nil, nil, err
-	}
-	return repo, h.release, nil
+	return c.Open(ctx, ep, access)
 }
 
 // TargetTree reads the manifest tree d names in ref's target repository,

@@ -12,6 +12,7 @@ import (
 	"github.com/imagesync/imagesync/internal/apply"
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/referrers"
 )
 
 // LineProgress prints one line when an image starts and one when it ends,
@@ -30,6 +31,10 @@ func (p *LineProgress) Started(c diff.Change) {
 	defer p.mu.Unlock()
 	if c.Kind == diff.KindBuild {
 		fmt.Fprintf(p.w, "%s: building %s\n", c.Target, ServicesLabel(c.Services))
+		return
+	}
+	if c.Action == diff.Referrers {
+		fmt.Fprintf(p.w, "%s: copying referrers of %s@%s (%s)\n", c.Target, c.Source, imageref.ShortDigest(c.TargetDigest()), referrers.Summary(c.Referrers))
 		return
 	}
 	fmt.Fprintf(p.w, "%s: copying %s@%s\n", c.Target, c.Source, imageref.ShortDigest(c.Digest))
@@ -53,8 +58,8 @@ func (p *LineProgress) Finished(r apply.Result) {
 		fmt.Fprintf(p.w, "%s: built and pushed in %.1fs\n", r.Change.Target, r.Duration.Seconds())
 		return
 	}
-	fmt.Fprintf(p.w, "%s: done in %.1fs, %s uploaded, %s mounted, %d already there\n",
-		r.Change.Target, r.Duration.Seconds(), Bytes(r.BytesUploaded), Plural(r.BlobsMounted, "blob"), r.BlobsSkipped)
+	fmt.Fprintf(p.w, "%s: done in %.1fs, %s uploaded, %s mounted, %d already there%s\n",
+		r.Change.Target, r.Duration.Seconds(), Bytes(r.BytesUploaded), Plural(r.BlobsMounted, "blob"), r.BlobsSkipped, referrersDone(r))
 }
 
 // BarProgress draws one live bar per image on a terminal.

@@ -32,6 +32,10 @@ func tally(results []apply.Result) applyTally {
 			t.notStarted++
 		case r.Err != nil:
 			t.failed = append(t.failed, r)
+		case len(r.ReferrerFailures) > 0:
+			// The image landed; some of its referrers did not.
+			t.failed = append(t.failed, r)
+			t.done[r.Change.Action]++
 		default:
 			t.done[r.Change.Action]++
 		}
@@ -42,6 +46,9 @@ func tally(results []apply.Result) applyTally {
 // counts is "1 created, 1 updated", with the builds when there were any.
 func (t applyTally) counts() string {
 	s := fmt.Sprintf("%d created, %d updated", t.done[diff.Create], t.done[diff.Update])
+	if t.done[diff.Referrers] > 0 {
+		s += fmt.Sprintf(", %d completed with referrers", t.done[diff.Referrers])
+	}
 	if t.hasBuilds {
 		s += fmt.Sprintf(", %d built, %d rebuilt", t.done[diff.Build], t.done[diff.Rebuild])
 	}
@@ -55,6 +62,8 @@ func resultWord(r apply.Result) string {
 		return "not started"
 	case r.Err != nil:
 		return "FAILED"
+	case len(r.ReferrerFailures) > 0:
+		return referrersResult(r)
 	}
 	return "ok"
 }
@@ -88,6 +97,10 @@ func WriteApplySummary(w io.Writer, res *workspace.ApplyResult) error {
 		fmt.Fprintf(&b, "Failed (%d):\n", len(t.failed))
 	}
 	for _, r := range t.failed {
+		if r.Err == nil {
+			writeReferrerFailures(&b, r)
+			continue
+		}
 		fmt.Fprintf(&b, "  %s (%s): %v\n", r.Change.Target, r.Change.Source, r.Err)
 	}
 	if res.Stopped != nil || len(t.failed) > 0 {
@@ -147,7 +160,7 @@ func WriteApplyMarkdown(w io.Writer, res *workspace.ApplyResult, opts MarkdownOp
 				fmt.Fprintf(&b, "\n_… and %d more, not shown._\n", len(t.failed)-i)
 				break
 			}
-			fmt.Fprintf(&b, "- %s (%s): %s\n", mdCode(r.Change.Target.String()), mdCode(r.Change.Source.String()), mdText(r.Err.Error()))
+			fmt.Fprintf(&b, "- %s (%s): %s\n", mdCode(r.Change.Target.String()), mdCode(r.Change.Source.String()), mdText(failureText(r)))
 		}
 	}
 	if res.Stopped != nil || len(t.failed) > 0 {
@@ -214,4 +227,15 @@ func WriteApplyJSON(w io.Writer, res *workspace.ApplyResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// failureText is what went wrong with a failed result: its error, or the
+// referrers that did not land with an image that did.
+func failureText(r apply.Result) string {
+	if r.Err != nil {
+		return r.Err.Error()
+	}
+	var b strings.Builder
+	writeReferrerFailures(&b, r)
+	return strings.Join(strings.Fields(b.String()), " ")
 }

@@ -13,14 +13,16 @@ import (
 )
 
 // symbols of the plan, in Terraform's style.
-var symbols = map[diff.Action]string{diff.Create: "+", diff.Update: "~", diff.Build: "+", diff.Rebuild: "~", diff.NoOp: "="}
+var symbols = map[diff.Action]string{diff.Create: "+", diff.Update: "~", diff.Build: "+", diff.Rebuild: "~", diff.NoOp: "=",
+	diff.Referrers: "~"}
 
 var legend = map[diff.Action]string{
-	diff.Create:  "+ create: the target reference is missing",
-	diff.Update:  "~ update: the target tag points at another digest",
-	diff.Build:   "+ build: the repository's image is missing from the target, it will be built",
-	diff.Rebuild: "~ rebuild: the image in the target was built from other inputs",
-	diff.NoOp:    "= unchanged: the target already holds the locked digest or inputs",
+	diff.Create:    "+ create: the target reference is missing",
+	diff.Update:    "~ update: the target tag points at another digest",
+	diff.Build:     "+ build: the repository's image is missing from the target, it will be built",
+	diff.Rebuild:   "~ rebuild: the image in the target was built from other inputs",
+	diff.NoOp:      "= unchanged: the target already holds the locked digest or inputs",
+	diff.Referrers: "~ referrers: the image is in place, signatures, attestations or SBOMs locked with it are missing",
 }
 
 // WritePlan renders a plan for people: a legend of the symbols used, one
@@ -48,7 +50,7 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 		}
 	}
 	fmt.Fprintf(&b, "imagesync compared images.lock with %s. Actions are shown with these symbols:\n", compared)
-	for _, a := range []diff.Action{diff.Create, diff.Update, diff.Build, diff.Rebuild, diff.NoOp} {
+	for _, a := range []diff.Action{diff.Create, diff.Update, diff.Referrers, diff.Build, diff.Rebuild, diff.NoOp} {
 		if used[a] {
 			fmt.Fprintf(&b, "  %s\n", legend[a])
 		}
@@ -80,7 +82,7 @@ func changeDetail(c diff.Change) string {
 	short := imageref.ShortDigest
 	switch c.Action {
 	case diff.Update:
-		return short(c.CurrentDigest) + " -> " + short(c.Digest)
+		return short(c.CurrentDigest) + " -> " + short(c.TargetDigest()) + supplyDetail(c)
 	case diff.Build:
 		return fmt.Sprintf("build %s, inputs %s", ServicesLabel(c.Services), short(c.Inputs))
 	case diff.Rebuild:
@@ -93,7 +95,7 @@ func changeDetail(c diff.Change) string {
 	if c.Kind == diff.KindBuild {
 		return fmt.Sprintf("%s, inputs %s", ServicesLabel(c.Services), short(c.Inputs))
 	}
-	return short(c.Digest)
+	return short(c.TargetDigest()) + supplyDetail(c)
 }
 
 // ServicesLabel names the compose services of a build: "service web", or
@@ -113,11 +115,14 @@ func SummaryLine(p *diff.Plan) string {
 	for _, c := range p.Changes {
 		hasBuilds = hasBuilds || c.Kind == diff.KindBuild
 	}
-	if !hasBuilds {
-		return fmt.Sprintf("Plan: %d to create, %d to update, %d unchanged.\n", s.Create, s.Update, s.Unchanged)
+	counts := fmt.Sprintf("%d to create, %d to update", s.Create, s.Update)
+	if s.Referrers > 0 {
+		counts += fmt.Sprintf(", %d with referrers to copy", s.Referrers)
 	}
-	return fmt.Sprintf("Plan: %d to create, %d to update, %d to build, %d to rebuild, %d unchanged.\n",
-		s.Create, s.Update, s.Build, s.Rebuild, s.Unchanged)
+	if !hasBuilds {
+		return fmt.Sprintf("Plan: %s, %d unchanged.\n", counts, s.Unchanged)
+	}
+	return fmt.Sprintf("Plan: %s, %d to build, %d to rebuild, %d unchanged.\n", counts, s.Build, s.Rebuild, s.Unchanged)
 }
 
 // WritePlanSaved says where the plan was saved and how to apply it.

@@ -37,11 +37,12 @@ type ApplyResult struct {
 	Stopped *registry.WaitTooLongError
 }
 
-// Failed counts the results with an error.
+// Failed counts the results with an error, or with referrers that could
+// not be copied.
 func (r *ApplyResult) Failed() int {
 	n := 0
 	for _, res := range r.Results {
-		if res.Err != nil {
+		if res.Err != nil || len(res.ReferrerFailures) > 0 {
 			n++
 		}
 	}
@@ -118,7 +119,7 @@ func knownImages(p *diff.Plan) []apply.Known {
 	var out []apply.Known
 	for _, c := range p.Changes {
 		if c.Kind == diff.KindImage && c.Action == diff.NoOp {
-			out = append(out, apply.Known{Target: c.Target, Digest: c.Digest})
+			out = append(out, apply.Known{Target: c.Target, Digest: c.TargetDigest()})
 		}
 	}
 	return out

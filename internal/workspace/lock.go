@@ -7,6 +7,7 @@ import (
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/referrers"
 )
 
 // LockOptions control Lock.
@@ -56,7 +57,7 @@ func (w *Workspace) Lock(ctx context.Context, opts LockOptions) (*LockResult, er
 		}
 	}
 	next, changes, err := lock.Update(ctx, w.cfg, found, oldLock, w.registry(),
-		lock.UpdateOptions{Upgrade: opts.Upgrade, UpgradeOnly: opts.Only})
+		lock.UpdateOptions{Upgrade: opts.Upgrade, UpgradeOnly: opts.Only, Supply: referrers.NewFinder(w.registry())})
 	if err != nil {
 		return nil, err
 	}

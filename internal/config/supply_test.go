@@ -1,0 +1,74 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/imagesync/imagesync/internal/imageref"
+)
+
+// TestSupplyPolicies resolves each image's referrers policy and platform
+// choice of testdata/valid/supply.hcl: image blocks over the top level
+// over the defaults, attribute by attribute.
+func TestSupplyPolicies(t *testing.T) {
+	cfg, diags := Load(hclparse.NewParser(), "testdata/valid/supply.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	bundle := "application/vnd.dev.sigstore.bundle.v0.3+json"
+	tests := []struct {
+		ref       string
+		enabled   bool
+		types     string // "*": every type
+		platforms string
+		mode      PlatformMode
+	}{
+		{"memcached:1.6", true, bundle, "linux/amd64,linux/arm64", PlatformSparse},
+		{"nginx:1.27", false, bundle, "linux/amd64,linux/arm64", PlatformFilter},
+		{"redis:7", true, bundle, "", ""},
+		{"postgres:16", true, "", "linux/amd64", PlatformSparse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			ref := imageref.MustParse(tt.ref)
+			p := cfg.ReferrersFor(ref)
+			types := "*"
+			if p.ArtifactTypes != nil {
+				types = strings.Join(p.ArtifactTypes, ",")
+			}
+			if p.Enabled != tt.enabled || types != tt.types {
+				t.Errorf("referrers = %+v, want enabled %v types %q", p, tt.enabled, tt.types)
+			}
+			c := cfg.PlatformsFor(ref)
+			if strings.Join(c.Platforms, ",") != tt.platforms || c.Mode != tt.mode {
+				t.Errorf("platforms = %+v, want %q %q", c, tt.platforms, tt.mode)
+			}
+		})
+	}
+}
+
+func TestSupplyDefaults(t *testing.T) {
+	cfg, diags := Parse(hclparse.NewParser(), "images.hcl", t.TempDir(), []byte(`target {
+  registry  = "r.example.com"
+  platforms = ["linux/amd64"]
+}
+`))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	ref := imageref.MustParse("nginx")
+	if p := cfg.ReferrersFor(ref); !p.Enabled || p.ArtifactTypes != nil || !p.Allows("anything/at-all") {
+		t.Errorf("default referrers policy = %+v", p)
+	}
+	if c := cfg.PlatformsFor(ref); c.Mode != PlatformFilter || strings.Join(c.Platforms, ",") != "linux/amd64" {
+		t.Errorf("default platform mode = %+v", c)
+	}
+	off := ReferrersPolicy{Enabled: false}
+	some := ReferrersPolicy{Enabled: true, ArtifactTypes: []string{"a/b"}}
+	none := ReferrersPolicy{Enabled: true, ArtifactTypes: []string{}}
+	if off.Allows("a/b") || !some.Allows("a/b") || some.Allows("a/c") || none.Allows("a/b") {
+		t.Error("Allows is wrong")
+	}
+}

@@ -1,0 +1,184 @@
+package referrers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagesync/imagesync/internal/registry"
+)
+
+// cosignSuffixes are cosign's classic tags, by the kind they hold.
+var cosignSuffixes = []struct {
+	suffix string
+	kind   Kind
+}{{".att", Attestation}, {".sbom", SBOM}, {".sig", Signature}}
+
+// CosignTag is cosign's classic tag for an artifact of subject:
+// "sha256-<hex>.sig", ".att" or ".sbom".
+func CosignTag(subject digest.Digest, suffix string) string {
+	return registry.FallbackTag(subject) + suffix
+}
+
+// Source is what discovery reads of a repository; *registry.Repo has it.
+type Source interface {
+	Referrers(ctx context.Context, subject digest.Digest) (registry.ReferrerList, error)
+	HeadManifest(ctx context.Context, ref string) (registry.Head, error)
+	GetManifest(ctx context.Context, d digest.Digest) ([]byte, string, error)
+}
+
+// Find lists what is attached to subject in src: its OCI referrers
+// (referrers API, else the fallback tag's index) and cosign's classic
+// tags. Tags are asked for with HEAD; a manifest is fetched only when its
+// listing does not say what it is, or for a tag that exists.
+func Find(ctx context.Context, src Source, subject digest.Digest) ([]Artifact, error) {
+	list, err := src.Referrers(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	var out []Artifact
+	seen := map[digest.Digest]bool{}
+	for _, desc := range list.Descriptors {
+		a, err := fromDescriptor(ctx, src, subject, desc)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[a.Digest] {
+			seen[a.Digest] = true
+			out = append(out, a)
+		}
+	}
+	for _, c := range cosignSuffixes {
+		tag := CosignTag(subject, c.suffix)
+		head, err := src.HeadManifest(ctx, tag)
+		if errors.Is(err, registry.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		facts, err := readFacts(ctx, src, head.Digest)
+		if err != nil {
+			return nil, err
+		}
+		kind := c.kind
+		if kind == Attestation && isSBOMPredicate(facts.layerPredicate) {
+			kind = SBOM
+		}
+		out = append(out, Artifact{Digest: head.Digest, ArtifactType: facts.artifactType, Kind: kind, Subject: subject, Via: ViaTag, Tag: tag})
+	}
+	Sort(out)
+	return out, nil
+}
+
+// fromDescriptor makes an artifact of a referrers listing's entry; the
+// manifest is read only when the entry lacks its type, or is a sigstore
+// bundle without the predicate that tells a signature from an attestation.
+func fromDescriptor(ctx context.Context, src Source, subject digest.Digest, desc v1.Descriptor) (Artifact, error) {
+	d, err := digest.Parse(desc.Digest.String())
+	if err == nil && d.Algorithm() != digest.SHA256 {
+		err = fmt.Errorf("only sha256 digests are pinned")
+	}
+	if err != nil {
+		return Artifact{}, fmt.Errorf("referrer %s of %s: %w", desc.Digest, subject, err)
+	}
+	a := Artifact{Digest: d, ArtifactType: desc.ArtifactType, Subject: subject, Via: ViaReferrers}
+	predicate := desc.Annotations[bundlePredicate]
+	if a.ArtifactType == "" || (a.ArtifactType == BundleType && predicate == "") {
+		facts, err := readFacts(ctx, src, d)
+		if err != nil {
+			return Artifact{}, err
+		}
+		a.ArtifactType, predicate = facts.artifactType, facts.bundlePredicate
+	}
+	a.Kind = Classify(a.ArtifactType, predicate)
+	return a, nil
+}
+
+// facts are what a referrer's manifest says about itself.
+type facts struct {
+	artifactType    string
+	bundlePredicate string // of a sigstore bundle's manifest
+	layerPredicate  string // of a classic cosign attestation's first layer
+}
+
+// genericConfigs are config media types that say nothing of an artifact.
+var genericConfigs = map[string]bool{
+	"application/vnd.oci.image.config.v1+json":       true,
+	"application/vnd.docker.container.image.v1+json": true,
+	"application/vnd.oci.empty.v1+json":              true,
+	"":                                               true,
+}
+
+func readFacts(ctx context.Context, src Source, d digest.Digest) (facts, error) {
+	data, _, err := src.GetManifest(ctx, d)
+	if err != nil {
+		return facts{}, err
+	}
+	return parseFacts(data)
+}
+
+// parseFacts reads a manifest's artifact type: artifactType, else the
+// config's media type, else (a plain image config, as cosign's classic
+// tags have) the first layer's media type.
+func parseFacts(data []byte) (facts, error) {
+	m, err := parseManifest(data)
+	if err != nil {
+		return facts{}, err
+	}
+	f := facts{artifactType: m.ArtifactType, bundlePredicate: m.Annotations[bundlePredicate]}
+	if f.artifactType == "" && !genericConfigs[m.Config.MediaType] {
+		f.artifactType = m.Config.MediaType
+	}
+	if len(m.Layers) > 0 {
+		if f.artifactType == "" {
+			f.artifactType = m.Layers[0].MediaType
+		}
+		f.layerPredicate = m.Layers[0].Annotations[layerPredicate]
+	}
+	return f, nil
+}
+
+// Finder discovers artifacts through a registry client, within the
+// client's per-host request bounds.
+type Finder struct{ client *registry.Client }
+
+// NewFinder returns a Finder that reads through client.
+func NewFinder(client *registry.Client) *Finder { return &Finder{client: client} }
+
+// Find lists what is attached to each subject in ep's repository, sorted.
+func (f *Finder) Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest) ([]Artifact, error) {
+	var out []Artifact
+	for _, s := range subjects {
+		arts, err := f.find(ctx, ep, s)
+		if err != nil {
+			return nil, fmt.Errorf("referrers of %s: %w", s, err)
+		}
+		out = append(out, arts...)
+	}
+	Sort(out)
+	return out, nil
+}
+
+func (f *Finder) find(ctx context.Context, ep registry.Endpoint, subject digest.Digest) ([]Artifact, error) {
+	repo, release, err := f.client.Open(ctx, ep, registry.PullOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return Find(ctx, repo, subject)
+}
+
+// Manifest reads the manifest head names (an index without its children),
+// from the endpoint that resolved it.
+func (f *Finder) Manifest(ctx context.Context, head registry.Head) (*registry.Manifest, error) {
+	repo, release, err := f.client.Open(ctx, head.Endpoint, registry.PullOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return repo.ReadTree(ctx, head.Digest, registry.WithChildFilter(func(v1.Descriptor) bool { return false }))
+}
