@@ -187,10 +187,7 @@ func countPulls(pending []diff.Change) []diff.SourcePulls {
 			byRegistry[c.Source.Domain()] = s
 		}
 		s.Images++
-		s.Pulls++
-		if types.MediaType(c.MediaType).IsIndex() {
-			s.Pulls += len(c.Platforms)
-		}
+		s.Pulls += manifestGets(c)
 	}
 	out := make([]diff.SourcePulls, 0, len(byRegistry))
 	for _, s := range byRegistry {
@@ -198,6 +195,22 @@ func countPulls(pending []diff.Change) []diff.SourcePulls {
 	}
 	slices.SortFunc(out, func(a, b diff.SourcePulls) int { return strings.Compare(a.Registry, b.Registry) })
 	return out
+}
+
+// manifestGets is how many manifests apply GETs from the source for c: the
+// top manifest; for an index, the children it copies (the mirrored
+// platforms when the lock chose some); and every referrer it copies. An
+// image already in place with referrers to copy is read for its top
+// manifest and those referrers only.
+func manifestGets(c diff.Change) int {
+	n := 1 + len(c.Referrers)
+	if c.Action == diff.Referrers || !types.MediaType(c.MediaType).IsIndex() {
+		return n
+	}
+	if len(c.MirroredPlatforms) > 0 {
+		return n + len(c.MirroredPlatforms)
+	}
+	return n + len(c.Platforms)
 }
 
 // readRateLimit sends one HEAD of the first pending image of s's registry

@@ -17,6 +17,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/referrers"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
@@ -170,3 +171,31 @@ func TestCreateHint(t *testing.T) {
 }
 
 func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
+
+// TestManifestGets counts what apply GETs from the source per change, as
+// the pull budget must.
+func TestManifestGets(t *testing.T) {
+	withReferrers := func(c diff.Change, n int) diff.Change {
+		for i := range n {
+			c.Referrers = append(c.Referrers, referrers.Artifact{Digest: dg(fmt.Sprint("sig", i))})
+		}
+		return c
+	}
+	filtered := change(diff.Create, "nginx:1.27", "reg.example.com/aim/nginx:1.27", 3)
+	filtered.MirroredPlatforms = []string{"linux/arch0"}
+	for _, tc := range []struct {
+		name string
+		c    diff.Change
+		want int
+	}{
+		{"single manifest", change(diff.Create, "busybox:1", "r.example.com/b:1", 0), 1},
+		{"index of two", change(diff.Create, "nginx:1.27", "r.example.com/n:1", 2), 3},
+		{"index filtered to one platform", filtered, 2},
+		{"index with two signatures", withReferrers(change(diff.Update, "nginx:1.27", "r.example.com/n:1", 2), 2), 5},
+		{"in place, one referrer missing", withReferrers(change(diff.Referrers, "nginx:1.27", "r.example.com/n:1", 2), 1), 2},
+	} {
+		if got := manifestGets(tc.c); got != tc.want {
+			t.Errorf("%s: %d manifest GETs, want %d", tc.name, got, tc.want)
+		}
+	}
+}
