@@ -17,7 +17,8 @@ func openWorkspace(e *env, g *globals) (*workspace.Workspace, error) {
 	if err := e.setup(g); err != nil {
 		return nil, err
 	}
-	w, err := workspace.Open(workspace.Options{ConfigFile: g.Config, LockFile: g.Lockfile, Logger: e.logger})
+	w, err := workspace.Open(workspace.Options{ConfigFile: g.Config, LockFile: g.Lockfile, Logger: e.logger,
+		OnWarning: func(msg string) { view.WriteWarning(e.stderr, msg) }})
 	if err != nil {
 		return nil, err
 	}

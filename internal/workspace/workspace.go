@@ -36,15 +36,20 @@ type Options struct {
 	// Logger receives registry requests and decisions; the default
 	// discards them.
 	Logger *slog.Logger
+	// OnWarning receives each warning of discovery (an "image" field of
+	// a custom resource that is no reference, left out), once per run;
+	// the default drops them.
+	OnWarning func(msg string)
 }
 
 // Workspace is a repository with its loaded images.hcl. Its operations are
 // meant to run one after the other, as one command does.
 type Workspace struct {
-	parser   *hclparse.Parser
-	cfg      *config.Config
-	lockPath string
-	logger   *slog.Logger
+	parser    *hclparse.Parser
+	cfg       *config.Config
+	lockPath  string
+	logger    *slog.Logger
+	onWarning func(string)
 
 	clientOnce sync.Once
 	client     *registry.Client
@@ -65,7 +70,10 @@ func Open(opts Options) (*Workspace, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Workspace{parser: hclparse.NewParser(), logger: opts.Logger}
+	if opts.OnWarning == nil {
+		opts.OnWarning = func(string) {}
+	}
+	w := &Workspace{parser: hclparse.NewParser(), logger: opts.Logger, onWarning: opts.OnWarning}
 	cfg, diags := config.Load(w.parser, opts.ConfigFile)
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Files: w.Files(), Diags: diags}
@@ -113,9 +121,17 @@ func (w *Workspace) registry() *registry.Client {
 	return w.client
 }
 
-// Discover runs discovery on the repository.
+// Discover runs discovery on the repository and hands its warnings to
+// Options.OnWarning.
 func (w *Workspace) Discover(ctx context.Context) (*discover.Result, error) {
-	return discover.Run(ctx, w.cfg)
+	found, err := discover.Run(ctx, w.cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, msg := range found.Warnings {
+		w.onWarning(msg)
+	}
+	return found, nil
 }
 
 // loadLock reads images.lock; nil when there is none yet.
