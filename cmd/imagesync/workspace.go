@@ -20,7 +20,8 @@ func openWorkspace(e *env, g *globals, maxWait time.Duration) (*workspace.Worksp
 		return nil, err
 	}
 	e.fixLock = nextCommand(g, "lock")
-	w, err := workspace.Open(workspace.Options{ConfigFile: g.Config, LockFile: g.Lockfile, Logger: e.logger, MaxWait: maxWait})
+	w, err := workspace.Open(workspace.Options{ConfigFile: g.Config, LockFile: g.Lockfile, Logger: e.logger, MaxWait: maxWait,
+		OnWarning: func(msg string) { view.WriteWarning(e.stderr, msg) }})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 // Package config reads images.hcl, the file in which a repository says where
 // its images go (the target registry), how to find them (compose files,
-// Dockerfiles), how to reach upstream registries (mirrors, TLS) and which
+// Dockerfiles, Helm charts, Kubernetes manifests, kustomizations), how to reach upstream registries (mirrors, TLS) and which
 // images to add, rename or leave out.
 //
 // Every user error is an hcl.Diagnostic with the source range it concerns,
@@ -44,7 +44,9 @@ type Config struct {
 	Builder    Builder
 	Registries map[string]*Registry // by host
 	Images     []*Image             // in file order
-	Exclude    []Pattern            // top-level exclude: globs on canonical references
+	// Exclude is the top-level exclude: globs on canonical references, or
+	// on the places images are found at (locators, as in images.lock).
+	Exclude []Pattern
 	// Referrers is the top-level referrers block; nil when absent.
 	Referrers *Referrers
 }
@@ -91,7 +93,8 @@ type Discover struct {
 	UseOSEnv bool              // the OS environment is read only when true
 	// Dockerfiles are doublestar globs of further Dockerfiles to scan.
 	Dockerfiles []Pattern
-	// Exclude are doublestar globs of paths never scanned.
+	// Exclude are doublestar globs of paths never scanned by the
+	// Dockerfiles and Kubernetes globs.
 	Exclude   []Pattern
 	BuildArgs map[string]string
 	// DockerfileTargets narrows a Dockerfile of Dockerfiles that no compose
@@ -99,6 +102,15 @@ type Discover struct {
 	// slash path relative to Dir. A Dockerfile without an entry counts
 	// every stage, since it may be built with any --target.
 	DockerfileTargets map[string]DockerfileTarget
+	// Helm are the charts to render, one release per helm block, in file
+	// order.
+	Helm []*HelmRelease
+	// Kubernetes are doublestar globs of plain manifest files.
+	Kubernetes []Pattern
+	// Kustomize are kustomization directories relative to Dir, each built
+	// as `kustomize build` does; KustomizeRange is the attribute's.
+	Kustomize      []string
+	KustomizeRange hcl.Range
 }
 
 // DockerfileTarget is an entry of discover.dockerfile_targets.

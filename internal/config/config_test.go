@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,32 @@ func TestLoadValid(t *testing.T) {
 	if dt := ds.DockerfileTargets; len(dt) != 2 || dt["ci/Dockerfile"].Stage != "test" || dt["Dockerfile"].Stage != "runtime" ||
 		dt["ci/Dockerfile"].Range.Start.Line != 14 {
 		t.Errorf("dockerfile_targets = %+v", dt)
+	}
+	if len(ds.Helm) != 2 {
+		t.Fatalf("helm = %+v", ds.Helm)
+	}
+	h := ds.Helm[0]
+	if h.Name != "ai-infra-matrix" || h.Chart != "helm/ai-infra-matrix" || len(h.Values) != 2 || h.Values[1] != "helm/ai-infra-matrix/values-eu.yaml" ||
+		h.Namespace != "ai-infra" || h.KubeVersion != "1.31.0" || strings.Join(h.APIVersions, ",") != "monitoring.coreos.com/v1" ||
+		h.Locator() != "helm:ai-infra-matrix" || h.Range.Start.Line != 17 {
+		t.Errorf("helm[0] = %+v", h)
+	}
+	// set keeps the order written and the types HCL wrote.
+	var set []string
+	for _, v := range h.Set {
+		set = append(set, fmt.Sprintf("%s=%#v", v.Key, v.Value))
+	}
+	if got := strings.Join(set, " "); got != `backend.image.tag="v0.3.8" replicas="3" debug=false big="12345678901234567890" list=[]interface {}{"a,b"}` {
+		t.Errorf("set = %s", got)
+	}
+	if n, ok := h.Set[1].Value.(json.Number); !ok || n.String() != "3" {
+		t.Errorf("replicas = %#v, want a number", h.Set[1].Value)
+	}
+	if m := ds.Helm[1]; m.Name != "monitoring" || m.Chart != "charts/monitoring-1.2.0.tgz" || m.Namespace != "" || m.Set != nil {
+		t.Errorf("helm[1] = %+v", m)
+	}
+	if len(ds.Kubernetes) != 1 || ds.Kubernetes[0].Glob != "deploy/**/*.yaml" || strings.Join(ds.Kustomize, ",") != "deploy/overlays/prod" {
+		t.Errorf("kubernetes = %+v, kustomize = %v", ds.Kubernetes, ds.Kustomize)
 	}
 	hub := cfg.Registry("docker.io")
 	if len(hub.Mirrors) != 2 || hub.Mirrors[1].Host != "127.0.0.1:5101" || hub.Mirrors[1].Prefix != "dockerhub" ||

@@ -37,7 +37,9 @@ var discoverSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "compose"}, {Name: "env_files"}, {Name: "env"}, {Name: "use_os_env"},
 		{Name: "dockerfiles"}, {Name: "exclude"}, {Name: "build_args"}, {Name: "dockerfile_targets"},
+		{Name: "kubernetes"}, {Name: "kustomize"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "helm", LabelNames: []string{"name"}}},
 }
 
 var builderSchema = &hcl.BodySchema{
@@ -225,6 +227,16 @@ func (d *decoder) discover(block *hcl.Block) {
 	}
 	if attr, ok := content.Attributes["dockerfile_targets"]; ok {
 		ds.DockerfileTargets = d.dockerfileTargets(attr)
+	}
+	if attr, ok := content.Attributes["kubernetes"]; ok {
+		ds.Kubernetes = d.patterns(attr, true)
+	}
+	if attr, ok := content.Attributes["kustomize"]; ok {
+		d.kustomizeDirs(attr)
+	}
+	releases := map[string]*HelmRelease{}
+	for _, b := range content.Blocks {
+		d.helm(b, releases)
 	}
 }
 

@@ -16,10 +16,12 @@ import (
 
 // Run discovers the images of the repository cfg describes: the compose
 // files' services and builds, the Dockerfiles those builds use, the further
-// Dockerfiles of discover.dockerfiles, and the config's image blocks, less
-// the top-level exclude patterns. A problem in one file does not stop the
-// others: the error is an Errors listing every problem of the run, and the
-// Result is nil then.
+// Dockerfiles of discover.dockerfiles, the objects of the Helm releases,
+// kustomizations and manifests of discover.helm, discover.kustomize and
+// discover.kubernetes, and the config's image blocks, less the top-level
+// exclude patterns (on references and on locators). A problem in one file
+// does not stop the others: the error is an Errors listing every problem
+// of the run, and the Result is nil then.
 func Run(ctx context.Context, cfg *config.Config) (*Result, error) {
 	c := newCollector(cfg)
 	project, err := LoadCompose(ctx, ComposeOptions{
@@ -37,12 +39,17 @@ func Run(ctx context.Context, cfg *config.Config) (*Result, error) {
 		return nil, err
 	}
 	c.dockerfiles()
+	c.kubeSources(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for _, img := range cfg.Images {
 		if _, isBuild := c.builds[img.Ref]; isBuild {
 			continue // an image block naming a build output only renames its target
 		}
 		c.addImage(img.Ref, img.Locator(cfg.Filename))
 	}
+	c.resolveKube()
 	if err := c.errs.err(); err != nil {
 		return nil, err
 	}
@@ -68,7 +75,11 @@ type collector struct {
 	// scanned maps the real path of every Dockerfile a compose build
 	// scanned to that build: discover.dockerfiles does not scan it again.
 	scanned map[string]*Build
-	errs    Errors
+	// kubeFound are the images of Kubernetes objects, filed by resolveKube
+	// once the rest is known.
+	kubeFound []kubeFinding
+	warnings  []string
+	errs      Errors
 }
 
 func newCollector(cfg *config.Config) *collector {
@@ -76,7 +87,12 @@ func newCollector(cfg *config.Config) *collector {
 		builds: map[imageref.Ref]*Build{}, scanned: map[string]*Build{}}
 }
 
+// addImage notes an image to mirror found at locator, unless the
+// top-level exclude names the locator.
 func (c *collector) addImage(ref imageref.Ref, locator string) {
+	if locatorExcluded(locator, c.cfg.Exclude) {
+		return
+	}
 	if c.images[ref] == nil {
 		c.images[ref] = map[string]bool{}
 	}
@@ -116,7 +132,7 @@ func mergeArgs(defaults, service map[string]string) map[string]string {
 // result returns the sorted, deduplicated findings less the excluded
 // references.
 func (c *collector) result(exclude []config.Pattern) *Result {
-	r := &Result{}
+	r := &Result{Warnings: c.warnings}
 	for ref, locs := range c.images {
 		if !refExcluded(ref, exclude) {
 			r.Images = append(r.Images, Image{Ref: ref, Sources: slices.Sorted(maps.Keys(locs))})

@@ -1,7 +1,10 @@
 // Package discover finds every image a repository needs: the images its
-// compose files run, the images its Dockerfiles are built from, and the
-// images the repository builds itself. It reads files only; resolving
-// references to digests is the registry package's job.
+// compose files run, the images its Dockerfiles are built from, the images
+// its Helm charts, kustomizations and Kubernetes manifests run, and the
+// images the repository builds itself. It reads files only (charts are
+// rendered offline by internal/helmrender, kustomizations built by
+// internal/kustomize, objects read by internal/kube); resolving references
+// to digests is the registry package's job.
 package discover
 
 import (
@@ -15,7 +18,11 @@ type Found struct {
 	// Locator names the place without line numbers so that it does not
 	// churn when unrelated lines move, e.g. "src/web/Dockerfile#FROM builder",
 	// "src/web/Dockerfile#COPY --from", "src/web/Dockerfile#syntax",
-	// "docker-compose.yml#services.postgres.image".
+	// "docker-compose.yml#services.postgres.image",
+	// "helm:app#Deployment/api.containers[api]",
+	// "helm:app#Job/migrate.initContainers[wait] (hook pre-install)",
+	// "kustomize:deploy/prod#CronJob/cleanup.containers[run]",
+	// "deploy/api.yaml#Prometheus/main.spec.image".
 	Locator string
 }
 
@@ -48,8 +55,11 @@ type Build struct {
 	// Bases are the images the build is built from (FROM, COPY --from,
 	// RUN --mount=from, # syntax=, additional contexts), sorted and
 	// deduplicated. A base may itself be another Build of the repository.
-	Bases   []imageref.Ref
-	Sources []string // where the build is declared, e.g. "docker-compose.yml#services.backend.build"
+	Bases []imageref.Ref
+	// Sources are where the build is declared ("docker-compose.yml#services.backend.build")
+	// and where its image is run by another compose service or a
+	// Kubernetes object.
+	Sources []string
 	// LocalContexts are the additional build contexts that are directories
 	// (relative to the root) or URLs, by name.
 	LocalContexts map[string]string
@@ -62,6 +72,9 @@ type Build struct {
 type Result struct {
 	Images []Image // sorted by reference
 	Builds []Build // sorted by reference
+	// Warnings are what discovery left out that may be a mistake: an
+	// "image" field of a custom resource that is no image reference.
+	Warnings []string
 }
 
 // Name is the name builds are shown under: the first of Services.

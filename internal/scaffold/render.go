@@ -17,6 +17,7 @@ type Discovery struct {
 	Dockerfiles []string // doublestar globs covering every Dockerfile found
 	Exclude     []string // leftovers' patterns, then skipped directories under the globs
 	Others      []ComposeProject
+	Helm        []HelmRelease // one release per chart found
 }
 
 // Discovery derives the discover block from what Scan found.
@@ -33,6 +34,7 @@ func (r *Repo) Discovery() Discovery {
 		d.Others = r.Compose[1:]
 	}
 	d.Dockerfiles = dockerfileGlobs(r.Dockerfiles)
+	d.Helm = helmReleases(r.Charts)
 	for _, f := range r.Leftovers {
 		if pattern := "**/*" + leftoverSuffix(path.Base(f)); !slices.Contains(d.Exclude, pattern) {
 			d.Exclude = append(d.Exclude, pattern)
@@ -163,7 +165,28 @@ func discoverSection(b *strings.Builder, r *Repo, d Discovery) {
 		b.WriteString("  # Paths the dockerfiles globs never scan: templates, backups, other projects' code.\n")
 		fmt.Fprintf(b, "  exclude = %s\n", list(d.Exclude))
 	}
+	kubeSection(b, d.Helm)
 	b.WriteString("}\n")
+}
+
+// kubeSection proposes a helm block per chart found, and shows how plain
+// manifests and kustomize overlays are listed.
+func kubeSection(b *strings.Builder, releases []HelmRelease) {
+	if len(releases) > 0 {
+		b.WriteString("\n  # Helm charts found, each rendered offline as one release named by the label\n" +
+			"  # (its templates, hooks and vendored subcharts; run `helm dependency build` first).\n")
+	} else {
+		b.WriteString("\n  # No Helm chart found (Chart.yaml).\n  # helm \"app\" { chart = \"deploy/chart\" }\n")
+	}
+	for _, h := range releases {
+		fmt.Fprintf(b, "  helm %s {\n    chart = %s\n", quote(h.Name), quote(h.Chart))
+		if len(h.Values) > 0 {
+			fmt.Fprintf(b, "    # values = %s # like helm -f, in order\n", list(h.Values))
+		}
+		b.WriteString("    # namespace = \"default\"\n    # set       = { \"image.tag\" = \"v1\" } # like helm --set, typed as written\n  }\n")
+	}
+	b.WriteString("  # Kubernetes manifests (doublestar globs) and kustomize directories:\n" +
+		"  # kubernetes = [\"deploy/**/*.yaml\"]\n  # kustomize  = [\"deploy/overlays/prod\"]\n")
 }
 
 func registrySection(b *strings.Builder) {

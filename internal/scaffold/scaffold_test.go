@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/discover"
@@ -51,6 +52,20 @@ var fixture = map[string]string{
 	"services/web/src/notes.bak":                "not a leftover of a Dockerfile or compose file\n",
 	"services/web/docker-compose.yml.swp":       "not a compose file\n",
 	"services/api/compose.override.yaml.backup": "services: {}\n",
+	"helm/app/Chart.yaml":                       "apiVersion: v2\nname: App_Stack\nversion: 0.1.0\n",
+	"helm/app/values.yaml":                      "image: example/app:1\n",
+	"helm/app/values-prod.yaml":                 "image: example/app:2\n",
+	"helm/app/templates/deploy.yaml":            deployment("{{ .Values.image }}"),
+	"helm/app/charts/sub/Chart.yaml":            "apiVersion: v2\nname: sub\nversion: 0.1.0\n", // vendored: rendered with app
+	"helm/app/charts/sub/templates/deploy.yaml": deployment("busybox:1.36"),
+	"deploy/chart/Chart.yaml":                   "apiVersion: v2\nname: app-stack\nversion: 1.0.0\n",
+	"deploy/chart/templates/deploy.yaml":        deployment("alpine:3.20"),
+}
+
+// deployment is a chart template of a Deployment running image.
+func deployment(image string) string {
+	return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Chart.Name }}\nspec:\n  template:\n    spec:\n" +
+		"      containers:\n        - name: app\n          image: " + image + "\n"
 }
 
 func writeTree(t *testing.T, files map[string]string) string {
@@ -84,6 +99,8 @@ func TestScan(t *testing.T) {
 		Leftovers: []string{"docker-compose.yml.bak", "services/api/Dockerfile.orig", "services/api/Dockerfile.tpl",
 			"services/api/compose.override.yaml.backup"},
 		SkippedDirs: []string{".git", "services/web/node_modules", "vendor"},
+		Charts: []Chart{{Dir: "deploy/chart", Name: "app-stack"},
+			{Dir: "helm/app", Name: "App_Stack", Values: []string{"helm/app/values-prod.yaml"}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Scan:\n got %+v\nwant %+v", got, want)
@@ -95,6 +112,8 @@ func TestScan(t *testing.T) {
 		// vendor is not under services/: no glob reaches it.
 		Exclude: []string{"**/*.backup", "**/*.bak", "**/*.orig", "**/*.tpl", "**/node_modules"},
 		Others:  []ComposeProject{{Dir: "deploy", Files: []string{"deploy/compose.yaml", "deploy/compose.override.yml"}}},
+		Helm: []HelmRelease{{Name: "app-stack", Chart: "deploy/chart"},
+			{Name: "app-stack-2", Chart: "helm/app", Values: []string{"helm/app/values-prod.yaml"}}},
 	}
 	if d := got.Discovery(); !reflect.DeepEqual(d, wantDiscovery) {
 		t.Errorf("Discovery:\n got %+v\nwant %+v", d, wantDiscovery)
@@ -120,7 +139,8 @@ func TestInitFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"# Next: \"imagesync lock\"", "# Other compose projects found", "#   deploy/compose.yaml, deploy/compose.override.yml",
-		"covering the 4 Dockerfiles found", `# registry "docker.io" {`} {
+		"covering the 4 Dockerfiles found", `# registry "docker.io" {`, `helm "app-stack-2" {`,
+		`    # values = ["helm/app/values-prod.yaml"] # like helm -f, in order`} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("images.hcl lacks %q:\n%s", want, text)
 		}
@@ -144,7 +164,8 @@ func TestInitFixture(t *testing.T) {
 	for _, img := range found.Images {
 		refs = append(refs, img.Ref.String())
 	}
-	want := []string{"docker.io/library/golang:1.25", "docker.io/library/node:22", "docker.io/library/node:22-alpine",
+	want := []string{"docker.io/example/app:1", "docker.io/library/alpine:3.20", "docker.io/library/busybox:1.36",
+		"docker.io/library/golang:1.25", "docker.io/library/node:22", "docker.io/library/node:22-alpine",
 		"docker.io/library/postgres:15-alpine", "docker.io/library/python:3.13-slim", "docker.io/library/redis:7",
 		"gcr.io/distroless/static:latest"}
 	if strings.Join(refs, " ") != strings.Join(want, " ") {
@@ -231,6 +252,25 @@ func TestQuote(t *testing.T) {
 	} {
 		if got := quote(in); got != want {
 			t.Errorf("quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestHelmReleases(t *testing.T) {
+	long := strings.Repeat("a", 60)
+	got := helmReleases([]Chart{{Dir: "a", Name: "web"}, {Dir: "b", Name: "Web"}, {Dir: "c/x_y"}, {Dir: "d", Name: "__"},
+		{Dir: "e", Name: long}, {Dir: "f", Name: long}})
+	var names []string
+	for _, h := range got {
+		names = append(names, h.Name)
+	}
+	want := []string{"web", "web-2", "x-y", "release", long[:53], long[:51] + "-2"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("names = %v, want %v", names, want)
+	}
+	for _, n := range names {
+		if err := chartutil.ValidateReleaseName(n); err != nil {
+			t.Errorf("%q: %v", n, err)
 		}
 	}
 }

@@ -2,8 +2,7 @@
 // none. Scan walks the tree once and notes what each kind of file tells
 // (compose projects, Dockerfiles, templates and backups of them); Render
 // turns that into a commented config, one section after another. A new
-// kind of file (Helm charts, say) is one more note in Repo.visit and one
-// more section in Render.
+// kind of file is one more note in Scan and one more section in Render.
 package scaffold
 
 import (
@@ -36,6 +35,8 @@ type Repo struct {
 	// SkippedDirs are the directories not walked into: version control
 	// metadata and other people's code (node_modules, vendor, ...).
 	SkippedDirs []string
+	// Charts are the Helm charts, subcharts left out.
+	Charts []Chart
 }
 
 // ComposeProject is a directory's compose project, as `docker compose`
@@ -66,6 +67,7 @@ func Scan(ctx context.Context, root string) (*Repo, error) {
 	r := &Repo{}
 	composeFiles := map[string][]string{} // directory -> default-named compose files in it
 	envFiles := map[string]bool{}
+	chartDirs, values := map[string]bool{}, map[string][]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -102,6 +104,10 @@ func Scan(ctx context.Context, root string) (*Repo, error) {
 			composeFiles[dir] = append(composeFiles[dir], name)
 		case name == ".env":
 			envFiles[dir] = true
+		case name == "Chart.yaml":
+			chartDirs[dir] = true
+		case isValuesFile(name):
+			values[dir] = append(values[dir], name)
 		}
 		return nil
 	})
@@ -109,6 +115,7 @@ func Scan(ctx context.Context, root string) (*Repo, error) {
 		return nil, fmt.Errorf("scan %s: %w", root, err)
 	}
 	r.Compose = composeProjects(composeFiles, envFiles)
+	r.Charts = charts(root, chartDirs, values)
 	return r, nil
 }
 

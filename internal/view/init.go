@@ -30,8 +30,11 @@ func WriteInit(w io.Writer, res *scaffold.Result, next string) error {
 	if len(d.Exclude) > 0 {
 		rows = append(rows, [2]string{"exclude", strings.Join(d.Exclude, ", ")})
 	}
+	for _, h := range d.Helm {
+		rows = append(rows, [2]string{"helm", fmt.Sprintf("%s (chart %s)", h.Name, h.Chart)})
+	}
 	if len(rows) == 0 {
-		b.WriteString("  no compose file or Dockerfile found: list the images in image blocks, or the files to scan\n")
+		b.WriteString("  no compose file, Dockerfile or Helm chart found: list the images in image blocks, or the files to scan\n")
 	}
 	for _, r := range rows {
 		fmt.Fprintf(&b, "  %-12s %s\n", r[0], r[1])

@@ -16,6 +16,7 @@ func TestWriteInit(t *testing.T) {
 	for name, content := range map[string]string{
 		"compose.yaml": "services: {}\n", ".env": "A=1\n", "deploy/docker-compose.yml": "services: {}\n",
 		"app/Dockerfile": "FROM alpine\n", "app/Dockerfile.tpl": "FROM {{ .Base }}\n", "web/web.Dockerfile": "FROM nginx\n",
+		"charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
 	} {
 		p := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -45,7 +46,7 @@ func TestWriteInit(t *testing.T) {
 	if err := WriteInit(&buf, res, "imagesync lock"); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "no compose file or Dockerfile found") {
+	if !strings.Contains(buf.String(), "no compose file, Dockerfile or Helm chart found") {
 		t.Errorf("init of an empty repository:\n%s", buf.String())
 	}
 }

@@ -41,16 +41,21 @@ type Options struct {
 	// longer one stops the operation (registry.WaitTooLongError). Default
 	// registry.DefaultMaxWait (5 minutes).
 	MaxWait time.Duration
+	// OnWarning receives each warning of discovery (an "image" field of
+	// a custom resource that is no reference, left out), once per run;
+	// the default drops them.
+	OnWarning func(msg string)
 }
 
 // Workspace is a repository with its loaded images.hcl. Its operations are
 // meant to run one after the other, as one command does.
 type Workspace struct {
-	parser   *hclparse.Parser
-	cfg      *config.Config
-	lockPath string
-	logger   *slog.Logger
-	maxWait  time.Duration
+	parser    *hclparse.Parser
+	cfg       *config.Config
+	lockPath  string
+	logger    *slog.Logger
+	maxWait   time.Duration
+	onWarning func(string)
 
 	clientOnce sync.Once
 	client     *registry.Client
@@ -71,7 +76,10 @@ func Open(opts Options) (*Workspace, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Workspace{parser: hclparse.NewParser(), logger: opts.Logger, maxWait: opts.MaxWait}
+	if opts.OnWarning == nil {
+		opts.OnWarning = func(string) {}
+	}
+	w := &Workspace{parser: hclparse.NewParser(), logger: opts.Logger, maxWait: opts.MaxWait, onWarning: opts.OnWarning}
 	cfg, diags := config.Load(w.parser, opts.ConfigFile)
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Files: w.Files(), Diags: diags}
@@ -128,9 +136,17 @@ func (w *Workspace) registry() *registry.Client {
 	return w.client
 }
 
-// Discover runs discovery on the repository.
+// Discover runs discovery on the repository and hands its warnings to
+// Options.OnWarning.
 func (w *Workspace) Discover(ctx context.Context) (*discover.Result, error) {
-	return discover.Run(ctx, w.cfg)
+	found, err := discover.Run(ctx, w.cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, msg := range found.Warnings {
+		w.onWarning(msg)
+	}
+	return found, nil
 }
 
 // loadLock reads images.lock; nil when there is none yet.

@@ -107,3 +107,23 @@ func TestCheckLock(t *testing.T) {
 		t.Errorf("broken lockfile: %v", err)
 	}
 }
+
+func TestDiscoverWarnings(t *testing.T) {
+	dir := repo(t, validHCL+"discover {\n  kubernetes = [\"cr.yaml\"]\n}\n")
+	cr := "apiVersion: example.com/v1\nkind: Dashboard\nmetadata: {name: main}\nspec: {image: \"Grafana default\"}\n"
+	if err := os.WriteFile(filepath.Join(dir, "cr.yaml"), []byte(cr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	w, err := Open(Options{ConfigFile: filepath.Join(dir, "images.hcl"), OnWarning: func(msg string) { got = append(got, msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := w.Discover(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "cr.yaml#Dashboard/main.spec.image: ") || len(found.Images) != 1 {
+		t.Errorf("warnings = %q, images = %v", got, found.Images)
+	}
+}

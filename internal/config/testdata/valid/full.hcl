@@ -14,6 +14,19 @@ discover {
     "ci/Dockerfile"         = "test"
     "./tools/../Dockerfile" = "runtime"
   }
+  helm "ai-infra-matrix" {
+    chart        = "helm/ai-infra-matrix"
+    values       = ["helm/ai-infra-matrix/values-prod.yaml", "helm/ai-infra-matrix/values-eu.yaml"]
+    set          = { "backend.image.tag" = "v0.3.8", "replicas" = 3, "debug" = false, "big" = 12345678901234567890, "list" = ["a,b"] }
+    namespace    = "ai-infra"
+    kube_version = "1.31.0"
+    api_versions = ["monitoring.coreos.com/v1"]
+  }
+  helm "monitoring" {
+    chart = "charts/monitoring-1.2.0.tgz"
+  }
+  kubernetes = ["deploy/**/*.yaml"]
+  kustomize  = ["deploy/overlays/prod"]
 }
 registry "docker.io" {
   mirrors  = ["https://mirror.example.com", "http://127.0.0.1:5101/dockerhub"]

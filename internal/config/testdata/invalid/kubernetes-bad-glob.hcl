@@ -1,0 +1,5 @@
+# want: 4:16 Invalid glob
+target { registry = "r.example.com" }
+discover {
+  kubernetes = ["deploy/[a"]
+}

@@ -1,0 +1,128 @@
+// Package kube reads Kubernetes objects from YAML and finds the container
+// images in them: what a cluster pulls for every pod template (containers,
+// initContainers, ephemeralContainers, image volumes) and the string
+// fields named "image" of custom resources. It reads bytes and objects,
+// never files, so that Helm output, kustomize output and plain manifests
+// all go through the same rules, and a later rewrite of those fields can
+// walk objects with the same Images function.
+package kube
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Object is one Kubernetes object decoded from YAML.
+type Object struct {
+	APIVersion string
+	Kind       string
+	Name       string
+	Namespace  string // "" when the object does not say
+	// Content is the whole object as decoded: maps are map[string]any,
+	// lists []any, scalars string, int, float64, bool or nil.
+	Content map[string]any
+}
+
+// Group is the API group of the object's apiVersion ("" for the core
+// group, "apps" for "apps/v1").
+func (o *Object) Group() string {
+	group, _, found := strings.Cut(o.APIVersion, "/")
+	if !found {
+		return ""
+	}
+	return group
+}
+
+// Decode reads every object of a YAML stream: several documents separated
+// by "---", and the items of List kinds ("List", "DeploymentList", ...: a
+// kind ending in List with an items list) in their place. Empty documents are skipped. A document that is not a
+// mapping, or an object without apiVersion or kind, is an error naming the
+// document (counted from 1); the objects of the other documents still come
+// back with it.
+func Decode(data []byte) ([]Object, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var objs []Object
+	var errs []error
+	for doc := 1; ; doc++ {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// The decoder cannot resynchronise after a syntax error:
+			// the documents after it are lost, and that is said.
+			errs = append(errs, fmt.Errorf("document %d: %w", doc, err))
+			break
+		}
+		if v == nil {
+			continue
+		}
+		found, err := objects(v, 0)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("document %d: %w", doc, err))
+		}
+		objs = append(objs, found...)
+	}
+	return objs, errors.Join(errs...)
+}
+
+// maxListDepth bounds Lists nested in Lists, which Kubernetes never
+// produces but a hostile file could.
+const maxListDepth = 8
+
+// objects turns one decoded document into its objects: itself, or the
+// items of a List.
+func objects(v any, depth int) ([]Object, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("not a Kubernetes object: a YAML %s, not a mapping", yamlKind(v))
+	}
+	o := Object{Content: m}
+	o.APIVersion, _ = m["apiVersion"].(string)
+	o.Kind, _ = m["kind"].(string)
+	if o.APIVersion == "" || o.Kind == "" {
+		return nil, fmt.Errorf("not a Kubernetes object: no apiVersion or kind")
+	}
+	if strings.HasSuffix(o.Kind, "List") {
+		if items, isList := m["items"].([]any); isList {
+			if depth >= maxListDepth {
+				return nil, fmt.Errorf("%s nested more than %d deep", o.Kind, maxListDepth)
+			}
+			var out []Object
+			var errs []error
+			for i, item := range items {
+				found, err := objects(item, depth+1)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s items[%d]: %w", o.Kind, i, err))
+				}
+				out = append(out, found...)
+			}
+			return out, errors.Join(errs...)
+		}
+	}
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		o.Name, _ = meta["name"].(string)
+		o.Namespace, _ = meta["namespace"].(string)
+	}
+	return []Object{o}, nil
+}
+
+// yamlKind names the YAML type of a decoded value, for messages.
+func yamlKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "list"
+	case map[any]any:
+		return "mapping with non-string keys"
+	case string:
+		return "string"
+	default:
+		return "scalar"
+	}
+}

@@ -1,0 +1,125 @@
+package kustomize
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+func testRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestBuildOverlay(t *testing.T) {
+	root := testRoot(t)
+	out, err := Build(root, filepath.Join(root, "overlays", "prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"name: prod-web", "namespace: prod", "name: prod-cleanup",
+		"image: registry.example.com/mirror/nginx:1.28-alpine", // renamed by images:
+		"image: busybox@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+		"image: nginx/nginx-prometheus-exporter:1.1", // from the component; "nginx/..." is another image than "nginx"
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("build output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "nginx:1.27-alpine") {
+		t.Errorf("the images: transformer did not apply:\n%s", got)
+	}
+}
+
+func writeKustomization(t *testing.T, dir, content string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBuildRefusesRemote(t *testing.T) {
+	tests := []struct {
+		name, kustomization, want string
+	}{
+		{"github base", "resources:\n  - github.com/org/repo//deploy?ref=v1\n", `resources: "github.com/org/repo//deploy?ref=v1" is a remote reference`},
+		{"https file", "resources:\n  - https://example.com/app.yaml\n", `"https://example.com/app.yaml"`},
+		{"scp git", "components:\n  - git@gitlab.example.com:org/repo.git//c\n", "components:"},
+		{"remote patch", "patches:\n  - path: https://example.com/p.yaml\n", "patches.path:"},
+		{"legacy bases", "bases:\n  - ssh://git@example.com/org/repo\n", "resources:"},
+		{"generator file", "configMapGenerator:\n  - name: c\n    files:\n      - k=https://example.com/f\n", "configMapGenerator:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeKustomization(t, filepath.Join(root, "app"), tt.kustomization)
+			_, err := Build(root, filepath.Join(root, "app"))
+			if !errors.Is(err, ErrRemote) || !strings.Contains(err.Error(), tt.want) ||
+				!strings.Contains(err.Error(), "app/kustomization.yaml") {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("in a base the overlay uses", func(t *testing.T) {
+		root := t.TempDir()
+		writeKustomization(t, filepath.Join(root, "base"), "resources:\n  - github.com/org/repo\n")
+		writeKustomization(t, filepath.Join(root, "overlay"), "resources:\n  - ../base\n")
+		_, err := Build(root, filepath.Join(root, "overlay"))
+		if !errors.Is(err, ErrRemote) || !strings.Contains(err.Error(), "base/kustomization.yaml") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestBuildRefusesOutsideRepository(t *testing.T) {
+	dir := t.TempDir()
+	writeKustomization(t, filepath.Join(dir, "outside"), "resources: []\n")
+	root := filepath.Join(dir, "repo")
+	writeKustomization(t, filepath.Join(root, "app"), "resources:\n  - ../../outside\n")
+	_, err := Build(root, filepath.Join(root, "app"))
+	if err == nil || !strings.Contains(err.Error(), "leaves the repository") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestRemoteAgreesWithKustomize holds remote to what kustomize does: with
+// no git on PATH, kustomize fails on cloning exactly the entries remote
+// calls remote, and reads the others as local paths. http(s) URLs are
+// left out here: kustomize would GET them, and tests reach no network
+// (TestBuildRefusesRemote shows they never get that far).
+func TestRemoteAgreesWithKustomize(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no git: a clone fails at once
+	for _, entry := range []string{
+		"github.com/org/repo", "GitHub.com/org/repo//dir?ref=v1", "github.com:org/repo", "git@gitlab.example.com:org/repo.git",
+		"ssh://git@example.com/org/repo", "git::ssh://example.com/org/repo",
+		"file:///srv/repo", "gitlab.example.com/org/repo", "local/dir", "org/repo", "repo.git",
+	} {
+		t.Run(entry, func(t *testing.T) {
+			root := t.TempDir()
+			writeKustomization(t, filepath.Join(root, "app"), "resources:\n  - "+entry+"\n")
+			_, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "app"))
+			if err == nil {
+				t.Fatal("kustomize built a missing resource")
+			}
+			cloned := strings.Contains(err.Error(), "git") && (strings.Contains(err.Error(), "executable file not found") ||
+				strings.Contains(err.Error(), "no 'git' program"))
+			if remote(entry) != cloned {
+				t.Errorf("remote(%q) = %v, but kustomize tried to clone: %v (%v)", entry, remote(entry), cloned, err)
+			}
+		})
+	}
+}
