@@ -61,6 +61,13 @@ func (l *Lock) Image(ref imageref.Ref) *Image {
 	return nil
 }
 
+// TargetDigest is the digest the target registry holds for the image, the
+// one to deploy by. It is Digest today; a lock that filters platforms may
+// record another (the filtered index) and this is the one place that
+// knows. Read it through here, never Digest, wherever the target's copy
+// is meant.
+func (img *Image) TargetDigest() digest.Digest { return img.Digest }
+
 // Build returns the locked build for ref, or nil.
 func (l *Lock) Build(ref imageref.Ref) *Build {
 	i := sort.Search(len(l.Builds), func(i int) bool { return l.Builds[i].Ref.String() >= ref.String() })
