@@ -22,6 +22,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "target"},
 		{Type: "discover"},
 		{Type: "builder"},
+		{Type: "render"},
 		{Type: "registry", LabelNames: []string{"host"}},
 		{Type: "image", LabelNames: []string{"reference"}},
 	},
@@ -114,7 +115,7 @@ func (d *decoder) root(content *hcl.BodyContent, body hcl.Body) {
 	images := map[imageref.Ref]*hcl.Block{}
 	for _, block := range content.Blocks {
 		switch block.Type {
-		case "target", "discover", "builder":
+		case "target", "discover", "builder", "render":
 			if prev := seen[block.Type]; prev != nil {
 				d.errorf(&block.DefRange, "Duplicate "+block.Type+" block",
 					"Only one %s block is allowed; the first one is at %s.", block.Type, prev.DefRange)
@@ -126,6 +127,8 @@ func (d *decoder) root(content *hcl.BodyContent, body hcl.Body) {
 				d.target(block)
 			case "discover":
 				d.discover(block)
+			case "render":
+				d.render(block)
 			default:
 				d.builder(block)
 			}
