@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/imagesync/imagesync/internal/apply"
 	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
@@ -107,16 +110,26 @@ func (a *lockArgs) operands(args []string) error {
 // imagesArgs are the arguments of `imagesync images`.
 type imagesArgs struct {
 	globals
-	Discovered bool
-	JSON       bool
+	Discovered    bool
+	JSON          bool
+	TargetDigests bool
 }
 
 func (a *imagesArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.Discovered, "discovered", false, "list what discovery finds instead of images.lock")
 	fs.BoolVar(&a.JSON, "json", false, "print JSON")
+	fs.BoolVar(&a.TargetDigests, "target-digests", false, "add the digest each image has in the target registry (builds are read from it)")
 }
 
-func (a *imagesArgs) operands(args []string) error { return noOperands(args) }
+func (a *imagesArgs) operands(args []string) error {
+	if err := noOperands(args); err != nil {
+		return err
+	}
+	if a.Discovered && a.TargetDigests {
+		return fmt.Errorf("--target-digests lists images.lock, not what discovery finds: drop --discovered")
+	}
+	return nil
+}
 
 // planArgs are the arguments of `imagesync plan`.
 type planArgs struct {
@@ -127,7 +140,9 @@ type planArgs struct {
 	Targets          []string
 	Verbose          bool
 	SkipBuilds       bool
+	Shard            string
 	targets          []imageref.Ref // Targets, parsed
+	shard            diff.Shard     // Shard, parsed
 }
 
 func (a *planArgs) define(fs *pflag.FlagSet) {
@@ -137,6 +152,7 @@ func (a *planArgs) define(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit the plan to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Verbose, "verbose", "v", false, "list unchanged images too")
 	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
+	fs.StringVar(&a.Shard, "shard", "", "split the plan into N parts by target repository and show part `K/N`; --out saves every part")
 }
 
 func (a *planArgs) operands(args []string) error {
@@ -144,6 +160,9 @@ func (a *planArgs) operands(args []string) error {
 		return err
 	}
 	var err error
+	if a.shard, err = parseShard(a.Shard); err != nil {
+		return err
+	}
 	a.targets, err = parseRefs("--target", a.Targets)
 	return err
 }
@@ -157,7 +176,10 @@ type applyArgs struct {
 	Targets     []string
 	Quiet       bool
 	SkipBuilds  bool
+	Shard       string
+	ShardWait   time.Duration
 	targets     []imageref.Ref // Targets, parsed
+	shard       diff.Shard     // Shard, parsed
 }
 
 func (a *applyArgs) define(fs *pflag.FlagSet) {
@@ -166,6 +188,8 @@ func (a *applyArgs) define(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit apply to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Quiet, "quiet", "q", false, "print only the summary")
 	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
+	fs.StringVar(&a.Shard, "shard", "", "apply only part `K/N` of the plan (split by target repository), beside N-1 other runs")
+	fs.DurationVar(&a.ShardWait, "shard-wait", apply.DefaultShardWait, "with --shard: how long a build waits for a base another part pushes")
 }
 
 func (a *applyArgs) operands(args []string) error {
@@ -182,9 +206,27 @@ func (a *applyArgs) operands(args []string) error {
 	if a.PlanFile != "" && (len(a.Targets) > 0 || a.SkipBuilds) {
 		return fmt.Errorf("--target and --skip-builds cannot narrow a saved plan; make the plan with them instead")
 	}
+	if a.ShardWait <= 0 {
+		return fmt.Errorf("--shard-wait must be positive")
+	}
 	var err error
+	if a.shard, err = parseShard(a.Shard); err != nil {
+		return err
+	}
 	a.targets, err = parseRefs("--target", a.Targets)
 	return err
+}
+
+// parseShard parses --shard K/N; "" is the whole plan.
+func parseShard(s string) (diff.Shard, error) {
+	if s == "" {
+		return diff.Shard{}, nil
+	}
+	shard, err := diff.ParseShard(s)
+	if err != nil {
+		return diff.Shard{}, fmt.Errorf("--shard %w", err)
+	}
+	return shard, nil
 }
 
 // verifyArgs are the arguments of `imagesync verify`.
@@ -207,22 +249,22 @@ type versionArgs struct{ globals }
 func (a *versionArgs) define(*pflag.FlagSet)        {}
 func (a *versionArgs) operands(args []string) error { return noOperands(args) }
 
-// helpArgs are the arguments of `imagesync help [COMMAND]`.
+// helpArgs are the arguments of `imagesync help [COMMAND [SUBCOMMAND]]`.
 type helpArgs struct {
 	globals
-	Command string // "" for the list of commands
+	Command []string // nil for the list of commands; "render", "compose"
 }
 
 func (a *helpArgs) define(*pflag.FlagSet) {}
 
 func (a *helpArgs) operands(args []string) error {
 	switch {
-	case len(args) > 1:
+	case len(args) > 2 || (len(args) == 2 && findCommand(args[0]) != nil && findCommand(args[0]).subcommands == nil):
 		return fmt.Errorf("one command at most, got %s", strings.Join(args, " "))
-	case len(args) == 1 && findCommand(args[0]) == nil:
-		return fmt.Errorf("unknown command %q", args[0])
-	case len(args) == 1:
-		a.Command = args[0]
+	case len(args) > 0 && lookupCommand(args) == nil:
+		return fmt.Errorf("unknown command %q", strings.Join(args, " "))
+	case len(args) > 0:
+		a.Command = args
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func (a *applyArgs) run(ctx context.Context, e *env) (int, error) {
 		return exitOK, view.WriteApplySummary(e.stdout, nil, p.Summary.Unchanged)
 	}
 	fmt.Fprintln(e.stdout)
-	opts := workspace.ApplyOptions{Parallelism: a.Parallelism}
+	opts := workspace.ApplyOptions{Parallelism: a.Parallelism, ShardWait: a.ShardWait}
 	var bars *view.BarProgress
 	switch {
 	case a.Quiet:
@@ -62,13 +62,16 @@ func (a *applyArgs) run(ctx context.Context, e *env) (int, error) {
 // user has seen and approved.
 func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace.Workspace) (*diff.Plan, error) {
 	if a.PlanFile != "" {
-		p, err := w.LoadPlan(ctx, a.PlanFile)
+		p, err := w.LoadPlan(ctx, a.PlanFile, a.shard)
 		if err != nil {
 			return nil, err
 		}
-		return p, view.WriteApplyingSavedPlan(e.stdout, a.PlanFile, p)
+		if err := view.WriteApplyingSavedPlan(e.stdout, a.PlanFile, p); err != nil {
+			return nil, err
+		}
+		return p, view.WriteShard(e.stdout, p)
 	}
-	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds})
+	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds, Shard: a.shard})
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +79,9 @@ func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace.Workspace) (*
 	// is always shown: nobody approves what they cannot see.
 	if !a.Quiet || (p.Summary.HasChanges() && !a.AutoApprove) {
 		if err := view.WritePlan(e.stdout, p, false); err != nil {
+			return nil, err
+		}
+		if err := view.WriteShard(e.stdout, p); err != nil {
 			return nil, err
 		}
 	}

@@ -12,7 +12,7 @@ func (a *planArgs) run(ctx context.Context, e *env) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds, Out: a.Out})
+	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds, Out: a.Out, Shard: a.shard})
 	if err != nil {
 		return exitError, err
 	}
@@ -20,6 +20,9 @@ func (a *planArgs) run(ctx context.Context, e *env) (int, error) {
 		err = view.WritePlanJSON(e.stdout, p)
 	} else {
 		err = view.WritePlan(e.stdout, p, a.Verbose)
+		if err == nil {
+			err = view.WriteShard(e.stdout, p)
+		}
 		if err == nil && a.Out != "" {
 			err = view.WritePlanSaved(e.stdout, a.Out)
 		}

@@ -19,6 +19,10 @@ type command struct {
 	help     string // the paragraphs of `imagesync help NAME`
 	// args returns a fresh argument struct: its flags, operands and run.
 	args func() arguments
+	// subcommands, when set, make this a family (render): its first
+	// operand names one of them, which is parsed and run in its stead,
+	// under the name "<family> <subcommand>".
+	subcommands func() []command
 }
 
 // commands returns the command table, in the order the usage text lists
@@ -63,6 +67,16 @@ With --detailed-exitcode it exits 2 when changes are pending, and only then.`,
 			help: `Plans, asks for confirmation (or applies a saved plan as it is), then copies each
 image by digest and runs the builds, leaving the target matching images.lock.`,
 			args: func() arguments { return &applyArgs{} },
+		},
+		{
+			name: "render", synopsis: "compose|env|json [-o FILE]",
+			summary: "write what deployments need to run the stack from the target registry",
+			help: `Writes images.lock for deployments: every image as <target repository>@<digest>,
+by digest only, so that what runs is what was reviewed and no tag can drift.
+The repository's own builds are read from the target registry, where the image
+must carry the locked inputs (run "imagesync apply" first).`,
+			args:        func() arguments { return &familyArgs{} },
+			subcommands: renderCommands,
 		},
 		{
 			name: "verify", synopsis: "[--deep] [--json]",
@@ -130,8 +144,78 @@ func parseCommandLine(args []string) (*command, arguments, error) {
 	if c == nil {
 		return nil, nil, &usageError{msg: fmt.Sprintf("unknown command %q", name)}
 	}
+	if c.subcommands != nil {
+		return c.parseSubcommand(rest)
+	}
 	a, err := c.parse(rest)
 	return c, a, err
+}
+
+// parseSubcommand finds the subcommand named by the first operand of a
+// family, after any global flags, and parses the rest of the line as its
+// own. -h/--help, or nothing, before the subcommand asks for the family's
+// help.
+func (c *command) parseSubcommand(args []string) (*command, arguments, error) {
+	var g globals
+	fs := globalFlagSet(&g)
+	fs.SetInterspersed(false)
+	help := fs.BoolP("help", "h", false, "")
+	if err := fs.Parse(args); err != nil {
+		return c, nil, &usageError{command: c.name, msg: err.Error()}
+	}
+	rest := fs.Args()
+	switch {
+	case *help:
+		return c, nil, errHelp
+	case len(rest) == 0:
+		return c, nil, &usageError{command: c.name, msg: "which one? " + c.subcommandNames()}
+	}
+	sub := c.subcommand(rest[0])
+	if sub == nil {
+		return c, nil, &usageError{command: c.name, msg: fmt.Sprintf("unknown command %q: %s", rest[0], c.subcommandNames())}
+	}
+	before := args[:len(args)-len(rest)]
+	a, err := sub.parse(append(append([]string(nil), before...), rest[1:]...))
+	return sub, a, err
+}
+
+// subcommand returns the family's subcommand called name, named
+// "<family> <name>", or nil.
+func (c *command) subcommand(name string) *command {
+	for _, sub := range c.subcommands() {
+		if sub.name == name {
+			sub.name = c.name + " " + name
+			return &sub
+		}
+	}
+	return nil
+}
+
+// subcommandNames lists a family's subcommands: "compose, env or json".
+func (c *command) subcommandNames() string {
+	var names []string
+	for _, sub := range c.subcommands() {
+		names = append(names, sub.name)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// lookupCommand finds a command by its words: "plan", "render compose".
+func lookupCommand(words []string) *command {
+	if len(words) == 0 || len(words) > 2 {
+		return nil
+	}
+	c := findCommand(words[0])
+	switch {
+	case c == nil || len(words) == 1:
+		return c
+	case c.subcommands == nil:
+		return nil
+	}
+	return c.subcommand(words[1])
 }
 
 // parse parses the command's arguments: its own flags, the global flags
@@ -210,7 +294,13 @@ func commandHelp(c *command) string {
 	if c.synopsis != "" {
 		fmt.Fprintf(&b, " %s", c.synopsis)
 	}
-	fmt.Fprintf(&b, "\n\n%s\n\nFlags:\n", c.help)
+	fmt.Fprintf(&b, "\n\n%s\n\n", c.help)
+	if c.subcommands != nil {
+		b.WriteString("Commands:\n")
+		b.WriteString(commandList(c.subcommands()))
+		fmt.Fprintf(&b, "\nRun \"imagesync help %s COMMAND\" for a command's flags.\n\n", c.name)
+	}
+	b.WriteString("Flags:\n")
 	a := c.args()
 	fs, _ := c.flagSet(a)
 	b.WriteString(flagUsages(fs))
@@ -228,13 +318,7 @@ exactly those digests to your registry.
 
 Commands:
 `)
-	width := 0
-	for _, c := range commands() {
-		width = max(width, len(c.name))
-	}
-	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
-	}
+	b.WriteString(commandList(commands()))
 	fmt.Fprintf(&b, "\nGlobal flags (before or after the command):\n%s", flagUsages(globalFlagSet(&globals{})))
 	b.WriteString(`
 Exit codes: 0 success; 1 any error, usage errors included (and a stale lock
@@ -242,6 +326,19 @@ with lock --check); 2 only with plan --detailed-exitcode: changes pending.
 
 Run "imagesync help COMMAND" or "imagesync COMMAND --help" for a command's flags.
 `)
+	return b.String()
+}
+
+// commandList lists commands with their summaries, one a line, aligned.
+func commandList(list []command) string {
+	var b strings.Builder
+	width := 0
+	for _, c := range list {
+		width = max(width, len(c.name))
+	}
+	for _, c := range list {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
+	}
 	return b.String()
 }
 

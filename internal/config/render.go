@@ -14,7 +14,8 @@ import (
 type Render struct {
 	// Env are the variables `imagesync render env` writes, one per locked
 	// image, in the order images.hcl lists them.
-	Env []EnvImage
+	Env   []EnvImage
+	Range hcl.Range // of the block; zero when images.hcl has none
 }
 
 // EnvImage is an entry of render.env: a variable that a compose file or a
@@ -38,6 +39,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func (d *decoder) render(block *hcl.Block) {
 	content, diags := block.Body.Content(renderSchema)
 	d.diags = append(d.diags, diags...)
+	d.cfg.Render.Range = block.DefRange
 	if attr, ok := content.Attributes["env"]; ok {
 		d.cfg.Render.Env = d.renderEnv(attr)
 	}

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
@@ -16,6 +17,10 @@ type PlanOptions struct {
 	SkipBuilds bool
 	// Out, when set, is where the plan is saved for `apply FILE`.
 	Out string
+	// Shard, when set, splits the plan into Shard.N parts by target
+	// repository and returns part Shard.K; the saved plan holds every
+	// part, so that one file serves the N runners.
+	Shard diff.Shard
 }
 
 // Plan compares images.lock, which must be current, with the target
@@ -31,17 +36,28 @@ func (w *Workspace) Plan(ctx context.Context, opts PlanOptions) (*diff.Plan, err
 	if err != nil {
 		return nil, err
 	}
+	if !opts.Shard.IsZero() {
+		if err := p.Partition(opts.Shard.N); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Out != "" {
 		if err := diff.SavePlan(opts.Out, p); err != nil {
 			return nil, err
 		}
+	}
+	if !opts.Shard.IsZero() {
+		return p.Part(opts.Shard)
 	}
 	return p, nil
 }
 
 // LoadPlan reads a plan saved with Plan's Out and refuses it when
 // images.lock changed since, or a target moved since the plan was made.
-func (w *Workspace) LoadPlan(ctx context.Context, file string) (*diff.Plan, error) {
+// With a shard it returns that part of the plan (split as the plan was,
+// or by diff.ShardOf when the plan was saved whole) and checks only the
+// part's own targets: the other parts' runners are pushing theirs.
+func (w *Workspace) LoadPlan(ctx context.Context, file string, shard diff.Shard) (*diff.Plan, error) {
 	cur, err := w.current(ctx)
 	if err != nil {
 		return nil, err
@@ -49,6 +65,11 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string) (*diff.Plan, erro
 	p, err := diff.LoadPlan(file)
 	if err != nil {
 		return nil, err
+	}
+	if !shard.IsZero() {
+		if p, err = p.Part(shard); err != nil {
+			return nil, fmt.Errorf("read saved plan %s: %w", file, err)
+		}
 	}
 	if err := diff.CheckStale(ctx, p, cur.file.Sum(), w.registry()); err != nil {
 		return nil, err
