@@ -260,3 +260,55 @@ func TestShardKilledAndRerun(t *testing.T) {
 	}
 	r.checkMirrored()
 }
+
+// TestShardedBuilds applies the whole example, builds included, in two
+// parts at once: a build waits for the bases the other part pushes.
+func TestShardedBuilds(t *testing.T) {
+	needBuildah(t)
+	s := startStack(t)
+	dir := s.example(t)
+	run(t, dir, 0, "lock")
+	run(t, dir, 0, "plan", "--shard", "1/2", "--out", "plan.json")
+	l := loadLock(t, filepath.Join(dir, "images.lock"))
+	partOf := map[string]int{}
+	for k, targets := range parts(t, readFile(t, filepath.Join(dir, "plan.json"))) {
+		for _, target := range targets {
+			partOf[target] = k
+		}
+	}
+	waits := 0
+	for _, b := range l.Builds {
+		for _, base := range b.Bases {
+			if img := l.Image(base); img != nil && partOf[img.Target.String()] != partOf[b.Target.String()] {
+				waits++
+			}
+		}
+	}
+	if waits == 0 {
+		t.Fatal("no build has a base in the other part: the test would not wait for anything")
+	}
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i, shard := range []string{"1/2", "2/2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = imagesync(t, dir, "apply", "--shard", shard, "--debug", "plan.json")
+		}()
+	}
+	wg.Wait()
+	waited := 0
+	for i, res := range results {
+		if res.code != 0 {
+			t.Fatalf("apply --shard %d/2:\n%v", i+1, res)
+		}
+		waited += strings.Count(res.stderr, "waiting for a base another part of the plan pushes")
+	}
+	if waited != waits {
+		t.Errorf("the builds waited for %d bases of the other part, the lock has %d such bases", waited, waits)
+	}
+	if r := run(t, dir, 0, "plan", "--detailed-exitcode"); !strings.Contains(r.stdout, "No changes.") {
+		t.Errorf("plan after both parts:\n%v", r)
+	}
+	run(t, dir, 0, "verify", "--deep")
+}
