@@ -4,7 +4,6 @@ import (
 	"regexp"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/imagesync/imagesync/internal/imageref"
 )
@@ -48,34 +47,24 @@ func (d *decoder) render(block *hcl.Block) {
 // renderEnv decodes render.env, a map from a variable name to an image
 // reference, keeping each entry's place for diagnostics.
 func (d *decoder) renderEnv(attr *hcl.Attribute) []EnvImage {
-	pairs, diags := hcl.ExprMap(attr.Expr)
-	d.diags = append(d.diags, diags...)
 	var out []EnvImage
 	seen := map[string]hcl.Range{}
-	for _, kv := range pairs {
-		keyRange := kv.Key.Range()
-		var name, ref string
-		keyDiags := gohcl.DecodeExpression(kv.Key, nil, &name)
-		valDiags := gohcl.DecodeExpression(kv.Value, nil, &ref)
-		d.diags = append(append(d.diags, keyDiags...), valDiags...)
-		if keyDiags.HasErrors() || valDiags.HasErrors() {
+	for _, p := range d.stringPairs(attr) {
+		if !envName.MatchString(p.Key) {
+			d.errorf(&p.KeyRange, "Invalid variable name", "%q is not a variable name: letters, digits and _, not starting with a digit, e.g. REDIS_IMAGE.", p.Key)
 			continue
 		}
-		if !envName.MatchString(name) {
-			d.errorf(&keyRange, "Invalid variable name", "%q is not a variable name: letters, digits and _, not starting with a digit, e.g. REDIS_IMAGE.", name)
+		if prev, ok := seen[p.Key]; ok {
+			d.errorf(&p.KeyRange, "Duplicate variable", "%s is already set at %s.", p.Key, prev)
 			continue
 		}
-		if prev, ok := seen[name]; ok {
-			d.errorf(&keyRange, "Duplicate variable", "%s is already set at %s.", name, prev)
-			continue
-		}
-		seen[name] = keyRange
-		r, err := imageref.Parse(ref)
+		seen[p.Key] = p.KeyRange
+		r, err := imageref.Parse(p.Value)
 		if err != nil {
-			d.errorf(kv.Value.Range().Ptr(), "Invalid image reference", "%s: %s.", name, err)
+			d.errorf(&p.ValueRange, "Invalid image reference", "%s: %s.", p.Key, err)
 			continue
 		}
-		out = append(out, EnvImage{Name: name, Ref: r, Range: kv.Value.Range()})
+		out = append(out, EnvImage{Name: p.Key, Ref: r, Range: p.ValueRange})
 	}
 	return out
 }
