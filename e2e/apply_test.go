@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/crane"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -518,12 +519,15 @@ func TestApplySavedPlan(t *testing.T) {
 		t.Errorf("a refused saved plan wrote to the target: %v", w)
 	}
 
-	// A target moves after the plan was made.
+	// A target moves elsewhere after the plan was made: someone pushed
+	// another image to its tag.
 	run(t, dir, 2, "plan", "--out", "target-moves.json", "--detailed-exitcode")
-	run(t, dir, 0, "apply", "--auto-approve", "--target", python)
+	pythonTarget := s.target.Host() + "/ai-infra-matrix/python:3.13-alpine"
+	if err := crane.Copy(s.target.Host()+"/ai-infra-matrix/nginx:1.27-alpine", pythonTarget, crane.Insecure); err != nil {
+		t.Fatal(err)
+	}
 	mark = len(requests(t, s.target))
 	r = run(t, dir, 1, "apply", "target-moves.json")
-	pythonTarget := s.target.Host() + "/ai-infra-matrix/python:3.13-alpine"
 	if !strings.Contains(r.stderr, "saved plan is stale") || !strings.Contains(r.stderr, pythonTarget+" moved since the plan") {
 		t.Errorf("apply of a plan whose target moved:\n%v", r)
 	}
@@ -531,10 +535,14 @@ func TestApplySavedPlan(t *testing.T) {
 		t.Errorf("a refused saved plan wrote to the target: %v", w)
 	}
 
+	// A target that reached the locked digest since the plan was made (an
+	// earlier run of the plan landed it) is done, not stale.
 	run(t, dir, 2, "plan", "--out", "fresh.json", "--detailed-exitcode")
+	run(t, dir, 0, "apply", "--auto-approve", "--target", python)
 	r = run(t, dir, 0, "apply", "fresh.json")
-	if !strings.Contains(r.stdout, "Apply complete! Images: 0 created, 1 updated, 14 unchanged.") {
-		t.Errorf("apply of a fresh saved plan:\n%v", r)
+	if !strings.Contains(r.stdout, "Applying the saved plan fresh.json: 0 to create, 1 to update, 14 unchanged.") ||
+		!strings.Contains(r.stdout, "Apply complete! Images: 0 created, 1 updated, 14 unchanged.") {
+		t.Errorf("apply of a saved plan half done:\n%v", r)
 	}
 	run(t, dir, 0, "verify", "--deep")
 }

@@ -127,7 +127,7 @@ func TestSupplyChain(t *testing.T) {
 			run(t, dir, 0, "lock")
 			l := loadLock(t, filepath.Join(dir, "images.lock"))
 			for _, ref := range []string{"docker.io/signed/single:1", "docker.io/signed/multi:1"} {
-				checkPinned(t, lockedImage(t, l, ref), form.via, digests[ref])
+				checkPinnedReferrers(t, lockedImage(t, l, ref), form.via, digests[ref])
 			}
 			checkNoSupply(t, dir, lockedImage(t, l, "docker.io/plain/unsigned:1"))
 
@@ -158,9 +158,9 @@ func TestSupplyChain(t *testing.T) {
 	}
 }
 
-// checkPinned checks that a signed image's lock block pins one signature
+// checkPinnedReferrers checks that a signed image's lock block pins one signature
 // and one SBOM attached to its digest.
-func checkPinned(t *testing.T, img *lock.Image, via referrers.Via, d string) {
+func checkPinnedReferrers(t *testing.T, img *lock.Image, via referrers.Via, d string) {
 	t.Helper()
 	counts := referrers.Count(img.Referrers)
 	if len(img.Referrers) != 2 || counts[referrers.Signature] != 1 || counts[referrers.SBOM] != 1 {

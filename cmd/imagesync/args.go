@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/imagesync/imagesync/internal/apply"
 	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/registry"
 	"github.com/imagesync/imagesync/internal/view"
@@ -165,17 +167,22 @@ func (a *lockArgs) operands(args []string) error {
 type imagesArgs struct {
 	globals
 	output
-	Discovered bool
+	Discovered    bool
+	TargetDigests bool
 }
 
 func (a *imagesArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.Discovered, "discovered", false, "list what discovery finds instead of images.lock")
 	a.output.define(fs)
+	fs.BoolVar(&a.TargetDigests, "target-digests", false, "add the digest each image has in the target registry (builds are read from it)")
 }
 
 func (a *imagesArgs) operands(args []string) error {
 	if err := noOperands(args); err != nil {
 		return err
+	}
+	if a.Discovered && a.TargetDigests {
+		return fmt.Errorf("--target-digests lists images.lock, not what discovery finds: drop --discovered")
 	}
 	return a.output.resolve()
 }
@@ -192,7 +199,9 @@ type planArgs struct {
 	NoPreflight      bool
 	BaseLock         string
 	MaxWait          time.Duration
+	Shard            string
 	targets          []imageref.Ref // Targets, parsed
+	shard            diff.Shard     // Shard, parsed
 }
 
 func (a *planArgs) define(fs *pflag.FlagSet) {
@@ -205,6 +214,7 @@ func (a *planArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.NoPreflight, "no-preflight", false, "check neither the target repositories nor the source registries' rate limits")
 	fs.StringVar(&a.BaseLock, "base-lock", "", "without credentials for the target, compare images.lock with this `FILE` (the base branch's lock)")
 	defineMaxWait(fs, &a.MaxWait)
+	fs.StringVar(&a.Shard, "shard", "", "split the plan into N parts by target repository and show part `K/N`; --out saves every part")
 }
 
 func (a *planArgs) operands(args []string) error {
@@ -218,6 +228,9 @@ func (a *planArgs) operands(args []string) error {
 		return err
 	}
 	var err error
+	if a.shard, err = parseShard(a.Shard); err != nil {
+		return err
+	}
 	a.targets, err = parseRefs("--target", a.Targets)
 	return err
 }
@@ -233,7 +246,10 @@ type applyArgs struct {
 	Quiet       bool
 	SkipBuilds  bool
 	MaxWait     time.Duration
+	Shard       string
+	ShardWait   time.Duration
 	targets     []imageref.Ref // Targets, parsed
+	shard       diff.Shard     // Shard, parsed
 }
 
 func (a *applyArgs) define(fs *pflag.FlagSet) {
@@ -245,6 +261,8 @@ func (a *applyArgs) define(fs *pflag.FlagSet) {
 	fs.StringVar(&a.Format, "format", "", "print the summary as `FORMAT`: text, json or markdown (default text; with the others, the plan and progress go to stderr)")
 	fs.BoolVar(&a.JSON, "json", false, "the same as --format json")
 	defineMaxWait(fs, &a.MaxWait)
+	fs.StringVar(&a.Shard, "shard", "", "apply only part `K/N` of the plan (split by target repository), beside N-1 other runs")
+	fs.DurationVar(&a.ShardWait, "shard-wait", apply.DefaultShardWait, "with --shard: how long a build waits for a base another part pushes")
 }
 
 func (a *applyArgs) operands(args []string) error {
@@ -267,9 +285,27 @@ func (a *applyArgs) operands(args []string) error {
 	if err := checkMaxWait(a.MaxWait); err != nil {
 		return err
 	}
+	if a.ShardWait <= 0 {
+		return fmt.Errorf("--shard-wait must be positive")
+	}
 	var err error
+	if a.shard, err = parseShard(a.Shard); err != nil {
+		return err
+	}
 	a.targets, err = parseRefs("--target", a.Targets)
 	return err
+}
+
+// parseShard parses --shard K/N; "" is the whole plan.
+func parseShard(s string) (diff.Shard, error) {
+	if s == "" {
+		return diff.Shard{}, nil
+	}
+	shard, err := diff.ParseShard(s)
+	if err != nil {
+		return diff.Shard{}, fmt.Errorf("--shard %w", err)
+	}
+	return shard, nil
 }
 
 // verifyArgs are the arguments of `imagesync verify`.
@@ -302,22 +338,22 @@ type versionArgs struct{ globals }
 func (a *versionArgs) define(*pflag.FlagSet)        {}
 func (a *versionArgs) operands(args []string) error { return noOperands(args) }
 
-// helpArgs are the arguments of `imagesync help [COMMAND]`.
+// helpArgs are the arguments of `imagesync help [COMMAND [SUBCOMMAND]]`.
 type helpArgs struct {
 	globals
-	Command string // "" for the list of commands
+	Command []string // nil for the list of commands; "render", "compose"
 }
 
 func (a *helpArgs) define(*pflag.FlagSet) {}
 
 func (a *helpArgs) operands(args []string) error {
 	switch {
-	case len(args) > 1:
+	case len(args) > 2 || (len(args) == 2 && findCommand(args[0]) != nil && findCommand(args[0]).subcommands == nil):
 		return fmt.Errorf("one command at most, got %s", strings.Join(args, " "))
-	case len(args) == 1 && findCommand(args[0]) == nil:
-		return fmt.Errorf("unknown command %q", args[0])
-	case len(args) == 1:
-		a.Command = args[0]
+	case len(args) > 0 && lookupCommand(args) == nil:
+		return fmt.Errorf("unknown command %q", strings.Join(args, " "))
+	case len(args) > 0:
+		a.Command = args
 	}
 	return nil
 }

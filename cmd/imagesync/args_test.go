@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagesync/imagesync/internal/apply"
+	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/view"
+	"github.com/imagesync/imagesync/internal/workspace"
 )
 
 // defaults are the global flags when none is given.
@@ -20,6 +23,9 @@ var (
 	text   = output{format: view.Text}
 	wait5m = 5 * time.Minute
 )
+
+// wait is apply's default --shard-wait.
+const wait = apply.DefaultShardWait
 
 func refs(t *testing.T, list ...string) []imageref.Ref {
 	t.Helper()
@@ -80,6 +86,8 @@ func TestParseCommandLine(t *testing.T) {
 		{"images --format yaml", nil, `images: --format: unknown format "yaml": use text, json or markdown`},
 		{"images lock", nil, "images: unexpected arguments: lock"},
 		{"images -h", nil, "help"},
+		{"images --target-digests --json", &imagesArgs{globals: defaults, TargetDigests: true, output: output{JSON: true, format: view.JSON}}, ""},
+		{"images --discovered --target-digests", nil, "images: --target-digests lists images.lock, not what discovery finds"},
 		// plan
 		{"plan", &planArgs{globals: defaults, output: text, MaxWait: wait5m}, ""},
 		{"plan --detailed-exitcode --json --out p.json --target redis:7-alpine --target nginx -v --skip-builds",
@@ -95,19 +103,31 @@ func TestParseCommandLine(t *testing.T) {
 		{"plan p.json", nil, "plan: unexpected arguments: p.json"},
 		{"plan --detailed-exitcode --nope", nil, "plan: unknown flag: --nope"},
 		{"plan --help", nil, "help"},
+		{"plan --shard 2/4 --out p.json", &planArgs{globals: defaults, output: text, MaxWait: wait5m, Out: "p.json", Shard: "2/4", shard: diff.Shard{K: 2, N: 4}}, ""},
+		{"plan --shard=1/1", &planArgs{globals: defaults, output: text, MaxWait: wait5m, Shard: "1/1", shard: diff.Shard{K: 1, N: 1}}, ""},
+		{"plan --shard 5/4", nil, `plan: --shard "5/4": K counts from 1 to N`},
+		{"plan --shard 4", nil, `plan: --shard "4" is not K/N`},
+		{"plan --shard", nil, "plan: flag needs an argument: --shard"},
 		// apply
-		{"apply", &applyArgs{globals: defaults, output: text, MaxWait: wait5m, Parallelism: 4}, ""},
-		{"apply p.json", &applyArgs{globals: defaults, output: text, MaxWait: wait5m, Parallelism: 4, PlanFile: "p.json"}, ""},
+		{"apply", &applyArgs{globals: defaults, output: text, MaxWait: wait5m, ShardWait: wait, Parallelism: 4}, ""},
+		{"apply p.json", &applyArgs{globals: defaults, output: text, MaxWait: wait5m, ShardWait: wait, Parallelism: 4, PlanFile: "p.json"}, ""},
 		{"apply --auto-approve --parallelism 8 --target redis -q --skip-builds",
-			&applyArgs{globals: defaults, output: text, MaxWait: wait5m, AutoApprove: true, Parallelism: 8, Quiet: true, SkipBuilds: true,
+			&applyArgs{globals: defaults, output: text, MaxWait: wait5m, ShardWait: wait, AutoApprove: true, Parallelism: 8, Quiet: true, SkipBuilds: true,
 				Targets: []string{"redis"}, targets: refs(t, "redis")}, ""},
+		{"apply --shard 3/4 p.json", &applyArgs{globals: defaults, output: text, MaxWait: wait5m, Parallelism: 4, ShardWait: wait, PlanFile: "p.json",
+			Shard: "3/4", shard: diff.Shard{K: 3, N: 4}}, ""},
+		{"apply --auto-approve --shard 1/2 --shard-wait 90s", &applyArgs{globals: defaults, output: text, MaxWait: wait5m, AutoApprove: true, Parallelism: 4,
+			ShardWait: 90 * time.Second, Shard: "1/2", shard: diff.Shard{K: 1, N: 2}}, ""},
+		{"apply --shard 0/4", nil, `apply: --shard "0/4": K counts from 1 to N`},
+		{"apply --shard 1/2 --shard-wait 0s", nil, "apply: --shard-wait must be positive"},
+		{"apply --shard-wait soon", nil, `apply: invalid argument "soon" for "--shard-wait" flag`},
 		{"apply a.json b.json", nil, "apply: at most one plan file, got a.json b.json"},
 		{"apply --parallelism 0", nil, "apply: --parallelism must be at least 1"},
 		{"apply --parallelism x", nil, `apply: invalid argument "x" for "--parallelism" flag`},
 		{"apply p.json --target redis", nil, "apply: --target and --skip-builds cannot narrow a saved plan"},
 		{"apply p.json --skip-builds", nil, "apply: --target and --skip-builds cannot narrow a saved plan"},
 		{"apply -h", nil, "help"},
-		{"apply p.json --format markdown --max-wait 90s", &applyArgs{globals: defaults, output: output{Format: "markdown", format: view.Markdown}, MaxWait: 90 * time.Second, Parallelism: 4, PlanFile: "p.json"}, ""},
+		{"apply p.json --format markdown --max-wait 90s", &applyArgs{globals: defaults, output: output{Format: "markdown", format: view.Markdown}, MaxWait: 90 * time.Second, ShardWait: wait, Parallelism: 4, PlanFile: "p.json"}, ""},
 		{"apply --json --format markdown", nil, "apply: --json and --format markdown cannot be combined"},
 		// verify
 		{"verify", &verifyArgs{globals: defaults, output: text, MaxWait: wait5m}, ""},
@@ -115,6 +135,23 @@ func TestParseCommandLine(t *testing.T) {
 		{"verify --format markdown", &verifyArgs{globals: defaults, output: output{Format: "markdown", format: view.Markdown}, MaxWait: wait5m}, ""},
 		{"verify now", nil, "verify: unexpected arguments: now"},
 		{"verify --help", nil, "help"},
+		// render
+		{"render compose", &renderArgs{globals: defaults, kind: workspace.RenderCompose, Out: "compose.mirror.yaml"}, ""},
+		{"render compose -o -", &renderArgs{globals: defaults, kind: workspace.RenderCompose, Out: "-"}, ""},
+		{"-C repo render compose --output=deploy/c.yaml", &renderArgs{globals: globals{Dir: "repo", Config: "images.hcl", Lockfile: "images.lock"},
+			kind: workspace.RenderCompose, Out: "deploy/c.yaml"}, ""},
+		{"render --config ci.hcl env", &renderArgs{globals: globals{Config: "ci.hcl", Lockfile: "images.lock"}, kind: workspace.RenderEnv, Out: "-"}, ""},
+		{"render env -o .env.mirror", &renderArgs{globals: defaults, kind: workspace.RenderEnv, Out: ".env.mirror"}, ""},
+		{"render json --debug", &renderArgs{globals: globals{Config: "images.hcl", Lockfile: "images.lock", Debug: true}, kind: workspace.RenderJSON, Out: "-"}, ""},
+		{"render", nil, "render: which one? compose, env or json"},
+		{"render kubernetes", nil, `render: unknown command "kubernetes": compose, env or json`},
+		{"render --nope compose", nil, "render: unknown flag: --nope"},
+		{"render compose --nope", nil, "render compose: unknown flag: --nope"},
+		{"render compose x.yaml", nil, "render compose: unexpected arguments: x.yaml"},
+		{"render compose -o", nil, "render compose: flag needs an argument: 'o' in -o"},
+		{"render compose --output=", nil, "render compose: -o needs a file name"},
+		{"render -h", nil, "help"},
+		{"render env --help", nil, "help"},
 		// version
 		{"version", &versionArgs{globals: defaults}, ""},
 		{"--version", &versionArgs{globals: defaults}, ""},
@@ -125,9 +162,13 @@ func TestParseCommandLine(t *testing.T) {
 		{"help", &helpArgs{globals: defaults}, ""},
 		{"-h", &helpArgs{globals: defaults}, ""},
 		{"--help", &helpArgs{globals: defaults}, ""},
-		{"help lock", &helpArgs{globals: defaults, Command: "lock"}, ""},
-		{"-h plan", &helpArgs{globals: defaults, Command: "plan"}, ""},
+		{"help lock", &helpArgs{globals: defaults, Command: []string{"lock"}}, ""},
+		{"-h plan", &helpArgs{globals: defaults, Command: []string{"plan"}}, ""},
+		{"help render compose", &helpArgs{globals: defaults, Command: []string{"render", "compose"}}, ""},
+		{"-h render json", &helpArgs{globals: defaults, Command: []string{"render", "json"}}, ""},
 		{"help nope", nil, `help: unknown command "nope"`},
+		{"help render nope", nil, `help: unknown command "render nope"`},
+		{"help render compose json", nil, "help: one command at most, got render compose json"},
 		{"help lock plan", nil, "help: one command at most, got lock plan"},
 		{"help -h", nil, "help"},
 		// before any command
@@ -164,7 +205,7 @@ func TestParseCommandLine(t *testing.T) {
 func FuzzParseCommandLine(f *testing.F) {
 	for _, seed := range []string{"lock\x00--upgrade\x00redis", "plan\x00--target\x00Bad", "-C\x00x\x00init\x00--target=localhost:5000",
 		"apply\x00--parallelism\x00-1", "help\x00lock", "--\x00lock", "-h\x00nope", "version\x00--\x00x",
-		"plan\x00--format\x00markdown\x00--json", "apply\x00--max-wait\x00-5s", "lock\x00--format=json", "plan\x00--base-lock"} {
+		"plan\x00--format\x00markdown\x00--json", "apply\x00--max-wait\x00-5s", "lock\x00--format=json", "plan\x00--base-lock", "render\x00compose\x00-o\x00-", "-C\x00x\x00render\x00env", "apply\x00--shard\x002/4"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -34,7 +34,7 @@ func (a *applyArgs) run(ctx context.Context, e *env) (int, error) {
 		return exitOK, a.summarize(e, w, &workspace.ApplyResult{Unchanged: p.Summary.Unchanged})
 	}
 	fmt.Fprintln(log)
-	opts := workspace.ApplyOptions{Parallelism: a.Parallelism}
+	opts := workspace.ApplyOptions{Parallelism: a.Parallelism, ShardWait: a.ShardWait}
 	var bars *view.BarProgress
 	switch {
 	case a.Quiet:
@@ -90,13 +90,16 @@ func (a *applyArgs) summarize(e *env, w *workspace.Workspace, res *workspace.App
 // user has seen and approved.
 func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace.Workspace, log io.Writer) (*diff.Plan, error) {
 	if a.PlanFile != "" {
-		p, err := w.LoadPlan(ctx, a.PlanFile)
+		p, err := w.LoadPlan(ctx, a.PlanFile, a.shard)
 		if err != nil {
 			return nil, err
 		}
-		return p, view.WriteApplyingSavedPlan(log, a.PlanFile, p)
+		if err := view.WriteApplyingSavedPlan(log, a.PlanFile, p); err != nil {
+			return nil, err
+		}
+		return p, view.WriteShard(log, p)
 	}
-	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds})
+	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds, Shard: a.shard})
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +107,9 @@ func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace.Workspace, lo
 	// is always shown: nobody approves what they cannot see.
 	if !a.Quiet || (p.Summary.HasChanges() && !a.AutoApprove) {
 		if err := view.WritePlan(log, p, false); err != nil {
+			return nil, err
+		}
+		if err := view.WriteShard(log, p); err != nil {
 			return nil, err
 		}
 	}

@@ -15,8 +15,8 @@ var version string
 
 func (a *helpArgs) run(_ context.Context, e *env) (int, error) {
 	text := usage()
-	if a.Command != "" {
-		text = commandHelp(findCommand(a.Command))
+	if len(a.Command) > 0 {
+		text = commandHelp(lookupCommand(a.Command))
 	}
 	_, err := io.WriteString(e.stdout, text)
 	return exitOK, err

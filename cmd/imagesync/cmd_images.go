@@ -24,6 +24,13 @@ func (a *imagesArgs) run(ctx context.Context, e *env) (int, error) {
 			return exitError, err
 		}
 		list = view.LockedImages(l)
+		if a.TargetDigests {
+			built, err := w.BuiltDigests(ctx, l.Builds)
+			if err != nil {
+				return exitError, err
+			}
+			list = view.WithTargetDigests(list, l, built)
+		}
 	}
 	switch a.format {
 	case view.JSON:

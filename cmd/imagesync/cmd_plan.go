@@ -15,7 +15,7 @@ func (a *planArgs) run(ctx context.Context, e *env) (int, error) {
 		return exitError, err
 	}
 	p, err := w.Review(ctx, workspace.ReviewOptions{
-		PlanOptions: workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds, Out: a.Out},
+		PlanOptions: workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds, Out: a.Out, Shard: a.shard},
 		NoPreflight: a.NoPreflight, BaseLock: a.BaseLock})
 	if err != nil {
 		return exitError, err
@@ -45,6 +45,9 @@ func (a *planArgs) write(out io.Writer, p *diff.Plan, md view.MarkdownOptions) e
 		return view.WritePlanMarkdown(out, p, md)
 	}
 	if err := view.WritePlan(out, p, a.Verbose); err != nil {
+		return err
+	}
+	if err := view.WriteShard(out, p); err != nil {
 		return err
 	}
 	if a.Out != "" {

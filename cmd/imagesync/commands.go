@@ -19,6 +19,10 @@ type command struct {
 	help     string // the paragraphs of `imagesync help NAME`
 	// args returns a fresh argument struct: its flags, operands and run.
 	args func() arguments
+	// subcommands, when set, make this a family (render): its first
+	// operand names one of them, which is parsed and run in its stead,
+	// under the name "<family> <subcommand>".
+	subcommands func() []command
 }
 
 // commands returns the command table, in the order the usage text lists
@@ -51,7 +55,7 @@ does not match the config and files, naming the command that updates it
 			args:    func() arguments { return &imagesArgs{} },
 		},
 		{
-			name: "plan", synopsis: "[--detailed-exitcode] [--format text|json|markdown] [--out FILE] [--target REF]... [--skip-builds] [--no-preflight] [--base-lock FILE] [-v]",
+			name: "plan", synopsis: "[--detailed-exitcode] [--format text|json|markdown] [--out FILE] [--target REF]... [--skip-builds] [--no-preflight] [--base-lock FILE] [--shard K/N] [-v]",
 			summary: "show what apply would change in the target registry",
 			help: `Compares images.lock with the target registry (one HEAD per image) and shows
 what apply would create, update, build or rebuild.
@@ -72,13 +76,23 @@ the step summary.`,
 			args: func() arguments { return &planArgs{} },
 		},
 		{
-			name: "apply", synopsis: "[PLANFILE] [--auto-approve] [--parallelism N] [--target REF]... [--skip-builds] [--max-wait DURATION] [-q]",
+			name: "apply", synopsis: "[PLANFILE] [--auto-approve] [--parallelism N] [--target REF]... [--skip-builds] [--max-wait DURATION] [--shard K/N] [-q]",
 			summary: "push what differs (images by digest, builds), after confirmation",
 			help: `Plans, asks for confirmation (or applies a saved plan as it is), then copies each
 image by digest and runs the builds, leaving the target matching images.lock.
 A registry asking (Retry-After) for a longer pause than --max-wait stops the
 run cleanly: what is in flight finishes, the summary says when to run again.`,
 			args: func() arguments { return &applyArgs{} },
+		},
+		{
+			name: "render", synopsis: "compose|env|json [-o FILE]",
+			summary: "write what deployments need to run the stack from the target registry",
+			help: `Writes images.lock for deployments: every image as <target repository>@<digest>,
+by digest only, so that what runs is what was reviewed and no tag can drift.
+The repository's own builds are read from the target registry, where the image
+must carry the locked inputs (run "imagesync apply" first).`,
+			args:        func() arguments { return &familyArgs{} },
+			subcommands: renderCommands,
 		},
 		{
 			name: "verify", synopsis: "[--deep] [--format text|json|markdown]",
@@ -146,8 +160,78 @@ func parseCommandLine(args []string) (*command, arguments, error) {
 	if c == nil {
 		return nil, nil, &usageError{msg: fmt.Sprintf("unknown command %q", name)}
 	}
+	if c.subcommands != nil {
+		return c.parseSubcommand(rest)
+	}
 	a, err := c.parse(rest)
 	return c, a, err
+}
+
+// parseSubcommand finds the subcommand named by the first operand of a
+// family, after any global flags, and parses the rest of the line as its
+// own. -h/--help, or nothing, before the subcommand asks for the family's
+// help.
+func (c *command) parseSubcommand(args []string) (*command, arguments, error) {
+	var g globals
+	fs := globalFlagSet(&g)
+	fs.SetInterspersed(false)
+	help := fs.BoolP("help", "h", false, "")
+	if err := fs.Parse(args); err != nil {
+		return c, nil, &usageError{command: c.name, msg: err.Error()}
+	}
+	rest := fs.Args()
+	switch {
+	case *help:
+		return c, nil, errHelp
+	case len(rest) == 0:
+		return c, nil, &usageError{command: c.name, msg: "which one? " + c.subcommandNames()}
+	}
+	sub := c.subcommand(rest[0])
+	if sub == nil {
+		return c, nil, &usageError{command: c.name, msg: fmt.Sprintf("unknown command %q: %s", rest[0], c.subcommandNames())}
+	}
+	before := args[:len(args)-len(rest)]
+	a, err := sub.parse(append(append([]string(nil), before...), rest[1:]...))
+	return sub, a, err
+}
+
+// subcommand returns the family's subcommand called name, named
+// "<family> <name>", or nil.
+func (c *command) subcommand(name string) *command {
+	for _, sub := range c.subcommands() {
+		if sub.name == name {
+			sub.name = c.name + " " + name
+			return &sub
+		}
+	}
+	return nil
+}
+
+// subcommandNames lists a family's subcommands: "compose, env or json".
+func (c *command) subcommandNames() string {
+	var names []string
+	for _, sub := range c.subcommands() {
+		names = append(names, sub.name)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// lookupCommand finds a command by its words: "plan", "render compose".
+func lookupCommand(words []string) *command {
+	if len(words) == 0 || len(words) > 2 {
+		return nil
+	}
+	c := findCommand(words[0])
+	switch {
+	case c == nil || len(words) == 1:
+		return c
+	case c.subcommands == nil:
+		return nil
+	}
+	return c.subcommand(words[1])
 }
 
 // parse parses the command's arguments: its own flags, the global flags
@@ -226,7 +310,13 @@ func commandHelp(c *command) string {
 	if c.synopsis != "" {
 		fmt.Fprintf(&b, " %s", c.synopsis)
 	}
-	fmt.Fprintf(&b, "\n\n%s\n\nFlags:\n", c.help)
+	fmt.Fprintf(&b, "\n\n%s\n\n", c.help)
+	if c.subcommands != nil {
+		b.WriteString("Commands:\n")
+		b.WriteString(commandList(c.subcommands()))
+		fmt.Fprintf(&b, "\nRun \"imagesync help %s COMMAND\" for a command's flags.\n\n", c.name)
+	}
+	b.WriteString("Flags:\n")
 	a := c.args()
 	fs, _ := c.flagSet(a)
 	b.WriteString(flagUsages(fs))
@@ -244,13 +334,7 @@ exactly those digests to your registry.
 
 Commands:
 `)
-	width := 0
-	for _, c := range commands() {
-		width = max(width, len(c.name))
-	}
-	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
-	}
+	b.WriteString(commandList(commands()))
 	fmt.Fprintf(&b, "\nGlobal flags (before or after the command):\n%s", flagUsages(globalFlagSet(&globals{})))
 	b.WriteString(`
 Exit codes: 0 success; 1 any error, usage errors included (and a stale lock
@@ -259,6 +343,19 @@ registry's Retry-After); 2 only with plan --detailed-exitcode: changes pending.
 
 Run "imagesync help COMMAND" or "imagesync COMMAND --help" for a command's flags.
 `)
+	return b.String()
+}
+
+// commandList lists commands with their summaries, one a line, aligned.
+func commandList(list []command) string {
+	var b strings.Builder
+	width := 0
+	for _, c := range list {
+		width = max(width, len(c.name))
+	}
+	for _, c := range list {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
+	}
 	return b.String()
 }
 

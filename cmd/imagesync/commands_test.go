@@ -26,9 +26,10 @@ func runLine(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // `CMD -h` and `CMD --help` print the same help to stdout and exit 0, and
 // that the help names the command and every one of its flags.
 func TestHelpAgrees(t *testing.T) {
-	for _, c := range commands() {
+	for _, c := range everyCommand() {
 		var first string
-		for _, line := range [][]string{{"help", c.name}, {c.name, "-h"}, {c.name, "--help"}, {"-h", c.name}} {
+		words := strings.Fields(c.name)
+		for _, line := range [][]string{append([]string{"help"}, words...), append(words, "-h"), append(words, "--help"), append([]string{"-h"}, words...)} {
 			code, stdout, stderr := runLine(t, line...)
 			if code != exitOK || stderr != "" {
 				t.Errorf("imagesync %s: exit %d, stderr %q", strings.Join(line, " "), code, stderr)
@@ -50,6 +51,21 @@ func TestHelpAgrees(t *testing.T) {
 			}
 		}
 	}
+}
+
+// everyCommand is the command table with the subcommands of each family,
+// named as they are typed ("render compose").
+func everyCommand() []command {
+	var out []command
+	for _, c := range commands() {
+		out = append(out, c)
+		if c.subcommands != nil {
+			for _, sub := range c.subcommands() {
+				out = append(out, *c.subcommand(sub.name))
+			}
+		}
+	}
+	return out
 }
 
 // TestUsageListsTheTable checks that the usage text lists exactly the
@@ -104,8 +120,8 @@ func TestUsageErrorsExit1(t *testing.T) {
 			t.Errorf("imagesync %s: exit %d, stdout %q, stderr %q; want exit 1 and %q", tt.line, code, stdout, stderr, tt.want)
 		}
 	}
-	for _, c := range commands() {
-		code, _, stderr := runLine(t, c.name, "--no-such-flag")
+	for _, c := range everyCommand() {
+		code, _, stderr := runLine(t, append(strings.Fields(c.name), "--no-such-flag")...)
 		if code != exitError || !strings.HasPrefix(stderr, "imagesync: "+c.name+": unknown flag: --no-such-flag\n") {
 			t.Errorf("imagesync %s --no-such-flag: exit %d, stderr %q", c.name, code, stderr)
 		}

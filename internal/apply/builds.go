@@ -36,6 +36,10 @@ type BuildEnv struct {
 	// Current maps builds the plan leaves unchanged to the digest their
 	// target holds, for builds based on them.
 	Current map[imageref.Ref]digest.Digest
+	// Elsewhere are the images and builds that other parts of a split plan
+	// push (diff.Plan.Part), by source: a build based on one of them waits
+	// until the target holds it (WithShardWait bounds the wait).
+	Elsewhere map[imageref.Ref]diff.Change
 }
 
 // Builds runs the builds once every base they need is in the target
@@ -47,7 +51,7 @@ type BuildEnv struct {
 // Results come in dependency order (a build after the builds it is based on).
 func (e *Engine) Builds(ctx context.Context, env BuildEnv, jobs []BuildJob) []Result {
 	jobs = orderJobs(jobs)
-	run := &buildRun{env: env, failedImages: map[imageref.Ref]error{}, outcomes: map[imageref.Ref]*buildOutcome{}}
+	run := &buildRun{engine: e, env: env, failedImages: map[imageref.Ref]error{}, outcomes: map[imageref.Ref]*buildOutcome{}}
 	for _, r := range env.Mirrored {
 		if r.Err != nil {
 			run.failedImages[r.Change.Source] = r.Err
@@ -92,6 +96,7 @@ type buildOutcome struct {
 // buildRun is the state the builds of one run share: what they produced,
 // and which mirrored images failed to land.
 type buildRun struct {
+	engine       *Engine
 	env          BuildEnv
 	failedImages map[imageref.Ref]error
 	outcomes     map[imageref.Ref]*buildOutcome // the builds of this run
@@ -160,7 +165,12 @@ func (r *buildRun) pins(ctx context.Context, j BuildJob) (map[string]string, err
 			if err := r.failedImages[ref]; err != nil {
 				return nil, fmt.Errorf("base %s did not land in the target: %w", ref, err)
 			}
-			target, d = img.Target, img.Digest
+			target, d = img.Target, img.TargetDigest()
+			if c, ok := r.env.Elsewhere[ref]; ok {
+				if _, err := r.engine.awaitElsewhere(ctx, c); err != nil {
+					return nil, err
+				}
+			}
 		case b != nil:
 			target = b.Target
 			var err error
@@ -190,11 +200,13 @@ func (r *buildRun) builtDigest(ctx context.Context, ref imageref.Ref) (digest.Di
 	case o != nil:
 		return o.digest, nil
 	}
-	cur, ok := r.env.Current[ref]
-	if !ok {
-		return "", fmt.Errorf("base %s (built by this repository) is not in the target", ref)
+	if cur, ok := r.env.Current[ref]; ok {
+		return cur, nil
 	}
-	return cur, nil
+	if c, ok := r.env.Elsewhere[ref]; ok {
+		return r.engine.awaitElsewhere(ctx, c)
+	}
+	return "", fmt.Errorf("base %s (built by this repository) is not in the target", ref)
 }
 
 // runBuild builds and pushes one image, then checks the target.

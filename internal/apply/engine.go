@@ -82,6 +82,7 @@ type options struct {
 	blobRetries      int
 	buildOutput      io.Writer
 	known            []Known
+	shardWait        time.Duration
 }
 
 // Option configures an Engine.
@@ -132,7 +133,7 @@ func WithBlobRetries(n int) Option { return func(o *options) { o.blobRetries = m
 // New returns an Engine that talks to registries through client.
 func New(client *registry.Client, opts ...Option) *Engine {
 	o := options{parallelism: 4, buildParallelism: 2, progress: nopProgress{}, logger: slog.New(slog.DiscardHandler),
-		blobRetries: 2, buildOutput: io.Discard}
+		blobRetries: 2, buildOutput: io.Discard, shardWait: DefaultShardWait}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -42,6 +42,7 @@ type Config struct {
 	Target     Target
 	Discover   Discover
 	Builder    Builder
+	Render     Render
 	Registries map[string]*Registry // by host
 	Images     []*Image             // in file order
 	// Exclude is the top-level exclude: globs on canonical references, or

@@ -22,6 +22,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "target"},
 		{Type: "discover"},
 		{Type: "builder"},
+		{Type: "render"},
 		{Type: "registry", LabelNames: []string{"host"}},
 		{Type: "image", LabelNames: []string{"reference"}},
 		{Type: "referrers"},
@@ -119,7 +120,7 @@ func (d *decoder) root(content *hcl.BodyContent, body hcl.Body) {
 	images := map[imageref.Ref]*hcl.Block{}
 	for _, block := range content.Blocks {
 		switch block.Type {
-		case "target", "discover", "builder":
+		case "target", "discover", "builder", "render":
 			if prev := seen[block.Type]; prev != nil {
 				d.errorf(&block.DefRange, "Duplicate "+block.Type+" block",
 					"Only one %s block is allowed; the first one is at %s.", block.Type, prev.DefRange)
@@ -131,6 +132,8 @@ func (d *decoder) root(content *hcl.BodyContent, body hcl.Body) {
 				d.target(block)
 			case "discover":
 				d.discover(block)
+			case "render":
+				d.render(block)
 			default:
 				d.builder(block)
 			}
@@ -244,24 +247,15 @@ func (d *decoder) discover(block *hcl.Block) {
 // Dockerfile path to a stage name, keeping each key's range so that
 // discovery can point at an entry that matches no scanned Dockerfile.
 func (d *decoder) dockerfileTargets(attr *hcl.Attribute) map[string]DockerfileTarget {
-	pairs, diags := hcl.ExprMap(attr.Expr)
-	d.diags = append(d.diags, diags...)
 	out := map[string]DockerfileTarget{}
-	for _, kv := range pairs {
-		rng := kv.Key.Range()
-		var file, stage string
-		keyDiags := gohcl.DecodeExpression(kv.Key, nil, &file)
-		valDiags := gohcl.DecodeExpression(kv.Value, nil, &stage)
-		d.diags = append(append(d.diags, keyDiags...), valDiags...)
-		if keyDiags.HasErrors() || valDiags.HasErrors() {
-			continue
-		}
+	for _, p := range d.stringPairs(attr) {
+		rng, file, stage := p.KeyRange, p.Key, p.Value
 		if err := insideRepo(file); err != nil {
 			d.errorf(&rng, "Path outside the repository", "%q %s.", file, err)
 			continue
 		}
 		if strings.TrimSpace(stage) == "" {
-			d.errorf(kv.Value.Range().Ptr(), "Invalid Dockerfile target", "The target stage of %q is empty; name a stage of the Dockerfile, or leave the file out to count every stage.", file)
+			d.errorf(&p.ValueRange, "Invalid Dockerfile target", "The target stage of %q is empty; name a stage of the Dockerfile, or leave the file out to count every stage.", file)
 			continue
 		}
 		key := path.Clean(filepath.ToSlash(file))

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -82,6 +81,10 @@ type Change struct {
 	// Referrers are the locked artifacts apply copies with the image: all
 	// of them for a create or an update, the missing ones for Referrers.
 	Referrers []referrers.Artifact
+
+	// Shard is the part (1..Plan.Shards) of a partitioned plan the change
+	// belongs to; 0 when the plan is not partitioned.
+	Shard int
 }
 
 // TargetDigest is what the target reference must resolve to once
@@ -119,6 +122,13 @@ type Plan struct {
 	// Preflight is what was found out about the target repositories and
 	// source registries apply will use; nil when nothing was.
 	Preflight *Preflight
+	// Shards is how many parts the plan is split into for runners that
+	// apply it side by side (Partition); 0 when it is not split. Shard,
+	// when not 0, says that the plan is that one part (Part): Changes and
+	// Summary are the part's, and Elsewhere holds the other parts'.
+	Shards    int
+	Shard     int
+	Elsewhere []Change
 }
 
 // Observer is what planning needs from the target registry.
@@ -291,63 +301,4 @@ func (p *Plan) Pending() []Change {
 		}
 	}
 	return out
-}
-
-// StaleError says why a saved plan can no longer be applied.
-type StaleError struct{ Reasons []string }
-
-func (e *StaleError) Error() string {
-	msg := "saved plan is stale"
-	for _, r := range e.Reasons {
-		msg += "\n  " + r
-	}
-	return msg + "\nrun \"imagesync plan\" again"
-}
-
-// CheckStale compares a saved plan with the current lock and the target
-// registry as it is now: a different lock, or a target that no longer
-// points where the plan saw it, makes the plan stale.
-func CheckStale(ctx context.Context, p *Plan, lockSum digest.Digest, obs Observer) error {
-	if p.LockSHA256 != lockSum {
-		return &StaleError{Reasons: []string{fmt.Sprintf("images.lock changed since the plan was made (sha256 %s, plan was made from %s)",
-			imageref.ShortDigest(lockSum), imageref.ShortDigest(p.LockSHA256))}}
-	}
-	var mu sync.Mutex
-	var reasons []string
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
-	for _, c := range p.Changes {
-		g.Go(func() error {
-			var now digest.Digest
-			head, err := obs.HeadTarget(gctx, c.Target)
-			switch {
-			case errors.Is(err, registry.ErrNotFound):
-			case err != nil:
-				return fmt.Errorf("check target %s: %w", c.Target, err)
-			default:
-				now = head.Digest
-			}
-			if now != c.CurrentDigest {
-				mu.Lock()
-				reasons = append(reasons, fmt.Sprintf("%s moved since the plan: %s -> %s", c.Target, orMissing(c.CurrentDigest), orMissing(now)))
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if len(reasons) > 0 {
-		sort.Strings(reasons)
-		return &StaleError{Reasons: reasons}
-	}
-	return nil
-}
-
-func orMissing(d digest.Digest) string {
-	if d == "" {
-		return "(missing)"
-	}
-	return imageref.ShortDigest(d)
 }

@@ -30,6 +30,10 @@ type planJSON struct {
 	LockSHA256    string       `json:"lock_sha256"`
 	Changes       []changeJSON `json:"changes"`
 	Summary       summaryJSON  `json:"summary"`
+	// Shards is how many parts the plan is split into (plan --shard);
+	// each change then names its part, so that every runner applies the
+	// parts this plan was made with.
+	Shards int `json:"shards,omitempty"`
 	// TargetNotCompared is set when the plan compares images.lock with
 	// the base branch's lock, not the target; apply refuses such a plan.
 	TargetNotCompared *notComparedJSON `json:"target_not_compared,omitempty"`
@@ -111,6 +115,7 @@ type changeJSON struct {
 	MirroredPlatforms []string       `json:"mirrored_platforms,omitempty"`
 	TargetDigest      string         `json:"target_digest,omitempty"`
 	Referrers         []referrerJSON `json:"referrers,omitempty"`
+	Shard             int            `json:"shard,omitempty"`
 }
 
 type summaryJSON struct {
@@ -125,14 +130,15 @@ type summaryJSON struct {
 // EncodePlan writes a plan's JSON form, indented, with a trailing newline.
 func EncodePlan(w io.Writer, p *Plan) error {
 	doc := planJSON{FormatVersion: FormatVersion, LockSHA256: p.LockSHA256.String(), Changes: []changeJSON{},
-		Summary: summaryJSON(p.Summary), Preflight: preflightDoc(p.Preflight)}
+		Summary: summaryJSON(p.Summary), Preflight: preflightDoc(p.Preflight), Shards: p.Shards}
 	if nc := p.NotCompared; nc != nil {
 		doc.TargetNotCompared = &notComparedJSON{Reason: nc.Reason, BaseLock: nc.BaseLock}
 	}
 	for _, c := range p.Changes {
 		cj := changeJSON{Kind: c.Kind, Action: c.Action, Source: c.Source.String(), Target: c.Target.String(),
 			Digest: c.Digest.String(), CurrentDigest: c.CurrentDigest.String(), MediaType: c.MediaType,
-			Platforms: c.Platforms, Services: c.Services, Inputs: c.Inputs.String(), CurrentInputs: c.CurrentInputs}
+			Platforms: c.Platforms, Services: c.Services, Inputs: c.Inputs.String(), CurrentInputs: c.CurrentInputs,
+			Shard: c.Shard}
 		if len(c.Services) > 0 {
 			cj.Service = c.Services[0]
 		}
@@ -158,7 +164,10 @@ func DecodePlan(r io.Reader) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock_sha256: %w", err)
 	}
-	p := &Plan{LockSHA256: sum, Summary: Summary(doc.Summary)}
+	if doc.Shards < 0 || doc.Shards > maxShards {
+		return nil, fmt.Errorf("shards: %d parts", doc.Shards)
+	}
+	p := &Plan{LockSHA256: sum, Summary: Summary(doc.Summary), Shards: doc.Shards}
 	if nc := doc.TargetNotCompared; nc != nil {
 		p.NotCompared = &NotCompared{Reason: nc.Reason, BaseLock: nc.BaseLock}
 	}
@@ -166,6 +175,9 @@ func DecodePlan(r io.Reader) (*Plan, error) {
 		c, err := cj.change()
 		if err != nil {
 			return nil, fmt.Errorf("change %d: %w", i, err)
+		}
+		if (p.Shards == 0 && c.Shard != 0) || (p.Shards > 0 && (c.Shard < 1 || c.Shard > p.Shards)) {
+			return nil, fmt.Errorf("change %d: shard %d of a plan split into %d parts", i, c.Shard, p.Shards)
 		}
 		p.Changes = append(p.Changes, c)
 	}
@@ -188,7 +200,7 @@ func (cj changeJSON) change() (Change, error) {
 		return Change{}, fmt.Errorf("unknown kind %q", cj.Kind)
 	}
 	c := Change{Kind: cj.Kind, Action: cj.Action, MediaType: cj.MediaType, Platforms: cj.Platforms,
-		Services: cj.Services, CurrentInputs: cj.CurrentInputs}
+		Services: cj.Services, CurrentInputs: cj.CurrentInputs, Shard: cj.Shard}
 	if len(c.Services) == 0 && cj.Service != "" {
 		c.Services = []string{cj.Service}
 	}

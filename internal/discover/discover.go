@@ -24,13 +24,7 @@ import (
 // of the run, and the Result is nil then.
 func Run(ctx context.Context, cfg *config.Config) (*Result, error) {
 	c := newCollector(cfg)
-	project, err := LoadCompose(ctx, ComposeOptions{
-		Root:     cfg.Dir,
-		Files:    cfg.Discover.Compose,
-		EnvFiles: cfg.Discover.EnvFiles,
-		Env:      cfg.Discover.Env,
-		UseOSEnv: cfg.Discover.UseOSEnv,
-	})
+	project, err := LoadProject(ctx, cfg)
 	c.errs.add(err)
 	if project != nil {
 		c.compose(project)

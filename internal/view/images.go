@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
@@ -15,6 +16,9 @@ import (
 type ImageList struct {
 	Images []ImageEntry `json:"images"`
 	Builds []BuildEntry `json:"builds"`
+	// TargetDigests is set when the entries say what the target holds
+	// (images --target-digests).
+	TargetDigests bool `json:"-"`
 }
 
 // ImageEntry is one image to mirror. Digest fields are empty for images
@@ -26,6 +30,9 @@ type ImageEntry struct {
 	Platforms []string `json:"platforms"`
 	Target    string   `json:"target,omitempty"`
 	Sources   []string `json:"sources"`
+	// TargetDigest is the digest to deploy the image by from the target
+	// (images --target-digests).
+	TargetDigest string `json:"target_digest,omitempty"`
 }
 
 // BuildEntry is one image the repository builds.
@@ -42,6 +49,11 @@ type BuildEntry struct {
 	Target      string   `json:"target,omitempty"`
 	Inputs      string   `json:"inputs,omitempty"`
 	Sources     []string `json:"sources,omitempty"`
+	// TargetDigest is what the build's target reference points at, read
+	// from the target when that image carries the locked inputs
+	// (images --target-digests); else TargetProblem says why not.
+	TargetDigest  string `json:"target_digest,omitempty"`
+	TargetProblem string `json:"target_problem,omitempty"`
 }
 
 // LockedImages is the list of a lockfile.
@@ -58,6 +70,24 @@ func LockedImages(l *lock.Lock) ImageList {
 			e.Bases = append(e.Bases, base.String())
 		}
 		list.Builds = append(list.Builds, e)
+	}
+	return list
+}
+
+// WithTargetDigests adds to a lock's list the digest each image has in the
+// target: the lock's target digest for a mirrored image, the digest read
+// from the target for a build (diff.ObserveBuilds).
+func WithTargetDigests(list ImageList, l *lock.Lock, built []diff.Built) ImageList {
+	list.TargetDigests = true
+	for i := range list.Images {
+		list.Images[i].TargetDigest = l.Images[i].TargetDigest().String()
+	}
+	for i := range list.Builds {
+		for _, b := range built {
+			if b.Build.Ref.String() == list.Builds[i].Reference {
+				list.Builds[i].TargetDigest, list.Builds[i].TargetProblem = b.Digest.String(), b.Problem
+			}
+		}
 	}
 	return list
 }
@@ -108,13 +138,24 @@ func WriteImagesTable(w io.Writer, list ImageList) error {
 	for _, img := range list.Images {
 		short := orDash(imageref.ShortDigest(digest.Digest(img.Digest)))
 		rows = append(rows, []string{img.Reference, short, orDash(strings.Join(img.Platforms, ",")),
-			orDash(img.Target), strings.Join(img.Sources, "\n")})
+			orDash(img.Target), strings.Join(img.Sources, "\n"), imageref.ShortDigest(digest.Digest(img.TargetDigest))})
 	}
 	for _, b := range list.Builds {
 		sources := append([]string{ServicesLabel(b.Services)}, b.Sources...)
-		rows = append(rows, []string{b.Reference, "build", "-", orDash(b.Target), strings.Join(sources, "\n")})
+		inTarget := imageref.ShortDigest(digest.Digest(b.TargetDigest))
+		if b.TargetProblem != "" {
+			inTarget = "not built from the locked inputs"
+		}
+		rows = append(rows, []string{b.Reference, "build", "-", orDash(b.Target), strings.Join(sources, "\n"), inTarget})
 	}
-	return table(w, []string{"REFERENCE", "DIGEST", "PLATFORMS", "TARGET", "FROM"}, rows)
+	header := []string{"REFERENCE", "DIGEST", "PLATFORMS", "TARGET", "FROM", "TARGET DIGEST"}
+	if !list.TargetDigests {
+		header = header[:5]
+		for i := range rows {
+			rows[i] = rows[i][:5]
+		}
+	}
+	return table(w, header, rows)
 }
 
 func orDash(s string) string {

@@ -1,10 +1,13 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -24,6 +27,9 @@ type ApplyOptions struct {
 	// BuildOutput receives the builders' output, prefixed by service;
 	// the default discards it.
 	BuildOutput io.Writer
+	// ShardWait bounds how long a build of one part of a split plan waits
+	// for a base that another part pushes; apply.DefaultShardWait when 0.
+	ShardWait time.Duration
 }
 
 // ApplyResult is what Apply did: one result per change it acted on,
@@ -69,7 +75,8 @@ func (w *Workspace) Apply(ctx context.Context, p *diff.Plan, opts ApplyOptions) 
 		}
 	}
 	engine := apply.New(w.registry(), apply.WithParallelism(opts.Parallelism), apply.WithLogger(w.logger),
-		apply.WithKnownImages(knownImages(p)), apply.WithProgress(opts.Progress), apply.WithBuildOutput(opts.BuildOutput))
+		apply.WithKnownImages(knownImages(p)), apply.WithProgress(opts.Progress), apply.WithBuildOutput(opts.BuildOutput),
+		apply.WithShardWait(cmp.Or(opts.ShardWait, apply.DefaultShardWait)))
 	res.Results = engine.Apply(ctx, images)
 	res.Stopped = stoppedBy(res.Results)
 	if res.Stopped != nil {
@@ -83,7 +90,8 @@ func (w *Workspace) Apply(ctx context.Context, p *diff.Plan, opts ApplyOptions) 
 		if err != nil {
 			return nil, err
 		}
-		env := apply.BuildEnv{Builder: builder, Root: w.cfg.Dir, Lock: cur.file.Lock, Mirrored: res.Results, Current: unchangedBuilds(p)}
+		env := apply.BuildEnv{Builder: builder, Root: w.cfg.Dir, Lock: cur.file.Lock, Mirrored: res.Results, Current: unchangedBuilds(p),
+			Elsewhere: elsewhere(p)}
 		res.Results = append(res.Results, engine.Builds(ctx, env, jobs)...)
 	}
 	return res, nil
@@ -113,11 +121,12 @@ func (w *Workspace) checkedBuilder(ctx context.Context) (build.Builder, error) {
 	return builder, nil
 }
 
-// knownImages are the images the plan leaves unchanged: the target holds
-// them, and the engine may mount their blobs.
+// knownImages are the images the plan leaves unchanged, in every part of
+// a split plan: the target holds them, and the engine may mount their
+// blobs.
 func knownImages(p *diff.Plan) []apply.Known {
 	var out []apply.Known
-	for _, c := range p.Changes {
+	for _, c := range slices.Concat(p.Changes, p.Elsewhere) {
 		if c.Kind == diff.KindImage && c.Action == diff.NoOp {
 			out = append(out, apply.Known{Target: c.Target, Digest: c.TargetDigest()})
 		}
@@ -160,9 +169,21 @@ func buildJobs(changes []diff.Change, cur *current) ([]apply.BuildJob, error) {
 // the target, for builds based on them.
 func unchangedBuilds(p *diff.Plan) map[imageref.Ref]digest.Digest {
 	out := map[imageref.Ref]digest.Digest{}
-	for _, c := range p.Changes {
+	for _, c := range slices.Concat(p.Changes, p.Elsewhere) {
 		if c.Kind == diff.KindBuild && c.Action == diff.NoOp {
 			out[c.Source] = c.CurrentDigest
+		}
+	}
+	return out
+}
+
+// elsewhere are the changes other parts of a split plan act on, by source:
+// builds of this part wait for those they are based on.
+func elsewhere(p *diff.Plan) map[imageref.Ref]diff.Change {
+	out := map[imageref.Ref]diff.Change{}
+	for _, c := range p.Elsewhere {
+		if c.Action != diff.NoOp {
+			out[c.Source] = c
 		}
 	}
 	return out

@@ -17,6 +17,10 @@ type PlanOptions struct {
 	SkipBuilds bool
 	// Out, when set, is where the plan is saved for `apply FILE`.
 	Out string
+	// Shard, when set, splits the plan into Shard.N parts by target
+	// repository and returns part Shard.K; the saved plan holds every
+	// part, so that one file serves the N runners.
+	Shard diff.Shard
 }
 
 // Plan compares images.lock, which must be current, with the target
@@ -27,7 +31,7 @@ func (w *Workspace) Plan(ctx context.Context, opts PlanOptions) (*diff.Plan, err
 	if err != nil {
 		return nil, err
 	}
-	return p, savePlan(opts.Out, p)
+	return finishPlan(p, opts)
 }
 
 // makePlan plans the current lock against the target registry; the lock
@@ -46,17 +50,33 @@ func (o PlanOptions) diffOptions() diff.Options {
 	return diff.Options{Targets: o.Targets, SkipBuilds: o.SkipBuilds}
 }
 
-// savePlan saves p to out, when out is set.
-func savePlan(out string, p *diff.Plan) error {
-	if out == "" {
-		return nil
+// finishPlan splits the plan into parts when opts.Shard asks for it,
+// saves it (every part: one file serves the N runners) when opts.Out is
+// set, and returns the part asked for, or the whole plan.
+func finishPlan(p *diff.Plan, opts PlanOptions) (*diff.Plan, error) {
+	out := opts.Out
+	if !opts.Shard.IsZero() {
+		if err := p.Partition(opts.Shard.N); err != nil {
+			return nil, err
+		}
 	}
-	return diff.SavePlan(out, p)
+	if out != "" {
+		if err := diff.SavePlan(out, p); err != nil {
+			return nil, err
+		}
+	}
+	if !opts.Shard.IsZero() {
+		return p.Part(opts.Shard)
+	}
+	return p, nil
 }
 
 // LoadPlan reads a plan saved with Plan's Out and refuses it when
 // images.lock changed since, or a target moved since the plan was made.
-func (w *Workspace) LoadPlan(ctx context.Context, file string) (*diff.Plan, error) {
+// With a shard it returns that part of the plan (split as the plan was,
+// or by diff.ShardOf when the plan was saved whole) and checks only the
+// part's own targets: the other parts' runners are pushing theirs.
+func (w *Workspace) LoadPlan(ctx context.Context, file string, shard diff.Shard) (*diff.Plan, error) {
 	cur, err := w.current(ctx)
 	if err != nil {
 		return nil, err
@@ -68,6 +88,11 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string) (*diff.Plan, erro
 	if nc := p.NotCompared; nc != nil {
 		return nil, fmt.Errorf("the saved plan %s compared %s with %s, not with the target registry: make the plan with credentials for the target to apply it",
 			file, w.LockName(), nc.BaseLock)
+	}
+	if !shard.IsZero() {
+		if p, err = p.Part(shard); err != nil {
+			return nil, fmt.Errorf("read saved plan %s: %w", file, err)
+		}
 	}
 	if err := diff.CheckStale(ctx, p, cur.file.Sum(), w.registry()); err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ func (w *Workspace) Review(ctx context.Context, opts ReviewOptions) (*diff.Plan,
 	}
 	p.Preflight = preflight.Run(ctx, p, w.registry(), preflight.Options{
 		CheckTargets: !opts.NoPreflight && p.NotCompared == nil, ReadRateLimits: !opts.NoPreflight})
-	return p, savePlan(opts.Out, p)
+	return finishPlan(p, opts.PlanOptions)
 }
 
 // baseLock reads the base branch's lock; an empty file is an empty lock

@@ -72,7 +72,7 @@ func TestReviewWithoutCredentials(t *testing.T) {
 	if pf := p.Preflight; pf == nil || pf.Checked || len(pf.Targets) != 0 || len(pf.Pulls) != 1 || pf.Pulls[0].Pulls != 2 {
 		t.Errorf("preflight %+v", p.Preflight)
 	}
-	if _, err := open().LoadPlan(ctx, out); err == nil || !strings.Contains(err.Error(), "not with the target registry") {
+	if _, err := open().LoadPlan(ctx, out, diff.Shard{}); err == nil || !strings.Contains(err.Error(), "not with the target registry") {
 		t.Errorf("apply of a plan that did not compare the target: %v", err)
 	}
 

@@ -116,15 +116,19 @@ func (w *Workspace) LockPath() string { return w.lockPath }
 
 // LockName is the lockfile's path as the user knows it: relative to the
 // working directory when it lies below it.
-func (w *Workspace) LockName() string {
+func (w *Workspace) LockName() string { return displayPath(w.lockPath) }
+
+// displayPath is an absolute path as the user knows it: relative to the
+// working directory when it lies below it.
+func displayPath(path string) string {
 	wd, err := os.Getwd()
 	if err != nil {
-		return w.lockPath
+		return path
 	}
-	if rel, err := filepath.Rel(wd, w.lockPath); err == nil && !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
 		return rel
 	}
-	return w.lockPath
+	return path
 }
 
 // registry returns the client of the registries images.hcl names, made on

@@ -101,7 +101,7 @@ func main() {
 		binDir    = flag.String("bin", "", "directory holding imagesync, floor, crane and regsync")
 		out       = flag.String("out", "docs/benchmarks.md", "report to write (\"\" for none)")
 		repoRoot  = flag.String("repo", ".", "the imagesync repository")
-		scenarios = flag.String("scenarios", "cold,noop,changed,big,scale", "scenarios to run (scale includes lock and cold-200)")
+		scenarios = flag.String("scenarios", "cold,noop,changed,big,scale,shard", "scenarios to run (scale includes lock and cold-200; shard is cold-200 by 1, 2 and 4 runners)")
 		timeout   = flag.Duration("cmd-timeout", 10*time.Minute, "bound on every command")
 		variants  = flag.Bool("variants", false, "also run diagnostic variants: imagesync -p8/-p16 and the floor 4 at a time in the cold scenario")
 		alts      = flag.String("alt", "", "other imagesync builds to time next to this one in the scenarios that copy, e.g. built with a proposed engine patch: `NAME=BINARY[,NAME=BINARY...]`, shown as \"imagesync (NAME)\"")

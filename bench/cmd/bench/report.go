@@ -323,6 +323,9 @@ func (b *bench) targets() []target {
 				strings.Join(parts, ", ") + fmt.Sprintf("; best %.1f× faster than -p1", sp), verdict(sp >= 1.5)})
 		}
 	}
+	if t, ok := b.shardTarget(); ok {
+		out = append(out, t)
+	}
 	if st := b.stats(scLock); len(st) > 0 {
 		for _, s := range st {
 			m := fmt.Sprintf("median %ss (%s–%s), %d source / %d target requests", secs(s.median), secs(s.min), secs(s.max), s.srcMax, s.dstMax)
@@ -396,6 +399,7 @@ func (b *bench) writeReport(path, rerun string) error {
 		{scBig, "imagesync apply", "One single-platform image whose own layer is 1 GiB, into an empty target. The figure that matters is peak RSS."},
 		{scScaleNoop, "imagesync plan", "Many small images (4 KiB own layers, 2 platforms, 2 tags per repository), all already in the target."},
 		{scScaleCold, "imagesync apply -p4", "The cold copy of a subset of the small images into an empty target, by `--parallelism` (at most 3 rounds: each run takes a while)."},
+		{scShard, shardTool(1), "The same cold copy from one saved plan (`plan --out`, untimed) by 1, 2 and 4 `imagesync apply --shard K/N` processes at once, each taking the images of its target repositories, as the jobs of a CI matrix would; on one machine the runners share its cores and the target registry (at most 3 rounds)."},
 		{scLock, "", "`imagesync lock` of the scale set with no images.lock (HEAD per image through the mirror, plus one manifest GET per new digest for its platforms), and `lock --check` (no network)."},
 	}
 	for _, sec := range sections {

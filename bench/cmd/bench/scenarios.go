@@ -54,6 +54,11 @@ func (b *bench) run(ctx context.Context) error {
 			return fmt.Errorf("scale: %w", err)
 		}
 	}
+	if b.only["shard"] {
+		if err := b.scenarioShard(ctx); err != nil {
+			return fmt.Errorf("shard: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,155 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/imagesync/imagesync/internal/atomicfile"
+	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/render"
+)
+
+// RenderKind names what Render writes. A new kind is one more constant
+// and one more case in Render.
+type RenderKind string
+
+const (
+	// RenderCompose is a compose override running every service from the
+	// target registry by digest.
+	RenderCompose RenderKind = "compose"
+	// RenderEnv is KEY=reference lines from images.hcl's render.env.
+	RenderEnv RenderKind = "env"
+	// RenderJSON is every locked image as {"source", "target", "digest"}.
+	RenderJSON RenderKind = "json"
+)
+
+// RenderOptions control Render.
+type RenderOptions struct {
+	Kind RenderKind
+	// Out is the file to write, atomically, relative to the working
+	// directory; "" leaves the bytes to the caller (standard output).
+	Out string
+}
+
+// RenderResult is what Render wrote.
+type RenderResult struct {
+	Data []byte
+	Out  string // the file written; "" when none
+	// Services and LeftAlone are set for compose: how many services the
+	// override pins, and the services it leaves as they are, with why.
+	Services  int
+	LeftAlone []string
+}
+
+// Render writes what a deployment needs to run the stack from the target
+// registry by the digests of images.lock, which must be current. The
+// digests of the repository's own builds are read from the target, where
+// the image must carry the locked inputs: the lock never records them,
+// apply does not write it.
+func (w *Workspace) Render(ctx context.Context, opts RenderOptions) (*RenderResult, error) {
+	cur, err := w.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := cur.file.Lock
+	var res *RenderResult
+	switch opts.Kind {
+	case RenderCompose:
+		res, err = w.renderCompose(ctx, l, opts.Out)
+	case RenderEnv:
+		res, err = w.renderEnv(ctx, l)
+	case RenderJSON:
+		res, err = w.renderJSON(ctx, l)
+	default:
+		return nil, fmt.Errorf("render %q: unknown kind", opts.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.Out != "" {
+		if err := atomicfile.Write(opts.Out, res.Data); err != nil {
+			return nil, err
+		}
+		res.Out = opts.Out
+	}
+	return res, nil
+}
+
+func (w *Workspace) renderCompose(ctx context.Context, l *lock.Lock, out string) (*RenderResult, error) {
+	project, err := discover.LoadProject(ctx, w.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if project == nil {
+		return nil, fmt.Errorf("render compose: the repository has no compose file (set discover.compose in %s)", w.cfg.Filename)
+	}
+	pins, err := w.pins(ctx, l, l.Builds)
+	if err != nil {
+		return nil, err
+	}
+	opts := render.ComposeOptions{Out: out}
+	if out == "" {
+		opts.Out = "<this file>" // written to standard output
+	}
+	for _, f := range project.Files {
+		opts.Files = append(opts.Files, displayPath(filepath.Join(w.cfg.Dir, filepath.FromSlash(f))))
+	}
+	r, err := render.Compose(project, pins, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &RenderResult{Data: r.Data, Services: r.Services, LeftAlone: r.LeftAlone}, nil
+}
+
+func (w *Workspace) renderEnv(ctx context.Context, l *lock.Lock) (*RenderResult, error) {
+	var builds []lock.Build
+	for _, e := range w.cfg.Render.Env {
+		if b := l.Build(e.Ref); b != nil && !slices.ContainsFunc(builds, func(x lock.Build) bool { return x.Ref == b.Ref }) {
+			builds = append(builds, *b)
+		}
+	}
+	pins, err := w.pins(ctx, l, builds)
+	if err != nil {
+		return nil, err
+	}
+	data, diags := render.Env(w.cfg.Render, pins)
+	if diags.HasErrors() {
+		return nil, &DiagnosticsError{Files: w.Files(), Diags: diags}
+	}
+	return &RenderResult{Data: data}, nil
+}
+
+func (w *Workspace) renderJSON(ctx context.Context, l *lock.Lock) (*RenderResult, error) {
+	pins, err := w.pins(ctx, l, l.Builds)
+	if err != nil {
+		return nil, err
+	}
+	data, err := render.JSON(pins)
+	if err != nil {
+		return nil, err
+	}
+	return &RenderResult{Data: data}, nil
+}
+
+// pins are the lock's images with the given builds read from the target.
+func (w *Workspace) pins(ctx context.Context, l *lock.Lock, builds []lock.Build) (*render.Pins, error) {
+	built, err := w.BuiltDigests(ctx, builds)
+	if err != nil {
+		return nil, err
+	}
+	return render.NewPins(l, built), nil
+}
+
+// BuiltDigests reads from the target registry what it holds for each
+// build: the digest its target reference points at when that image
+// carries the locked inputs, else why not.
+func (w *Workspace) BuiltDigests(ctx context.Context, builds []lock.Build) ([]diff.Built, error) {
+	if len(builds) == 0 {
+		return nil, nil
+	}
+	return diff.ObserveBuilds(ctx, w.registry(), builds)
+}
