@@ -55,8 +55,8 @@ func TestWorkflowsLint(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(repo, "action.yml"), readFile(t, filepath.Join("..", "action.yml")))
 	examples, err := filepath.Glob(filepath.Join("..", "examples", "ci", "github", "*.yml"))
-	if err != nil || len(examples) != 3 {
-		t.Fatalf("examples/ci/github holds %v (%v), want plan.yml, apply.yml and upgrade.yml", examples, err)
+	if err != nil || len(examples) != 4 {
+		t.Fatalf("examples/ci/github holds %v (%v), want plan.yml, apply.yml, upgrade.yml and apply-matrix.yml", examples, err)
 	}
 	for _, ex := range examples {
 		src := readFile(t, ex)

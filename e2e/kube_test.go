@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
+
+	"github.com/imagesync/imagesync/internal/helmrender"
+	"github.com/imagesync/imagesync/internal/kube"
 	"helm.sh/helm/v3/pkg/chartutil"
 )
 
@@ -224,6 +227,7 @@ func TestKubeStack(t *testing.T) {
 		t.Errorf("the build %s is not in the target", l.Builds[0].Target)
 	}
 	run(t, dir, 0, "plan", "--detailed-exitcode")
+	checkRenderKubernetes(t, s, dir)
 
 	// lock --check renders again, offline: with every registry gone, a
 	// changed values file still shows as a stale lock.
@@ -238,5 +242,64 @@ func TestKubeStack(t *testing.T) {
 	if !strings.Contains(r.stderr, "+ docker.io/library/node:18-alpine: not in images.lock") ||
 		!strings.Contains(r.stderr, "- docker.io/library/node:22-alpine: in images.lock but no longer referenced") {
 		t.Errorf("lock --check after a values change:\n%v", r)
+	}
+}
+
+// checkRenderKubernetes pipes the chart as `helm template -f
+// values-prod.yaml` renders it (Helm's SDK; the gateway then already names
+// the mirror, by tag), plus a pod whose image the lock
+// does not hold, through render kubernetes: every locked image comes out
+// as <target repository>@<digest> that resolves in the target, the other
+// is left alone and reported; --strict refuses the stream.
+func checkRenderKubernetes(t *testing.T, s *stack, dir string) {
+	t.Helper()
+	rendered, err := helmrender.Render(t.Context(), helmrender.Release{Name: "stack", Chart: filepath.Join(dir, "helm", "stack"),
+		ValuesFiles: []string{filepath.Join(dir, "helm", "stack", "values-prod.yaml")}, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := rendered.Manifest
+	for _, h := range rendered.Hooks {
+		stream += "\n---\n" + h.Manifest
+	}
+	stream += "\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: extra}\nspec: {containers: [{name: x, image: \"busybox:1.36\"}]}\n"
+	in := filepath.Join(t.TempDir(), "chart.yaml")
+	writeFile(t, in, stream)
+
+	r := run(t, dir, 0, "render", "kubernetes", "-f", in)
+	if !strings.Contains(r.stderr, "Pod/extra spec.containers[0].image: docker.io/library/busybox:1.36 is not in images.lock") {
+		t.Errorf("render kubernetes does not report the image it left alone:\n%v", r)
+	}
+	objs, err := kube.Decode([]byte(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := 0
+	for _, o := range objs {
+		for _, f := range kube.Images(o.Content) {
+			switch {
+			case f.Value == "busybox:1.36":
+			case !f.Pod && o.Kind == "Dashboard":
+				// "Grafana default" is no reference: left as it is
+			default:
+				m := pinnedRef.FindStringSubmatch(f.Value)
+				if m == nil || !strings.HasPrefix(m[1], s.target.Host()+"/stack/") {
+					t.Errorf("%s/%s %s = %q, not <target repository>@sha256:...", o.Kind, o.Name, f.Path, f.Value)
+				} else if got := targetDigest(t, f.Value); got != m[2] {
+					t.Errorf("%s/%s %s: %s resolves to %s in the target", o.Kind, o.Name, f.Path, f.Value, got)
+				}
+				pinned++
+			}
+		}
+	}
+	// The chart's own images: backend (the build), gateway, backup,
+	// minio, migrate and its init container, and the cache subchart's
+	// redis.
+	if pinned != 7 {
+		t.Errorf("%d image fields pinned, want 7:\n%s", pinned, r.stdout)
+	}
+	r = run(t, dir, 1, "render", "kubernetes", "-f", in, "--strict")
+	if r.stdout != "" || !strings.Contains(r.stderr, "1 image not in images.lock") {
+		t.Errorf("render kubernetes --strict:\n%v", r)
 	}
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/pflag"
 
@@ -51,6 +54,20 @@ image and build: the lock's reference, its target reference (with the tag) and
 the digest the target holds, to deploy as <target repository>@<digest>.`,
 			args: func() arguments { return &renderArgs{kind: workspace.RenderJSON, Out: "-"} },
 		},
+		{
+			name: "kubernetes", synopsis: "-f FILE|- [-o FILE] [--strict]",
+			summary: "rewrite the images of Kubernetes YAML to the target registry by digest",
+			help: `Reads Kubernetes YAML (manifests, "helm template ...", "kustomize build ..."), rewrites
+every image field discovery reads (containers, init and ephemeral containers and
+image volumes of every pod template, "image" fields of custom resources) to
+<target repository>@<digest> when images.lock holds the image (by its upstream
+or its target reference), and writes the YAML to standard output, everything
+else as it was. Images images.lock does not hold are left alone and listed on
+stderr; with --strict they make it exit 1 and write nothing.
+
+  helm template web ./chart | imagesync render kubernetes -f - | kubectl apply -f -`,
+			args: func() arguments { return &renderArgs{kind: workspace.RenderKubernetes, Out: "-"} },
+		},
 	}
 }
 
@@ -67,12 +84,18 @@ func (a *familyArgs) run(context.Context, *env) (int, error) {
 // renderArgs are the arguments of `imagesync render KIND`.
 type renderArgs struct {
 	globals
-	kind workspace.RenderKind
-	Out  string // "-" for standard output
+	kind   workspace.RenderKind
+	Out    string // "-" for standard output
+	In     string // kubernetes: the YAML to read, "-" for standard input
+	Strict bool   // kubernetes: an image not in the lock is an error
 }
 
 func (a *renderArgs) define(fs *pflag.FlagSet) {
 	fs.StringVarP(&a.Out, "output", "o", a.Out, "write to `FILE`, atomically (\"-\": standard output)")
+	if a.kind == workspace.RenderKubernetes {
+		fs.StringVarP(&a.In, "filename", "f", "", "the YAML to rewrite: a `FILE`, or - for standard input")
+		fs.BoolVar(&a.Strict, "strict", false, "exit 1, writing nothing, when an image is not in images.lock")
+	}
 }
 
 func (a *renderArgs) operands(args []string) error {
@@ -82,7 +105,25 @@ func (a *renderArgs) operands(args []string) error {
 	if a.Out == "" {
 		return fmt.Errorf("-o needs a file name, or - for standard output")
 	}
+	if a.kind == workspace.RenderKubernetes && a.In == "" {
+		return fmt.Errorf("-f FILE is required (- reads standard input)")
+	}
 	return nil
+}
+
+// input is the YAML render kubernetes reads: standard input for "-".
+func (a *renderArgs) input(e *env) (io.Reader, error) {
+	switch a.In {
+	case "":
+		return nil, nil
+	case "-":
+		return e.stdin, nil
+	}
+	data, err := os.ReadFile(a.In)
+	if err != nil {
+		return nil, fmt.Errorf("render kubernetes -f: %w", err)
+	}
+	return bytes.NewReader(data), nil
 }
 
 func (a *renderArgs) run(ctx context.Context, e *env) (int, error) {
@@ -90,15 +131,20 @@ func (a *renderArgs) run(ctx context.Context, e *env) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	opts := workspace.RenderOptions{Kind: a.kind}
+	opts := workspace.RenderOptions{Kind: a.kind, Strict: a.Strict}
 	if a.Out != "-" {
 		opts.Out = a.Out
 	}
-	res, err := w.Render(ctx, opts)
-	if err != nil {
+	if opts.Input, err = a.input(e); err != nil {
 		return exitError, err
 	}
-	if err := view.WriteRenderNotes(e.stderr, res.LeftAlone); err != nil {
+	res, err := w.Render(ctx, opts)
+	if res != nil {
+		if werr := view.WriteRenderNotes(e.stderr, res.LeftAlone); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
 		return exitError, err
 	}
 	if res.Out == "" {

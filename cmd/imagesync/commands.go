@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -28,6 +29,12 @@ type command struct {
 // commands returns the command table, in the order the usage text lists
 // it. It is a function, not a variable, because `help` reads the table.
 func commands() []command {
+	return slices.Concat(lockCommands(), registryCommands(), infoCommands())
+}
+
+// lockCommands are the commands of the repository's files: images.hcl and
+// images.lock.
+func lockCommands() []command {
 	return []command{
 		{
 			name: "init", synopsis: "--target REGISTRY",
@@ -54,6 +61,13 @@ does not match the config and files, naming the command that updates it
 			help:    `Lists the images of images.lock, or what discovery finds with --discovered.`,
 			args:    func() arguments { return &imagesArgs{} },
 		},
+	}
+}
+
+// registryCommands are the commands that read or write the target
+// registry.
+func registryCommands() []command {
+	return []command{
 		{
 			name: "plan", synopsis: "[--detailed-exitcode] [--format text|json|markdown] [--out FILE] [--target REF]... [--skip-builds] [--no-preflight] [--base-lock FILE] [--shard K/N] [-v]",
 			summary: "show what apply would change in the target registry",
@@ -85,7 +99,7 @@ run cleanly: what is in flight finishes, the summary says when to run again.`,
 			args: func() arguments { return &applyArgs{} },
 		},
 		{
-			name: "render", synopsis: "compose|env|json [-o FILE]",
+			name: "render", synopsis: "compose|env|json|kubernetes [-o FILE]",
 			summary: "write what deployments need to run the stack from the target registry",
 			help: `Writes images.lock for deployments: every image as <target repository>@<digest>,
 by digest only, so that what runs is what was reviewed and no tag can drift.
@@ -101,6 +115,12 @@ must carry the locked inputs (run "imagesync apply" first).`,
 that every child manifest and blob is present. Changes nothing.`,
 			args: func() arguments { return &verifyArgs{} },
 		},
+	}
+}
+
+// infoCommands tell about imagesync itself.
+func infoCommands() []command {
+	return []command{
 		{
 			name: "version", summary: "print the version",
 			help: `Prints the module version and the VCS revision imagesync was built from.`,

@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 
@@ -25,6 +26,10 @@ const (
 	RenderEnv RenderKind = "env"
 	// RenderJSON is every locked image as {"source", "target", "digest"}.
 	RenderJSON RenderKind = "json"
+	// RenderKubernetes is a YAML stream (helm template's, kustomize
+	// build's, manifests) with every image of the lock rewritten to the
+	// target registry by digest.
+	RenderKubernetes RenderKind = "kubernetes"
 )
 
 // RenderOptions control Render.
@@ -33,6 +38,11 @@ type RenderOptions struct {
 	// Out is the file to write, atomically, relative to the working
 	// directory; "" leaves the bytes to the caller (standard output).
 	Out string
+	// Input is the YAML stream RenderKubernetes rewrites.
+	Input io.Reader
+	// Strict makes an image images.lock does not hold an error
+	// (RenderKubernetes): nothing is written, the result says which.
+	Strict bool
 }
 
 // RenderResult is what Render wrote.
@@ -41,8 +51,12 @@ type RenderResult struct {
 	Out  string // the file written; "" when none
 	// Services and LeftAlone are set for compose: how many services the
 	// override pins, and the services it leaves as they are, with why.
+	// For kubernetes, Services counts the image fields rewritten and
+	// LeftAlone the fields left as they were; Unlocked counts the images
+	// among them that images.lock does not hold.
 	Services  int
 	LeftAlone []string
+	Unlocked  int
 }
 
 // Render writes what a deployment needs to run the stack from the target
@@ -64,11 +78,16 @@ func (w *Workspace) Render(ctx context.Context, opts RenderOptions) (*RenderResu
 		res, err = w.renderEnv(ctx, l)
 	case RenderJSON:
 		res, err = w.renderJSON(ctx, l)
+	case RenderKubernetes:
+		res, err = w.renderKubernetes(ctx, l, opts.Input)
 	default:
 		return nil, fmt.Errorf("render %q: unknown kind", opts.Kind)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if opts.Strict && res.Unlocked > 0 {
+		return res, fmt.Errorf("render %s --strict: %s not in images.lock (listed above); nothing written", opts.Kind, plural(res.Unlocked, "image"))
 	}
 	if opts.Out != "" {
 		if err := atomicfile.Write(opts.Out, res.Data); err != nil {
@@ -135,6 +154,32 @@ func (w *Workspace) renderJSON(ctx context.Context, l *lock.Lock) (*RenderResult
 	return &RenderResult{Data: data}, nil
 }
 
+// maxRenderInput bounds the YAML stream render kubernetes reads: the
+// output of helm template for a large chart is well under it.
+const maxRenderInput = 64 << 20
+
+func (w *Workspace) renderKubernetes(ctx context.Context, l *lock.Lock, in io.Reader) (*RenderResult, error) {
+	if in == nil {
+		return nil, fmt.Errorf("render kubernetes: no input")
+	}
+	stream, err := io.ReadAll(io.LimitReader(in, maxRenderInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("render kubernetes: read the input: %w", err)
+	}
+	if len(stream) > maxRenderInput {
+		return nil, fmt.Errorf("render kubernetes: the input is larger than %d bytes", maxRenderInput)
+	}
+	pins, err := w.pins(ctx, l, l.Builds)
+	if err != nil {
+		return nil, err
+	}
+	r, err := render.Kubernetes(stream, pins)
+	if err != nil {
+		return nil, fmt.Errorf("render kubernetes: %w", err)
+	}
+	return &RenderResult{Data: r.Data, Services: r.Rewritten, LeftAlone: r.LeftAlone, Unlocked: r.Unlocked}, nil
+}
+
 // pins are the lock's images with the given builds read from the target.
 func (w *Workspace) pins(ctx context.Context, l *lock.Lock, builds []lock.Build) (*render.Pins, error) {
 	built, err := w.BuiltDigests(ctx, builds)
@@ -152,4 +197,12 @@ func (w *Workspace) BuiltDigests(ctx context.Context, builds []lock.Build) ([]di
 		return nil, nil
 	}
 	return diff.ObserveBuilds(ctx, w.registry(), builds)
+}
+
+// plural is a count with its noun: "1 image", "2 images".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
