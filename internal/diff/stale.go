@@ -93,7 +93,12 @@ func recheck(ctx context.Context, obs Observer, c Change) (landed *Change, reaso
 	done.Action, done.CurrentDigest = NoOp, now
 	switch {
 	case now == "":
-	case c.Kind == KindImage && now == c.Digest:
+	case c.Kind == KindImage && now == c.TargetDigest():
+		if len(c.Referrers) > 0 {
+			// The image landed; its referrers may not have: copying them
+			// again is by digest, and costs nothing for those in place.
+			done.Action = Referrers
+		}
 		return &done, "", nil
 	case c.Kind == KindBuild:
 		head, labels, err := obs.TargetLabels(ctx, c.Target)
