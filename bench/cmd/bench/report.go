@@ -33,7 +33,9 @@ type stat struct {
 	srcMax, dstMax         int
 	verifiedOK, verifiedOf int // summed over rounds
 	failed                 int // runs with a failed process or an unverified image
-	byKind                 map[string]int
+	byKind                 map[string]int // target, first round
+	srcByKind              map[string]int // source, first round
+	chainMedian, chainMax  int            // medians over rounds (WAN)
 	errors                 []string
 }
 
@@ -73,11 +75,12 @@ func (b *bench) stats(scenario string) []stat {
 	var out []stat
 	for _, tool := range order {
 		ms := by[tool]
-		s := stat{tool: tool, n: len(ms), min: ms[0].Wall, max: ms[0].Wall, byKind: ms[0].DstByKind}
+		s := stat{tool: tool, n: len(ms), min: ms[0].Wall, max: ms[0].Wall, byKind: ms[0].DstByKind, srcByKind: ms[0].SrcByKind}
 		var walls, cpus, regs []time.Duration
 		var up []int64
-		var uploads, mounts, puts, src, dst []int
+		var uploads, mounts, puts, src, dst, chainMed, chainMax []int
 		for _, m := range ms {
+			chainMed, chainMax = append(chainMed, m.ChainMedian), append(chainMax, m.ChainMax)
 			walls = append(walls, m.Wall)
 			cpus = append(cpus, m.CPU)
 			regs = append(regs, m.SrcCPU+m.DstCPU)
@@ -102,6 +105,7 @@ func (b *bench) stats(scenario string) []stat {
 		s.upload = medianInt(up)
 		s.uploads, s.mounts, s.puts = medianInt(uploads), medianInt(mounts), medianInt(puts)
 		s.src, s.dst = medianInt(src), medianInt(dst)
+		s.chainMedian, s.chainMax = medianInt(chainMed), medianInt(chainMax)
 		out = append(out, s)
 	}
 	return out
@@ -323,6 +327,7 @@ func (b *bench) targets() []target {
 				strings.Join(parts, ", ") + fmt.Sprintf("; best %.1f× faster than -p1", sp), verdict(sp >= 1.5)})
 		}
 	}
+	out = append(out, b.baselineTargets()...)
 	if st := b.stats(scLock); len(st) > 0 {
 		for _, s := range st {
 			m := fmt.Sprintf("median %ss (%s–%s), %d source / %d target requests", secs(s.median), secs(s.min), secs(s.max), s.srcMax, s.dstMax)
@@ -353,6 +358,9 @@ func kinds(m map[string]int) string {
 }
 
 func (b *bench) writeReport(path, rerun string) error {
+	if b.meta.WAN != "" {
+		return b.writeWANReport(path)
+	}
 	var sb strings.Builder
 	sb.WriteString("# Benchmarks\n\n")
 	sb.WriteString("imagesync against the copiers teams would otherwise run in CI — [regsync](https://github.com/regclient/regclient) `v0.11.7`, " +
@@ -376,7 +384,11 @@ func (b *bench) writeReport(path, rerun string) error {
 		"`skopeo copy --all --preserve-digests --src-tls-verify=false --dest-tls-verify=false` per image, one at a time, with a fresh blob-info cache per run. " +
 		"Every tool copies to the same target references.\n")
 	for _, a := range b.meta.Alts {
-		fmt.Fprintf(&sb, "- `imagesync (%s)`: another imagesync build timed in the same rounds (`bench/run.sh -alt %s=BINARY`): this tree with the engine patch proposed under Analysis.\n", a.Name, a.Name)
+		what := "another build"
+		if a.Name == baselineAlt {
+			what = "the build this branch started from, to hold today's figures to the ones before the change (target: no median worse by more than 5%)"
+		}
+		fmt.Fprintf(&sb, "- `imagesync (%s)`: another imagesync build timed in the same rounds (`bench/run.sh -alt %s=BINARY`): %s.\n", a.Name, a.Name, what)
 	}
 	sb.WriteString("- columns: wall time of the whole job (all its processes); peak RSS = the largest `Maximum resident set size` of `/usr/bin/time -v` " +
 		"among its processes (max over rounds); uploaded = sizes of the blobs whose upload completed (`PUT …/blobs/uploads/…?digest=` → 201; manifests are counted apart as manifest PUTs); " +
@@ -420,6 +432,10 @@ func (b *bench) writeReport(path, rerun string) error {
 		sb.WriteString("\n")
 	}
 
+	old, _ := os.ReadFile(path)
+	if block := between(string(old), wanBegin, wanEnd); block != "" {
+		sb.WriteString(block + "\n\n")
+	}
 	analysis := analysisBegin + "\n## Analysis\n\n(Written by hand after a run: the causes of every gap, with the measurements that show them.)\n" + analysisEnd
 	if old, err := os.ReadFile(path); err == nil {
 		s := string(old)
