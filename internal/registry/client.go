@@ -36,11 +36,13 @@ type Client struct {
 
 // host is the per-endpoint-host state: its HTTP transport (TLS, retries,
 // the cached ping), its authenticated transports by repository and scope,
-// and its bounds on requests and on blob transfers.
+// its bounds on requests and on blob transfers, and its round trip, which
+// sizes those bounds.
 type host struct {
-	sem       chan struct{} // requests in flight (resolution, plan)
-	transfers chan struct{} // blob transfers in flight (apply)
+	sem       *limiter // requests in flight (resolution, plan)
+	transfers *limiter // blob transfers in flight (apply)
 	base      http.RoundTripper
+	latency   *latency
 
 	mu   sync.Mutex
 	auth map[repoKey]authTransport
@@ -67,13 +69,15 @@ type Option func(*options)
 func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
 
 // WithJobsPerHost bounds the requests in flight to one registry host; the
-// default is 8. Values below 1 mean 1.
+// default is 8, times 4 for a host whose round trip is FarRoundTrip or
+// more. Values below 1 mean 1.
 func WithJobsPerHost(n int) Option {
 	return func(o *options) { o.jobs = max(n, 1) }
 }
 
 // WithTransfersPerHost bounds the blob transfers (uploads, mounts) in
-// flight to one registry host; the default is 8. Values below 1 mean 1.
+// flight to one registry host; the default is 8, times 4 for a host whose
+// round trip is FarRoundTrip or more. Values below 1 mean 1.
 func WithTransfersPerHost(n int) Option {
 	return func(o *options) { o.transfers = max(n, 1) }
 }
@@ -207,20 +211,41 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 				"attempt", attempt, "wait", wait, "reason", reason)
 		}
 	}
-	// From the top: the ping answered from memory, debug logs of every
-	// request, the User-Agent, the one retry layer, and under it the stall
-	// guard, per try.
-	tr = &stallGuard{next: tr, idle: c.opts.stall}
-	logged := &requestLog{next: transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent), logger: c.logger}
-	base := newPingCache(logged)
 	h := &host{
-		sem:       make(chan struct{}, c.opts.jobs),
-		transfers: make(chan struct{}, c.opts.transfers),
-		base:      base,
+		sem:       newLimiter(c.opts.jobs),
+		transfers: newLimiter(c.opts.transfers),
 		auth:      map[repoKey]authTransport{},
 	}
+	h.latency = &latency{onChange: func(rtt time.Duration) {
+		factor := 1
+		if rtt >= FarRoundTrip {
+			factor = farFactor
+		}
+		h.sem.setLimit(c.opts.jobs * factor)
+		h.transfers.setLimit(c.opts.transfers * factor)
+	}}
+	// From the top: the ping answered from memory, debug logs of every
+	// request, the User-Agent, the one retry layer, and under it, per try,
+	// the round-trip probe and the stall guard.
+	tr = &latencyProbe{next: &stallGuard{next: tr, idle: c.opts.stall}, l: h.latency}
+	logged := &requestLog{next: transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent), logger: c.logger}
+	h.base = newPingCache(logged)
 	c.hosts[key] = h
 	return h, nil
+}
+
+// RoundTrip is the round trip to ep's host as measured so far (the
+// quickest answer to a request without a body), 0 before any answer. A
+// host at FarRoundTrip or more gets more requests and transfers in flight;
+// callers may size their own concurrency the same way.
+func (c *Client) RoundTrip(ep Endpoint) time.Duration {
+	c.mu.Lock()
+	h, ok := c.hosts[ep.Repo.RegistryStr()]
+	c.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	return h.latency.roundTrip()
 }
 
 func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
@@ -228,7 +253,10 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
 		return c.opts.transport, nil
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = c.opts.jobs * 2
+	// Connections are kept for every request and transfer a far host may
+	// have in flight, so that none is closed only to be dialled (a round
+	// trip, two with TLS) again a moment later.
+	tr.MaxIdleConnsPerHost = (c.opts.jobs + c.opts.transfers) * farFactor
 	// A registry that accepts a request and never answers must not hang a
 	// run: the retry layer above treats the timeout as a transient fault.
 	// (The stall guard above covers bodies too; this is the same bound
@@ -264,13 +292,6 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
 }
 
 // acquire waits for a request slot on h, or for ctx to end.
-func (h *host) acquire(ctx context.Context) error {
-	select {
-	case h.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (h *host) acquire(ctx context.Context) error { return h.sem.acquire(ctx) }
 
-func (h *host) release() { <-h.sem }
+func (h *host) release() { h.sem.release() }

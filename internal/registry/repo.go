@@ -358,12 +358,10 @@ func (r *Repo) Upload(ctx context.Context, location string, d digest.Digest, siz
 
 // AcquireTransfer waits for one of the host's blob transfer slots.
 func (r *Repo) AcquireTransfer(ctx context.Context) (release func(), err error) {
-	select {
-	case r.host.transfers <- struct{}{}:
-		return func() { <-r.host.transfers }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := r.host.transfers.acquire(ctx); err != nil {
+		return nil, err
 	}
+	return r.host.transfers.release, nil
 }
 
 func mediaType(contentType string) string {
