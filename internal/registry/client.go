@@ -43,6 +43,7 @@ type host struct {
 	transfers *limiter // blob transfers in flight (apply)
 	base      http.RoundTripper
 	latency   *latency
+	resumes   int // how often one blob download may be resumed
 
 	mu   sync.Mutex
 	auth map[repoKey]authTransport
@@ -215,6 +216,8 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 		sem:       newLimiter(c.opts.jobs),
 		transfers: newLimiter(c.opts.transfers),
 		auth:      map[repoKey]authTransport{},
+		// A download is resumed as often as a request is tried again.
+		resumes: retry.withDefaults().Attempts - 1,
 	}
 	h.latency = &latency{onChange: func(rtt time.Duration) {
 		factor := 1

@@ -228,14 +228,23 @@ func (r *Repo) HasBlob(ctx context.Context, d digest.Digest) (bool, error) {
 }
 
 // GetBlob opens blob d for streaming. The reader fails at its end when the
-// bytes do not hash to d, so corrupted content is never passed on whole.
+// bytes do not hash to d (an error wrapping ErrDigestMismatch), so
+// corrupted content is never passed on whole. A download cut off in the
+// middle (a reset, a body that ends early, a stall) is resumed where it
+// stopped, with a Range request, as often as the retry policy tries a
+// request: the reader's consumer never sees the cut.
 func (r *Repo) GetBlob(ctx context.Context, d digest.Digest) (io.ReadCloser, int64, error) {
 	resp, err := r.do(ctx, http.MethodGet, r.base+"/blobs/"+d.String(), nil, nil, http.StatusOK)
 	if err != nil {
 		return nil, 0, fmt.Errorf("get blob %s@%s: %w", r.ep.Repo, d, err)
 	}
-	return &verifyingReader{rc: resp.Body, verifier: d.Verifier(), d: d, src: r.ep.String()}, resp.ContentLength, nil
+	body := &resumingBody{ctx: ctx, r: r, d: d, rc: resp.Body, size: resp.ContentLength, left: r.host.resumes}
+	return &verifyingReader{rc: body, verifier: d.Verifier(), d: d, src: r.ep.String()}, resp.ContentLength, nil
 }
+
+// ErrDigestMismatch is wrapped by the error of a blob reader whose bytes
+// do not hash to the blob's digest.
+var ErrDigestMismatch = errors.New("content does not match its digest")
 
 // verifyingReader checks a blob's digest as it streams, and holds back the
 // blob's last byte until the digest is checked: a reader of corrupted
@@ -284,7 +293,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		case err == io.EOF && v.verifier.Verified():
 			v.eof = true
 		case err == io.EOF:
-			v.pending, v.err = nil, fmt.Errorf("blob %s from %s: content does not match its digest", v.d, v.src)
+			v.pending, v.err = nil, fmt.Errorf("blob %s from %s: %w", v.d, v.src, ErrDigestMismatch)
 		case err != nil:
 			v.pending, v.err = nil, err
 		}
