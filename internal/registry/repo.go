@@ -205,13 +205,29 @@ func (r *Repo) GetManifest(ctx context.Context, d digest.Digest) ([]byte, string
 // PutManifest writes manifest bytes as they are (never re-serialized) under
 // a tag or a digest.
 func (r *Repo) PutManifest(ctx context.Context, ref, mediaType string, data []byte) error {
+	_, err := r.PushManifest(ctx, ref, mediaType, data)
+	return err
+}
+
+// PushManifest is PutManifest that also returns the digest the registry
+// says it stored under ref (its Docker-Content-Digest), "" when it says
+// none. A registry that names another digest than the bytes' is an error:
+// ref would not resolve to what was pushed.
+func (r *Repo) PushManifest(ctx context.Context, ref, mediaType string, data []byte) (digest.Digest, error) {
 	resp, err := r.do(ctx, http.MethodPut, r.base+"/manifests/"+ref, bytes.NewReader(data),
 		http.Header{"Content-Type": {mediaType}}, http.StatusCreated, http.StatusOK, http.StatusAccepted)
 	if err != nil {
-		return fmt.Errorf("put manifest %s:%s: %w", r.ep.Repo, ref, err)
+		return "", fmt.Errorf("put manifest %s:%s: %w", r.ep.Repo, ref, err)
 	}
 	resp.Body.Close()
-	return nil
+	stored, err := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		return "", nil
+	}
+	if want := stored.Algorithm().FromBytes(data); stored != want {
+		return "", fmt.Errorf("put manifest %s:%s: the registry stored %s, not the pushed %s", r.ep.Repo, ref, stored, want)
+	}
+	return stored, nil
 }
 
 // HasBlob reports whether the repository holds blob d.
@@ -338,8 +354,28 @@ func (r *Repo) location(resp *http.Response) (string, error) {
 }
 
 // Upload streams a whole blob into an upload session in one PUT
-// (monolithic upload), completing it under digest d.
+// (monolithic upload), completing it under digest d. The body is a stream:
+// if the PUT fails, it is not tried again.
 func (r *Repo) Upload(ctx context.Context, location string, d digest.Digest, size int64, body io.Reader) error {
+	return r.upload(ctx, location, d, size, body, nil)
+}
+
+// UploadFrom is Upload with a body that can be opened again: the retry
+// layer then tries the PUT again like any other request (a 429 or a 503
+// waits for its Retry-After within --max-wait, a reset is tried again),
+// each try on a stream of its own from open. open may refuse (return an
+// error) when trying again cannot help, for example when the last stream
+// broke off on the source's side: the PUT then fails with the last try's
+// error.
+func (r *Repo) UploadFrom(ctx context.Context, location string, d digest.Digest, size int64, open func() (io.ReadCloser, error)) error {
+	body, err := open()
+	if err != nil {
+		return err
+	}
+	return r.upload(ctx, location, d, size, body, open)
+}
+
+func (r *Repo) upload(ctx context.Context, location string, d digest.Digest, size int64, body io.Reader, again func() (io.ReadCloser, error)) error {
 	u, err := url.Parse(location)
 	if err != nil {
 		return fmt.Errorf("upload to %s: bad location: %w", r.ep.Repo, err)
@@ -352,6 +388,7 @@ func (r *Repo) Upload(ctx context.Context, location string, d digest.Digest, siz
 		return err
 	}
 	req.ContentLength = size
+	req.GetBody = again
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Content-Length", strconv.FormatInt(size, 10))
 	resp, err := r.http.Do(req)
