@@ -28,8 +28,8 @@ func TestChains(t *testing.T) {
 		return wanproxy.Exchange{Proxy: proxy, Method: method, Path: path, Query: query, Location: location, Start: at(start), End: at(start).Add(time.Second - 1)}
 	}
 	run := []wanproxy.Exchange{
-		ex("target", "GET", "/v2/", "", "", 0),                     // nobody's
-		ex("target", "HEAD", "/v2/a/manifests/1", "", "", 1),       // a
+		ex("target", "GET", "/v2/", "", "", 0),               // nobody's
+		ex("target", "HEAD", "/v2/a/manifests/1", "", "", 1), // a
 		ex("source", "GET", "/v2/library/a/manifests/sha256:aa", "", "", 2),
 		ex("target", "POST", "/v2/a/blobs/uploads/", "", "/v2/a/blobs/uploads/u1?_state=x", 3),
 		ex("source", "GET", "/v2/library/a/blobs/sha256:a1", "", "", 4),

@@ -31,8 +31,8 @@ type stat struct {
 	uploads, mounts, puts  int           // median
 	src, dst               int           // median
 	srcMax, dstMax         int
-	verifiedOK, verifiedOf int // summed over rounds
-	failed                 int // runs with a failed process or an unverified image
+	verifiedOK, verifiedOf int            // summed over rounds
+	failed                 int            // runs with a failed process or an unverified image
 	byKind                 map[string]int // target, first round
 	srcByKind              map[string]int // source, first round
 	chainMedian, chainMax  int            // medians over rounds (WAN)
