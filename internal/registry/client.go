@@ -70,7 +70,7 @@ type Option func(*options)
 func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
 
 // WithJobsPerHost bounds the requests in flight to one registry host; the
-// default is 8, times 4 for a host whose round trip is FarRoundTrip or
+// default is 16, times 4 for a host whose round trip is FarRoundTrip or
 // more. Values below 1 mean 1.
 func WithJobsPerHost(n int) Option {
 	return func(o *options) { o.jobs = max(n, 1) }
@@ -111,7 +111,7 @@ func WithBaseTransport(t http.RoundTripper) Option { return func(o *options) { o
 
 // New returns a Client for the registries of cfg.
 func New(cfg *config.Config, opts ...Option) *Client {
-	o := options{keychain: authn.DefaultKeychain, jobs: 8, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv()}
+	o := options{keychain: authn.DefaultKeychain, jobs: 16, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -198,7 +198,7 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 	if h, ok := c.hosts[key]; ok {
 		return h, nil
 	}
-	tr, err := c.transport(ep)
+	tr, warm, err := c.transport(ep)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,9 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 	// the round-trip probe and the stall guard.
 	tr = &latencyProbe{next: &stallGuard{next: tr, idle: c.opts.stall}, l: h.latency}
 	logged := &requestLog{next: transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent), logger: c.logger}
-	h.base = newPingCache(logged)
+	pc := newPingCache(logged)
+	pc.plainToo, pc.warm = ep.Repo.Scheme() == "http", warm
+	h.base = pc
 	c.hosts[key] = h
 	return h, nil
 }
@@ -251,11 +253,16 @@ func (c *Client) RoundTrip(ep Endpoint) time.Duration {
 	return h.latency.roundTrip()
 }
 
-func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
+// transport is the HTTP transport of ep's host, and the function that
+// dials a connection ahead for a request about to be sent (nil when the
+// transport is not ours to dial for).
+func (c *Client) transport(ep Endpoint) (http.RoundTripper, func(*http.Request), error) {
 	if c.opts.transport != nil {
-		return c.opts.transport, nil
+		return c.opts.transport, nil, nil
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	wd := newWarmDialer(c.opts.jobs * farFactor)
+	tr.DialContext = wd.DialContext
 	// Connections are kept for every request and transfer a far host may
 	// have in flight, so that none is closed only to be dialled (a round
 	// trip, two with TLS) again a moment later.
@@ -282,16 +289,22 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
 			}
 			pem, err := os.ReadFile(ep.caFile)
 			if err != nil {
-				return nil, fmt.Errorf("read ca_file of registry %q for %s: %w", ep.block, ep.Repo.RegistryStr(), err)
+				return nil, nil, fmt.Errorf("read ca_file of registry %q for %s: %w", ep.block, ep.Repo.RegistryStr(), err)
 			}
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s for %s holds no PEM certificate", ep.caFile, ep.Repo.RegistryStr())
+				return nil, nil, fmt.Errorf("ca_file %s for %s holds no PEM certificate", ep.caFile, ep.Repo.RegistryStr())
 			}
 			tc.RootCAs = pool
 		}
 		tr.TLSClientConfig = tc
 	}
-	return tr, nil
+	warm := func(req *http.Request) {
+		// Through a proxy, the connection to dial is the proxy's.
+		if proxy, err := tr.Proxy(req); proxy == nil && err == nil {
+			wd.warm(req.URL)
+		}
+	}
+	return tr, warm, nil
 }
 
 // acquire waits for a request slot on h, or for ctx to end.
