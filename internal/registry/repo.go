@@ -345,6 +345,17 @@ func (r *Repo) StartUpload(ctx context.Context) (string, error) {
 	return r.location(resp)
 }
 
+// CancelUpload ends an upload session without completing it (DELETE), so
+// that a session opened for nothing is not left to the registry's purge.
+func (r *Repo) CancelUpload(ctx context.Context, location string) error {
+	resp, err := r.do(ctx, http.MethodDelete, location, nil, nil, http.StatusNoContent, http.StatusOK, http.StatusAccepted)
+	if err != nil {
+		return fmt.Errorf("cancel upload to %s: %w", r.ep.Repo, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
 func (r *Repo) location(resp *http.Response) (string, error) {
 	loc, err := resp.Location()
 	if err != nil {
