@@ -62,6 +62,12 @@ func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter
 
 func (d *distTarget) host() string { return strings.TrimPrefix(d.URL, "http://") }
 
+func (d *distTarget) reset() {
+	d.mu.Lock()
+	d.requests = nil
+	d.mu.Unlock()
+}
+
 // count returns how many requests start with prefix and contain every sub.
 func (d *distTarget) count(prefix string, subs ...string) int {
 	d.mu.Lock()
@@ -295,4 +301,78 @@ func TestAliasOnlyInSameRepository(t *testing.T) {
 			t.Errorf("aliasOf(%s) = %v", tc.target, got)
 		}
 	}
+}
+
+// TestUpdatePlanOlderThanTarget: for an update, the image the plan saw
+// under the tag is read from the target to guess which blobs are there;
+// the target lost one of them since. The guess only spares a download:
+// every blob is still asked for, the lost one is uploaded again, and the
+// new tag gets all its blobs.
+func TestUpdatePlanOlderThanTarget(t *testing.T) {
+	src, dst := newRecorder(t), newDistTarget(t, false)
+	base := mustLayer(t)
+	bd, _ := base.Digest()
+	old := push(t, src.host()+"/library/x:1", twoPlatformIndex(t, base))
+	first := change("docker.io/library/x:1", dst.host()+"/mirror/x:1", old)
+	if r := engineTo(t, src, dst.host()).Apply(context.Background(), []diff.Change{first}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	// After the plan: the repository loses the shared layer.
+	req, _ := http.NewRequest(http.MethodDelete, dst.URL+"/v2/mirror/x/blobs/"+bd.String(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete the layer: %s", resp.Status)
+	}
+	moved := push(t, src.host()+"/library/x:1", twoPlatformIndex(t, base))
+	update := change("docker.io/library/x:1", dst.host()+"/mirror/x:1", moved)
+	update.Action, update.CurrentDigest = diff.Update, digest.Digest(old) // what the plan saw
+	dst.reset()
+	r := engineTo(t, src, dst.host()).Apply(context.Background(), []diff.Change{update})
+	if r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	if n := dst.count("GET /v2/mirror/x/manifests/"+old, "-> OK"); n != 1 {
+		t.Errorf("the current image was read %d times from the target, want once", n)
+	}
+	if n := dst.count("PUT /v2/mirror/x/blobs/uploads/", escaped(bd.String()), "-> Created"); n != 1 {
+		t.Errorf("the lost layer was uploaded %d times, want once", n)
+	}
+	checkMirrored(t, []diff.Change{update})
+}
+
+// TestUpdateDownloadsOnlyNewBlobs: the blobs the current image lists are
+// asked for, not downloaded; the new ones are downloaded once, together
+// with the POST that finds them missing.
+func TestUpdateDownloadsOnlyNewBlobs(t *testing.T) {
+	src, dst := newRecorder(t), newDistTarget(t, false)
+	base := mustLayer(t)
+	bd, _ := base.Digest()
+	old := push(t, src.host()+"/library/x:1", twoPlatformIndex(t, base))
+	first := change("docker.io/library/x:1", dst.host()+"/mirror/x:1", old)
+	if r := engineTo(t, src, dst.host()).Apply(context.Background(), []diff.Change{first}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	moved := push(t, src.host()+"/library/x:1", twoPlatformIndex(t, base))
+	update := change("docker.io/library/x:1", dst.host()+"/mirror/x:1", moved)
+	update.Action, update.CurrentDigest = diff.Update, digest.Digest(old)
+	src.reset()
+	dst.reset()
+	r := engineTo(t, src, dst.host()).Apply(context.Background(), []diff.Change{update})
+	if r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	if n := src.count("GET ", "/blobs/"+bd.String()); n != 0 {
+		t.Errorf("the layer the target holds was downloaded %d times", n)
+	}
+	if got, want := src.count("GET ", "/blobs/sha256:"), r[0].BlobsUploaded; got != want {
+		t.Errorf("%d downloads for %d uploads", got, want)
+	}
+	if r[0].BlobsUploaded != 4 { // 2 configs, 2 own layers
+		t.Errorf("result: %+v", r[0])
+	}
+	checkMirrored(t, []diff.Change{update})
 }
