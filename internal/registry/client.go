@@ -84,7 +84,7 @@ func WithTransfersPerHost(n int) Option {
 }
 
 // WithRetryPolicy sets how failed requests are retried; the default is
-// RetryPolicy's zero value (5 tries, 200ms base, 30s cap).
+// RetryPolicy's zero value (6 tries, 200ms base, 30s cap).
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
 // WithMaxWait sets the longest Retry-After the client waits for, on every

@@ -54,7 +54,7 @@ func TestBlobDownloadResumes(t *testing.T) {
 		{name: "one cut", cuts: 1, ranges: true, wantTries: 2},
 		{name: "three cuts", cuts: 3, ranges: true, wantTries: 4},
 		{name: "range ignored", cuts: 2, ranges: false, wantTries: 3},
-		{name: "cut every time", cuts: 100, ranges: true, wantErr: syscall.ECONNRESET, wantTries: 5},
+		{name: "cut every time", cuts: 100, ranges: true, wantErr: syscall.ECONNRESET, wantTries: 6},
 		{name: "wrong bytes are not resumed", corrupt: true, wantErr: ErrDigestMismatch, wantTries: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,5 +116,27 @@ func TestPushManifestDigest(t *testing.T) {
 				t.Errorf("PushManifest = %q, %v; want %q (error %v)", got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"503 after the tries", &StatusError{Status: "503 Service Unavailable", Attempts: 6, Err: errors.New("x")}, true},
+		{"reset", fmt.Errorf("put: %w", syscall.ECONNRESET), true},
+		{"refused", syscall.ECONNREFUSED, true},
+		{"stall", &StallError{What: "GET x", Idle: time.Second}, true},
+		{"wait too long", &WaitTooLongError{Status: "429 Too Many Requests", Wait: time.Hour}, false},
+		{"canceled", fmt.Errorf("x: %w", context.Canceled), false},
+		{"not found", ErrNotFound, false},
+		{"wrong bytes", ErrDigestMismatch, false},
+	} {
+		if got := Transient(tc.err); got != tc.want {
+			t.Errorf("%s: Transient = %v", tc.name, got)
+		}
 	}
 }
