@@ -107,17 +107,30 @@ func (m *mountState) learn(host string, s mountSupport) {
 }
 
 // learnThreshold is the size from which a blob that no repository of the
-// run is known to hold waits for the engine to read the unchanged images'
-// manifests (once per run), to mount the blob if one of them has it.
-// Reading them costs a round trip or a few (dozens of manifest GETs, 16
-// at a time); uploading a smaller blob again costs less than that on
-// most links, and a plan where most images are unchanged would otherwise
-// read them all for every run that moves one image.
+// run is known to hold waits for the unchanged images' manifests to be
+// read (learnKnown) even in a run that creates no image: reading them
+// costs a round trip or a few, uploading such a blob again costs more.
 const learnThreshold = 16 << 20
+
+// shouldLearn reports whether a blob of size that no repository of the run
+// is known to hold waits for learnKnown before it is placed. A run that
+// creates images does so for every such blob: a new image's blobs have
+// often landed already (a run cut short before; an image on the base of
+// one mirrored long ago), and a re-run must not upload again what landed.
+// A run that only updates images does so for large blobs only: an
+// update's new blobs are new, its old ones are in its own repository,
+// and reading every unchanged image for it would cost dozens of requests
+// (39 when one image of the example stack moves).
+func (e *Engine) shouldLearn(size int64) bool {
+	return len(e.opts.known) > 0 && (e.creates || size >= learnThreshold)
+}
 
 // learnKnown reads, once per run, the manifests of the images the target
 // already holds (the plan's unchanged images) and records where their
-// blobs are. Failures only cost a mount: the blob is then uploaded.
+// blobs are. A run that creates images starts it at once, alongside the
+// source reads (it is mostly done when the first blob needs it); others
+// on the first blob that needs it. Failures only cost a mount: the blob
+// is then uploaded.
 func (e *Engine) learnKnown(ctx context.Context) {
 	e.knownOnce.Do(func() {
 		var g errgroup.Group

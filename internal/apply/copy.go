@@ -169,7 +169,7 @@ func (j *job) ensureBlob(ctx context.Context, b v1.Descriptor) error {
 	unlock := j.e.blobs.lock(key)
 	defer unlock()
 	here, other := j.e.blobs.lookup(key, j.dst.Name())
-	if !here && other == "" && b.Size >= learnThreshold {
+	if !here && other == "" && j.e.shouldLearn(b.Size) {
 		j.e.learnKnown(ctx)
 		here, other = j.e.blobs.lookup(key, j.dst.Name())
 	}

@@ -58,11 +58,12 @@ type Engine struct {
 	blobs  *blobTracker
 	mounts mountState
 
-	// The images already in the target are read once, on the first large
-	// blob no repository of the run is known to hold (learnKnown), so
-	// that it is mounted from the target's other repositories if one has
-	// it rather than uploaded again.
+	// The images already in the target are read once (learnKnown), so
+	// that a blob no repository of the run is known to hold is mounted
+	// from the target's other repositories if one has it rather than
+	// uploaded again; when, shouldLearn says.
 	knownOnce sync.Once
+	creates   bool // the run creates images, other than aliases (set by Apply)
 }
 
 // Known is an image the target registry already holds at its locked
@@ -116,8 +117,9 @@ func WithBuildOutput(w io.Writer) Option {
 // WithKnownImages tells the engine which images the target already holds
 // (the plan's unchanged images). An image to copy whose digest the plan
 // saw under another tag of the same repository is only tagged (see
-// copyAlias); and a large blob that no repository of the run is known to
-// hold is looked for in them before it is uploaded (see learnKnown).
+// copyAlias); and a blob that no repository of the run is known to hold
+// is looked for in them before it is uploaded (see shouldLearn), so that
+// a re-run after a partial apply sends nothing twice.
 func WithKnownImages(k []Known) Option { return func(o *options) { o.known = k } }
 
 // WithProgress sets the progress receiver; the default (and nil) discards
@@ -174,6 +176,14 @@ func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 		groups[repo] = append(groups[repo], i)
 	}
 	sort.Strings(order)
+	var learning sync.WaitGroup
+	defer learning.Wait()
+	for _, c := range changes {
+		e.creates = e.creates || (c.Action == diff.Create && !e.aliasOf(c))
+	}
+	if e.shouldLearn(0) {
+		learning.Go(func() { e.learnKnown(ctx) })
+	}
 	var g errgroup.Group
 	g.SetLimit(e.parallelism(changes))
 	var stop atomic.Pointer[registry.WaitTooLongError]
