@@ -130,7 +130,7 @@ func (j *job) pushTree(ctx context.Context, m *registry.Manifest, ref string) (d
 	} else if err := j.ensureBlobs(ctx, m); err != nil {
 		return "", err
 	}
-	return j.dst.PushManifest(ctx, ref, m.MediaType, m.Data)
+	return j.pushManifest(ctx, ref, m.MediaType, m.Data)
 }
 
 // copyChild copies an index's child by digest. Its blobs are checked even
@@ -182,7 +182,7 @@ func (j *job) ensureBlob(ctx context.Context, b v1.Descriptor) error {
 		outcome, err = j.placeOrStream(ctx, d, b.Size)
 	default:
 		var location string
-		if outcome, location, err = j.place(ctx, d, other); err == nil && outcome == placeUpload {
+		if outcome, location, err = j.placeOrUpload(ctx, d, other); err == nil && outcome == placeUpload {
 			err = j.upload(ctx, d, b.Size, location)
 		}
 	}
@@ -235,7 +235,7 @@ func (j *job) placeOrStream(ctx context.Context, d digest.Digest, size int64) (p
 		rc, _, err := j.src.GetBlob(dctx, d)
 		started <- download{rc, err}
 	}()
-	outcome, location, err := j.place(ctx, d, "")
+	outcome, location, err := j.placeOrUpload(ctx, d, "")
 	if err != nil || outcome != placeUpload {
 		cancel() // the download ends at once, wherever it is
 		if dl := <-started; dl.rc != nil {
@@ -301,6 +301,31 @@ func (j *job) place(ctx context.Context, d digest.Digest, other string) (placeme
 		return placeFound, "", nil
 	}
 	return placeUpload, location, nil
+}
+
+// placeOrUpload is place; when the target stayed unavailable through the
+// retry layer's tries, the blob is uploaded (into a session of its own,
+// opened with the transfer's restarts): sending a blob the target may hold
+// already is harmless, failing the image is not.
+func (j *job) placeOrUpload(ctx context.Context, d digest.Digest, other string) (placement, string, error) {
+	outcome, location, err := j.place(ctx, d, other)
+	if registry.Transient(err) {
+		j.e.opts.logger.Debug("blob placement failed, uploading it", "blob", d.String(), "target", j.c.Target, "err", err)
+		return placeUpload, "", nil
+	}
+	return outcome, location, err
+}
+
+// pushManifest is PushManifest, given one more round of the retry layer's
+// tries when the target stayed unavailable through the first (a registry
+// restarting for longer than they last).
+func (j *job) pushManifest(ctx context.Context, ref, mediaType string, data []byte) (digest.Digest, error) {
+	stored, err := j.dst.PushManifest(ctx, ref, mediaType, data)
+	if registry.Transient(err) {
+		j.e.opts.logger.Debug("restarting manifest push", "manifest", ref, "target", j.c.Target, "err", err)
+		stored, err = j.dst.PushManifest(ctx, ref, mediaType, data)
+	}
+	return stored, err
 }
 
 // mount sends the mount-or-upload POST: from other, else from the target

@@ -51,8 +51,16 @@ func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location 
 			if location, err = j.dst.StartUpload(ctx); err != nil {
 				if first != nil {
 					first.Close()
+					first = nil
 				}
-				return err
+				// A registry down for longer than the retry layer's tries
+				// gets another round of them, within the restarts.
+				if !registry.Transient(err) || restarts >= j.e.opts.blobRetries {
+					return err
+				}
+				restarts++
+				j.e.opts.logger.Debug("restarting blob transfer", "blob", d.String(), "target", j.c.Target, "err", err)
+				continue
 			}
 		}
 		err = j.transfer(ctx, src, d, size, location, first)
