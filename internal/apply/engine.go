@@ -207,6 +207,9 @@ func (e *Engine) copyRepository(ctx context.Context, changes []diff.Change, idx 
 		cur := next
 		next = nil
 		if why := stop.Load(); why != nil {
+			if cur != nil {
+				cur.cancel() // read ahead before the stop: not to be pushed
+			}
 			results[i] = Result{Change: changes[i], Err: fmt.Errorf("%w: %w", ErrNotStarted, why)}
 			continue
 		}
@@ -217,6 +220,7 @@ func (e *Engine) copyRepository(ctx context.Context, changes []diff.Change, idx 
 			next = e.startReading(ctx, changes[idx[k+1]])
 		}
 		results[i] = e.copyImage(ctx, changes[i], cur)
+		cur.cancel()
 		var wait *registry.WaitTooLongError
 		if errors.As(results[i].Err, &wait) {
 			stop.CompareAndSwap(nil, wait)
@@ -290,6 +294,7 @@ func (j *job) check(ctx context.Context, stored digest.Digest) error {
 type reading struct {
 	once    sync.Once
 	run     func()
+	cancel  context.CancelFunc
 	done    chan struct{}
 	j       *job
 	m       *registry.Manifest
@@ -302,6 +307,7 @@ type reading struct {
 // if at all, when the copy waits for it.
 func (e *Engine) startReading(ctx context.Context, c diff.Change) *reading {
 	r := &reading{done: make(chan struct{})}
+	ctx, r.cancel = context.WithCancel(ctx)
 	r.run = func() {
 		defer close(r.done)
 		var g errgroup.Group
