@@ -219,14 +219,7 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 		// A download is resumed as often as a request is tried again.
 		resumes: retry.withDefaults().Attempts - 1,
 	}
-	h.latency = &latency{onChange: func(rtt time.Duration) {
-		factor := 1
-		if rtt >= FarRoundTrip {
-			factor = farFactor
-		}
-		h.sem.setLimit(c.opts.jobs * factor)
-		h.transfers.setLimit(c.opts.transfers * factor)
-	}}
+	h.latency = &latency{onChange: c.sizeToLink(ep, h, warm)}
 	// From the top: the ping answered from memory, debug logs of every
 	// request, the User-Agent, the one retry layer, and under it, per try,
 	// the round-trip probe and the stall guard.
@@ -237,6 +230,29 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 	h.base = pc
 	c.hosts[key] = h
 	return h, nil
+}
+
+// sizeToLink returns what a host does when its measured round trip
+// changes: a far host gets farFactor times the requests and transfers in
+// flight, and, the first time, connections dialled ahead for the
+// transfers to come (each would otherwise wait a round trip, two with
+// TLS, for its handshake when the copy starts).
+func (c *Client) sizeToLink(ep Endpoint, h *host, warm func(*http.Request)) func(time.Duration) {
+	var warmOnce sync.Once
+	return func(rtt time.Duration) {
+		factor := 1
+		if rtt >= FarRoundTrip {
+			factor = farFactor
+			warmOnce.Do(func() {
+				req, err := http.NewRequest(http.MethodGet, ep.Repo.Scheme()+"://"+ep.Repo.RegistryStr()+"/v2/", nil)
+				for i := 0; warm != nil && err == nil && i < c.opts.transfers; i++ {
+					warm(req)
+				}
+			})
+		}
+		h.sem.setLimit(c.opts.jobs * factor)
+		h.transfers.setLimit(c.opts.transfers * factor)
+	}
 }
 
 // RoundTrip is the round trip to ep's host as measured so far (the
