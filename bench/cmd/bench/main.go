@@ -142,15 +142,7 @@ func main() {
 	b := &bench{repoRoot: *repoRoot, work: *work, rounds: max(*rounds, 1), quick: *quick, cmdTimeout: *timeout,
 		scaleN: 1000, scaleCold: 200, bigSize: 1 << 30, sizeDiv: 1, only: map[string]bool{}}
 	b.variants = *variants
-	if *alts != "" {
-		for _, a := range strings.Split(*alts, ",") {
-			name, path, ok := strings.Cut(a, "=")
-			if !ok {
-				name, path = "alt", a
-			}
-			b.alts = append(b.alts, alt{name: name, path: path})
-		}
-	}
+	b.alts = parseAlts(*alts)
 	if *tools != "" {
 		b.tools = strings.Split(*tools, ",")
 	}
@@ -168,22 +160,7 @@ func main() {
 		b.only[strings.TrimSpace(s)] = true
 	}
 	if *from != "" {
-		data, err := os.ReadFile(*from)
-		if err != nil {
-			log.Fatal(err)
-		}
-		var r raw
-		if err := json.Unmarshal(data, &r); err != nil {
-			log.Fatalf("%s: %v", *from, err)
-		}
-		b.meta, b.results, b.facts = r.Meta, r.Results, r.Facts
-		if *out == "" || len(b.results) == 0 {
-			log.Fatal("nothing to render")
-		}
-		if err := b.writeReport(*out, *rerun); err != nil {
-			log.Fatal(err)
-		}
-		log.Printf("wrote %s", *out)
+		b.renderFrom(*from, *out, *rerun)
 		return
 	}
 	if err := b.setup(ctx, *binDir); err != nil {
@@ -365,4 +342,41 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// renderFrom writes the report of an earlier run's results.json to out,
+// running nothing.
+func (b *bench) renderFrom(from, out, rerun string) {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var r raw
+	if err := json.Unmarshal(data, &r); err != nil {
+		log.Fatalf("%s: %v", from, err)
+	}
+	b.meta, b.results, b.facts = r.Meta, r.Results, r.Facts
+	if out == "" || len(b.results) == 0 {
+		log.Fatal("nothing to render")
+	}
+	if err := b.writeReport(out, rerun); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("wrote %s", out)
+}
+
+// parseAlts reads -alt: NAME=BINARY[,NAME=BINARY...].
+func parseAlts(spec string) []alt {
+	var out []alt
+	if spec == "" {
+		return nil
+	}
+	for _, a := range strings.Split(spec, ",") {
+		name, path, ok := strings.Cut(a, "=")
+		if !ok {
+			name, path = "alt", a
+		}
+		out = append(out, alt{name: name, path: path})
+	}
+	return out
 }
