@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
@@ -137,26 +138,38 @@ func (e *Engine) learnKnown(ctx context.Context) {
 		g.SetLimit(16)
 		for _, k := range e.opts.known {
 			g.Go(func() error {
-				ep, err := e.client.TargetRepository(k.Target)
-				if err != nil {
-					return nil
+				repo, blobs, err := e.targetBlobs(ctx, k.Target, k.Digest)
+				for _, d := range blobs {
+					e.blobs.record(blobKey(repo.Host(), d), repo.Name())
 				}
-				repo, err := e.client.Repo(ctx, ep, registry.PullOnly)
-				if err != nil {
-					return nil
-				}
-				tree, err := repo.ReadTree(ctx, k.Digest)
-				if err != nil {
-					return nil
-				}
-				tree.Walk(func(m *registry.Manifest) {
-					for _, b := range m.Blobs {
-						e.blobs.record(blobKey(repo.Host(), digest.Digest(b.Digest.String())), repo.Name())
-					}
-				})
+				_ = err // failures only cost a mount
 				return nil
 			})
 		}
-		_ = g.Wait() // failures only cost a mount
+		_ = g.Wait()
 	})
+}
+
+// targetBlobs lists the blobs of the manifest tree d names in ref's target
+// repository, read from there now, and that repository.
+func (e *Engine) targetBlobs(ctx context.Context, ref imageref.Ref, d digest.Digest) (*registry.Repo, []digest.Digest, error) {
+	ep, err := e.client.TargetRepository(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	repo, err := e.client.Repo(ctx, ep, registry.PullOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	tree, err := repo.ReadTree(ctx, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	var blobs []digest.Digest
+	tree.Walk(func(m *registry.Manifest) {
+		for _, b := range m.Blobs {
+			blobs = append(blobs, digest.Digest(b.Digest.String()))
+		}
+	})
+	return repo, blobs, nil
 }

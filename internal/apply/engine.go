@@ -338,25 +338,15 @@ func (e *Engine) readPresent(ctx context.Context, c diff.Change) map[digest.Dige
 	if c.Action != diff.Update || c.CurrentDigest == "" {
 		return nil
 	}
-	ep, err := e.client.TargetRepository(c.Target)
-	if err != nil {
-		return nil
-	}
-	repo, err := e.client.Repo(ctx, ep, registry.PullOnly)
-	if err != nil {
-		return nil
-	}
-	tree, err := repo.ReadTree(ctx, c.CurrentDigest)
+	_, blobs, err := e.targetBlobs(ctx, c.Target, c.CurrentDigest)
 	if err != nil {
 		e.opts.logger.Debug("the image the plan saw under the tag is not readable now", "target", c.Target, "digest", c.CurrentDigest.String(), "err", err)
 		return nil
 	}
 	present := map[digest.Digest]bool{}
-	tree.Walk(func(m *registry.Manifest) {
-		for _, b := range m.Blobs {
-			present[digest.Digest(b.Digest.String())] = true
-		}
-	})
+	for _, d := range blobs {
+		present[d] = true
+	}
 	return present
 }
 

@@ -229,15 +229,7 @@ func (b *bench) targets() []target {
 func (b *bench) coldTargets() []target {
 	var out []target
 	if st := b.stats(scCold); len(st) > 0 {
-		best := stat{}
-		for _, s := range st {
-			if strings.HasPrefix(s.tool, "imagesync") || strings.HasPrefix(s.tool, "floor") || !s.ok() {
-				continue
-			}
-			if best.tool == "" || s.median < best.median {
-				best = s
-			}
-		}
+		best := bestPeer(st)
 		fl, hasFloor := find(st, "floor")
 		for _, who := range b.imagesyncs() {
 			is, ok := find(st, who+" apply")
