@@ -384,6 +384,8 @@ func (b *bench) writeReport(path, rerun string) error {
 		"a helper (`bench/cmd/floor`) that streams every unique blob once from source to target, 8 at a time, one GET and one " +
 		"monolithic PUT per blob, no manifests, no checks. No copier that leaves a usable image behind can go under it.\n\n")
 	fmt.Fprintf(&sb, "Rerun (about 20 minutes; it installs crane and regsync with `go install` under `~/.cache/imagesync-bench`, and skopeo with apt-get if missing):\n\n```sh\n%s\n```\n\n", rerun)
+	sb.WriteString("`bench/run.sh --wan 150ms,200` runs the tools against registries made far away by a proxy of ours and writes [its own section](#far-registries-wan-mode), kept by the loopback run. " +
+		"`bench/run.sh -alt before=BINARY` times another imagesync build in the same rounds (here: the build this branch started from). ")
 	sb.WriteString("`bench/run.sh --quick` is a two-minute smoke test with small images. Nothing in `go test` depends on these timings; " +
 		"the Go benchmarks of the hot paths are `go test -run XXX -bench . ./internal/discover ./internal/lock ./internal/view`.\n\n")
 
