@@ -228,7 +228,13 @@ func (a *planArgs) operands(args []string) error {
 // to the link; given, at least 1.
 type parallelism int
 
-func (p *parallelism) String() string { return strconv.Itoa(int(*p)) }
+// String is "" until given, so that help prints the default in words.
+func (p *parallelism) String() string {
+	if *p == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*p))
+}
 func (p *parallelism) Type() string   { return "int" }
 
 func (p *parallelism) Set(s string) error {
