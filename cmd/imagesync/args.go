@@ -235,7 +235,8 @@ func (p *parallelism) String() string {
 	}
 	return strconv.Itoa(int(*p))
 }
-func (p *parallelism) Type() string   { return "int" }
+
+func (p *parallelism) Type() string { return "int" }
 
 func (p *parallelism) Set(s string) error {
 	n, err := strconv.Atoi(s)
