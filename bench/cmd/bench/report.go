@@ -338,7 +338,6 @@ func (b *bench) otherTargets() []target {
 				strings.Join(parts, ", ") + fmt.Sprintf("; best %.1f× faster than -p1", sp), verdict(sp >= 1.5)})
 		}
 	}
-	out = append(out, b.baselineTargets()...)
 	return out
 }
 
