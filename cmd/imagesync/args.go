@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -235,6 +237,32 @@ func (a *planArgs) operands(args []string) error {
 	return err
 }
 
+// parallelism is --parallelism: 0 until given, when the engine sizes it
+// to the link; given, at least 1.
+type parallelism int
+
+// String is "" until given, so that help prints the default in words.
+func (p *parallelism) String() string {
+	if *p == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*p))
+}
+
+func (p *parallelism) Type() string { return "int" }
+
+func (p *parallelism) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	if n < 1 {
+		return errors.New("must be at least 1")
+	}
+	*p = parallelism(n)
+	return nil
+}
+
 // applyArgs are the arguments of `imagesync apply [PLANFILE]`.
 type applyArgs struct {
 	globals
@@ -254,7 +282,7 @@ type applyArgs struct {
 
 func (a *applyArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.AutoApprove, "auto-approve", false, "apply without asking for confirmation")
-	fs.IntVar(&a.Parallelism, "parallelism", 4, "copy `N` images at once")
+	fs.Var((*parallelism)(&a.Parallelism), "parallelism", "copy `N` images at once (default 4, or 16 when the target registry is far away)")
 	fs.StringArrayVar(&a.Targets, "target", nil, "limit apply to this image (source or target `REF`); repeatable")
 	fs.BoolVarP(&a.Quiet, "quiet", "q", false, "print only the summary")
 	fs.BoolVar(&a.SkipBuilds, "skip-builds", false, "leave the repository's own builds out")
@@ -272,9 +300,6 @@ func (a *applyArgs) operands(args []string) error {
 		a.PlanFile = args[0]
 	default:
 		return fmt.Errorf("at most one plan file, got %s", strings.Join(args, " "))
-	}
-	if a.Parallelism < 1 {
-		return fmt.Errorf("--parallelism must be at least 1")
 	}
 	if a.PlanFile != "" && (len(a.Targets) > 0 || a.SkipBuilds) {
 		return fmt.Errorf("--target and --skip-builds cannot narrow a saved plan; make the plan with them instead")

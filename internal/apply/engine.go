@@ -60,11 +60,14 @@ type Engine struct {
 	client *registry.Client
 	opts   options
 	blobs  *blobTracker
+	mounts mountState
 
-	// The images already in the target are read once, on the first blob
-	// the target repository lacks, so that a run that has something to
-	// upload first looks for it in the target's other repositories.
+	// The images already in the target are read once (learnKnown), so
+	// that a blob no repository of the run is known to hold is mounted
+	// from the target's other repositories if one has it rather than
+	// uploaded again; when, shouldLearn says.
 	knownOnce sync.Once
+	creates   bool // the run creates images, other than aliases (set by Apply)
 }
 
 // Known is an image the target registry already holds at its locked
@@ -88,10 +91,19 @@ type options struct {
 // Option configures an Engine.
 type Option func(*options)
 
-// WithParallelism sets how many images are copied at once; the default is
-// 4. Values below 1 mean 1. Blob transfers are bounded per registry host
-// by the registry client as well.
-func WithParallelism(n int) Option { return func(o *options) { o.parallelism = max(n, 1) } }
+// WithParallelism sets how many images are copied at once. The default
+// (and any value below 1) is sized to the link: 4, or 16 when the target
+// registry is far away (its round trip, as the plan's requests measured
+// it, is registry.FarRoundTrip or more), where an image spends most of
+// its time waiting for answers. Blob transfers are bounded per registry
+// host by the registry client as well.
+func WithParallelism(n int) Option { return func(o *options) { o.parallelism = n } }
+
+// Default image parallelism, near and far (see WithParallelism).
+const (
+	nearParallelism = 4
+	farParallelism  = 16
+)
 
 // WithBuildParallelism sets how many builds run at once; the default is 2,
 // as builds are heavy. Values below 1 mean 1.
@@ -107,9 +119,12 @@ func WithBuildOutput(w io.Writer) Option {
 	}
 }
 
-// WithKnownImages tells the engine which images the target already holds,
-// so that their blobs are mounted into other repositories rather than
-// uploaded again: a re-run after a partial apply then sends nothing twice.
+// WithKnownImages tells the engine which images the target already holds
+// (the plan's unchanged images). An image to copy whose digest the plan
+// saw under another tag of the same repository is only tagged (see
+// copyAlias); and a blob that no repository of the run is known to hold
+// is looked for in them before it is uploaded (see shouldLearn), so that
+// a re-run after a partial apply sends nothing twice.
 func WithKnownImages(k []Known) Option { return func(o *options) { o.known = k } }
 
 // WithProgress sets the progress receiver; the default (and nil) discards
@@ -132,7 +147,7 @@ func WithBlobRetries(n int) Option { return func(o *options) { o.blobRetries = m
 
 // New returns an Engine that talks to registries through client.
 func New(client *registry.Client, opts ...Option) *Engine {
-	o := options{parallelism: 4, buildParallelism: 2, progress: nopProgress{}, logger: slog.New(slog.DiscardHandler),
+	o := options{buildParallelism: 2, progress: nopProgress{}, logger: slog.New(slog.DiscardHandler),
 		blobRetries: 2, buildOutput: io.Discard, shardWait: DefaultShardWait}
 	for _, opt := range opts {
 		opt(&o)
@@ -166,22 +181,20 @@ func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 		groups[repo] = append(groups[repo], i)
 	}
 	sort.Strings(order)
+	var learning sync.WaitGroup
+	defer learning.Wait()
+	for _, c := range changes {
+		e.creates = e.creates || (c.Action == diff.Create && !e.aliasOf(c))
+	}
+	if e.shouldLearn(0) {
+		learning.Go(func() { e.learnKnown(ctx) })
+	}
 	var g errgroup.Group
-	g.SetLimit(e.opts.parallelism)
+	g.SetLimit(e.parallelism(changes))
 	var stop atomic.Pointer[registry.WaitTooLongError]
 	for _, repo := range order {
 		g.Go(func() error {
-			for _, i := range groups[repo] {
-				if why := stop.Load(); why != nil {
-					results[i] = Result{Change: changes[i], Err: fmt.Errorf("%w: %w", ErrNotStarted, why)}
-					continue
-				}
-				results[i] = e.copyImage(ctx, changes[i])
-				var wait *registry.WaitTooLongError
-				if errors.As(results[i].Err, &wait) {
-					stop.CompareAndSwap(nil, wait)
-				}
-			}
+			e.copyRepository(ctx, changes, groups[repo], results, &stop)
 			return nil
 		})
 	}
@@ -189,46 +202,180 @@ func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 	return results
 }
 
+// copyRepository copies the images of one target repository one after the
+// other. The next image's manifests are read from the source while the
+// one before is pushed, so that its blobs can start as soon as the
+// repository is free; reading writes nothing.
+func (e *Engine) copyRepository(ctx context.Context, changes []diff.Change, idx []int, results []Result, stop *atomic.Pointer[registry.WaitTooLongError]) {
+	var next *reading
+	for k, i := range idx {
+		cur := next
+		next = nil
+		if why := stop.Load(); why != nil {
+			if cur != nil {
+				cur.cancel() // read ahead before the stop: not to be pushed
+			}
+			results[i] = Result{Change: changes[i], Err: fmt.Errorf("%w: %w", ErrNotStarted, why)}
+			continue
+		}
+		if cur == nil {
+			cur = e.startReading(ctx, changes[i])
+		}
+		if k+1 < len(idx) {
+			next = e.startReading(ctx, changes[idx[k+1]])
+		}
+		results[i] = e.copyImage(ctx, changes[i], cur)
+		cur.cancel()
+		var wait *registry.WaitTooLongError
+		if errors.As(results[i].Err, &wait) {
+			stop.CompareAndSwap(nil, wait)
+		}
+	}
+}
+
+// parallelism is how many images are copied at once (WithParallelism).
+func (e *Engine) parallelism(changes []diff.Change) int {
+	if e.opts.parallelism > 0 {
+		return e.opts.parallelism
+	}
+	if len(changes) > 0 {
+		if ep, err := e.client.TargetRepository(changes[0].Target); err == nil && e.client.RoundTrip(ep) >= registry.FarRoundTrip {
+			return farParallelism
+		}
+	}
+	return nearParallelism
+}
+
 // copyImage copies one image and checks that its target then resolves to
 // the locked digest.
-func (e *Engine) copyImage(ctx context.Context, c diff.Change) Result {
+func (e *Engine) copyImage(ctx context.Context, c diff.Change, r *reading) Result {
 	start := time.Now()
 	e.opts.progress.Started(c)
 	st := &stats{}
-	err := e.copy(ctx, c, st)
-	r := Result{Change: c, BytesUploaded: st.bytes.Load(), BlobsUploaded: int(st.uploaded.Load()),
+	err := e.copy(ctx, c, st, r)
+	res := Result{Change: c, BytesUploaded: st.bytes.Load(), BlobsUploaded: int(st.uploaded.Load()),
 		BlobsMounted: int(st.mounted.Load()), BlobsSkipped: int(st.skipped.Load()), Duration: time.Since(start), Err: err,
 		ReferrersCopied: st.referrers.copied, ReferrerFailures: st.referrers.failures}
-	e.opts.progress.Finished(r)
+	e.opts.progress.Finished(res)
+	return res
+}
+
+func (e *Engine) copy(ctx context.Context, c diff.Change, st *stats, r *reading) error {
+	if done, err := e.copyAlias(ctx, c, st); done {
+		return err
+	}
+	j, m, err := r.wait(ctx)
+	if err != nil {
+		return err
+	}
+	j.st = st
+	if c.Action == diff.Referrers { // supply hook: the image is in place, only referrers are missing
+		j.copyReferrers(ctx)
+		return nil
+	}
+	e.opts.progress.Sized(c, m.DistributableSize())
+	stored, err := j.pushTree(ctx, m, j.targetRef)
+	if err != nil {
+		return j.explainSparse(err) // supply hook (platforms.go)
+	}
+	if err := j.check(ctx, stored); err != nil {
+		return err
+	}
+	j.copyReferrers(ctx) // supply hook (referrers.go): failures are recorded, the image has landed
+	return nil
+}
+
+// check makes sure the target reference resolves to the locked digest
+// (the filtered index's, where the lock keeps some platforms only) after
+// the push: the registry's answer to the tag's PUT says what it stored
+// there (PushManifest refuses another digest); a registry that does not
+// say is asked.
+func (j *job) check(ctx context.Context, stored digest.Digest) error {
+	want := j.c.TargetDigest()
+	if stored == want {
+		return nil
+	}
+	head, err := j.dst.HeadManifest(ctx, j.targetRef)
+	if err != nil {
+		return fmt.Errorf("check %s after the copy: %w", j.c.Target, err)
+	}
+	if head.Digest != want {
+		return fmt.Errorf("check %s after the copy: it resolves to %s, not the locked %s", j.c.Target, head.Digest, want)
+	}
+	return nil
+}
+
+// reading is the source side of one image's copy, under way or done:
+// the source chosen, the target opened, the manifest tree read.
+type reading struct {
+	once    sync.Once
+	run     func()
+	cancel  context.CancelFunc
+	done    chan struct{}
+	j       *job
+	m       *registry.Manifest
+	present map[digest.Digest]bool // see job.present
+	err     error
+}
+
+// startReading starts reading an image's source side in the background,
+// unless the image is only to be tagged (copyAlias): its source is read,
+// if at all, when the copy waits for it.
+func (e *Engine) startReading(ctx context.Context, c diff.Change) *reading {
+	r := &reading{done: make(chan struct{})}
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.run = func() {
+		defer close(r.done)
+		var g errgroup.Group
+		g.Go(func() error { r.present = e.readPresent(ctx, c); return nil })
+		// A referrers-only change copies no image: its tree is not read.
+		if r.j, r.err = e.prepare(ctx, c); r.err == nil && c.Action != diff.Referrers {
+			r.m, r.err = r.j.read(ctx)
+		}
+		_ = g.Wait()
+		if r.j != nil {
+			r.j.present = r.present
+		}
+	}
+	if !e.aliasOf(c) {
+		go r.start()
+	}
 	return r
 }
 
-func (e *Engine) copy(ctx context.Context, c diff.Change, st *stats) error {
-	job, err := e.prepare(ctx, c, st)
-	if err != nil {
-		return err
-	}
-	if c.Action == diff.Referrers { // supply hook: the image is in place, only referrers are missing
-		job.copyReferrers(ctx)
+func (r *reading) start() { r.once.Do(r.run) }
+
+// readPresent lists the blobs of the image an update replaces, as the
+// plan saw it under the tag (its current digest), read by digest from the
+// target repository now, alongside the source. Nothing is taken for
+// granted from it (every blob is still asked for, see likelyAbsent): a
+// plan older than the target only costs a download or a round trip. nil
+// for an image new to its tag, or one that cannot be read.
+func (e *Engine) readPresent(ctx context.Context, c diff.Change) map[digest.Digest]bool {
+	if c.Action != diff.Update || c.CurrentDigest == "" {
 		return nil
 	}
-	m, err := job.read(ctx)
+	_, blobs, err := e.targetBlobs(ctx, c.Target, c.CurrentDigest)
 	if err != nil {
-		return err
+		e.opts.logger.Debug("the image the plan saw under the tag is not readable now", "target", c.Target, "digest", c.CurrentDigest.String(), "err", err)
+		return nil
 	}
-	e.opts.progress.Sized(c, m.DistributableSize())
-	if err := job.copyManifest(ctx, m, job.targetRef); err != nil {
-		return job.explainSparse(err) // supply hook (platforms.go)
+	present := map[digest.Digest]bool{}
+	for _, d := range blobs {
+		present[d] = true
 	}
-	head, err := job.dst.HeadManifest(ctx, job.targetRef)
-	if err != nil {
-		return fmt.Errorf("check %s after the copy: %w", c.Target, err)
+	return present
+}
+
+// wait returns what was read, reading it now if that has not started.
+func (r *reading) wait(ctx context.Context) (*job, *registry.Manifest, error) {
+	go r.start()
+	select {
+	case <-r.done:
+		return r.j, r.m, r.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
 	}
-	if head.Digest != c.TargetDigest() {
-		return fmt.Errorf("check %s after the copy: it resolves to %s, not the locked %s", c.Target, head.Digest, c.TargetDigest())
-	}
-	job.copyReferrers(ctx) // supply hook (referrers.go): failures are recorded, the image has landed
-	return nil
 }
 
 type nopProgress struct{}
@@ -243,61 +390,4 @@ type stats struct {
 	bytes                      atomicInt
 	uploaded, mounted, skipped atomicInt
 	referrers                  referrerStats
-}
-
-// blobTracker remembers, per target registry host and digest, which
-// repositories hold a blob, and serializes the work on one blob so that a
-// blob shared by images copied in parallel is uploaded once.
-type blobTracker struct {
-	mu    sync.Mutex
-	where map[string]map[string]bool // host|digest -> repositories
-	locks map[string]*sync.Mutex     // host|digest -> held while working on it
-}
-
-func newBlobTracker() *blobTracker {
-	return &blobTracker{where: map[string]map[string]bool{}, locks: map[string]*sync.Mutex{}}
-}
-
-func blobKey(host string, d digest.Digest) string { return host + "|" + d.String() }
-
-// lock serializes the work on one blob of one target registry.
-func (t *blobTracker) lock(key string) func() {
-	t.mu.Lock()
-	l, ok := t.locks[key]
-	if !ok {
-		l = &sync.Mutex{}
-		t.locks[key] = l
-	}
-	t.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
-
-func (t *blobTracker) record(key, repo string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.where[key] == nil {
-		t.where[key] = map[string]bool{}
-	}
-	t.where[key][repo] = true
-}
-
-// lookup reports whether repo holds the blob, else another repository
-// known to hold it ("" if none).
-func (t *blobTracker) lookup(key, repo string) (here bool, other string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	repos := t.where[key]
-	if repos[repo] {
-		return true, ""
-	}
-	var names []string
-	for r := range repos {
-		names = append(names, r)
-	}
-	sort.Strings(names)
-	if len(names) > 0 {
-		return false, names[0]
-	}
-	return false, ""
 }

@@ -36,11 +36,14 @@ type Client struct {
 
 // host is the per-endpoint-host state: its HTTP transport (TLS, retries,
 // the cached ping), its authenticated transports by repository and scope,
-// and its bounds on requests and on blob transfers.
+// its bounds on requests and on blob transfers, and its round trip, which
+// sizes those bounds.
 type host struct {
-	sem       chan struct{} // requests in flight (resolution, plan)
-	transfers chan struct{} // blob transfers in flight (apply)
+	sem       *limiter // requests in flight (resolution, plan)
+	transfers *limiter // blob transfers in flight (apply)
 	base      http.RoundTripper
+	latency   *latency
+	resumes   int // how often one blob download may be resumed
 
 	mu   sync.Mutex
 	auth map[repoKey]authTransport
@@ -67,19 +70,21 @@ type Option func(*options)
 func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
 
 // WithJobsPerHost bounds the requests in flight to one registry host; the
-// default is 8. Values below 1 mean 1.
+// default is 16, times 4 for a host whose round trip is FarRoundTrip or
+// more. Values below 1 mean 1.
 func WithJobsPerHost(n int) Option {
 	return func(o *options) { o.jobs = max(n, 1) }
 }
 
 // WithTransfersPerHost bounds the blob transfers (uploads, mounts) in
-// flight to one registry host; the default is 8. Values below 1 mean 1.
+// flight to one registry host; the default is 8, times 4 for a host whose
+// round trip is FarRoundTrip or more. Values below 1 mean 1.
 func WithTransfersPerHost(n int) Option {
 	return func(o *options) { o.transfers = max(n, 1) }
 }
 
 // WithRetryPolicy sets how failed requests are retried; the default is
-// RetryPolicy's zero value (5 tries, 200ms base, 30s cap).
+// RetryPolicy's zero value (6 tries, 200ms base, 30s cap).
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
 // WithMaxWait sets the longest Retry-After the client waits for, on every
@@ -106,7 +111,7 @@ func WithBaseTransport(t http.RoundTripper) Option { return func(o *options) { o
 
 // New returns a Client for the registries of cfg.
 func New(cfg *config.Config, opts ...Option) *Client {
-	o := options{keychain: authn.DefaultKeychain, jobs: 8, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv()}
+	o := options{keychain: authn.DefaultKeychain, jobs: 16, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -193,7 +198,7 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 	if h, ok := c.hosts[key]; ok {
 		return h, nil
 	}
-	tr, err := c.transport(ep)
+	tr, warm, err := c.transport(ep)
 	if err != nil {
 		return nil, err
 	}
@@ -207,28 +212,77 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 				"attempt", attempt, "wait", wait, "reason", reason)
 		}
 	}
-	// From the top: the ping answered from memory, debug logs of every
-	// request, the User-Agent, the one retry layer, and under it the stall
-	// guard, per try.
-	tr = &stallGuard{next: tr, idle: c.opts.stall}
-	logged := &requestLog{next: transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent), logger: c.logger}
-	base := newPingCache(logged)
 	h := &host{
-		sem:       make(chan struct{}, c.opts.jobs),
-		transfers: make(chan struct{}, c.opts.transfers),
-		base:      base,
+		sem:       newLimiter(c.opts.jobs),
+		transfers: newLimiter(c.opts.transfers),
 		auth:      map[repoKey]authTransport{},
+		// A download is resumed as often as a request is tried again.
+		resumes: retry.withDefaults().Attempts - 1,
 	}
+	h.latency = &latency{onChange: c.sizeToLink(ep, h, warm)}
+	// From the top: the ping answered from memory, debug logs of every
+	// request, the User-Agent, the one retry layer, and under it, per try,
+	// the round-trip probe and the stall guard.
+	tr = &latencyProbe{next: &stallGuard{next: tr, idle: c.opts.stall}, l: h.latency}
+	logged := &requestLog{next: transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent), logger: c.logger}
+	pc := newPingCache(logged)
+	pc.plainToo, pc.warm = ep.Repo.Scheme() == "http", warm
+	h.base = pc
 	c.hosts[key] = h
 	return h, nil
 }
 
-func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
+// sizeToLink returns what a host does when its measured round trip
+// changes: a far host gets farFactor times the requests and transfers in
+// flight, and, the first time, connections dialled ahead for the
+// transfers to come (each would otherwise wait a round trip, two with
+// TLS, for its handshake when the copy starts).
+func (c *Client) sizeToLink(ep Endpoint, h *host, warm func(*http.Request)) func(time.Duration) {
+	var warmOnce sync.Once
+	return func(rtt time.Duration) {
+		factor := 1
+		if rtt >= FarRoundTrip {
+			factor = farFactor
+			warmOnce.Do(func() {
+				req, err := http.NewRequest(http.MethodGet, ep.Repo.Scheme()+"://"+ep.Repo.RegistryStr()+"/v2/", nil)
+				for i := 0; warm != nil && err == nil && i < c.opts.transfers; i++ {
+					warm(req)
+				}
+			})
+		}
+		h.sem.setLimit(c.opts.jobs * factor)
+		h.transfers.setLimit(c.opts.transfers * factor)
+	}
+}
+
+// RoundTrip is the round trip to ep's host as measured so far (the
+// quickest answer to a request without a body), 0 before any answer. A
+// host at FarRoundTrip or more gets more requests and transfers in flight;
+// callers may size their own concurrency the same way.
+func (c *Client) RoundTrip(ep Endpoint) time.Duration {
+	c.mu.Lock()
+	h, ok := c.hosts[ep.Repo.RegistryStr()]
+	c.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	return h.latency.roundTrip()
+}
+
+// transport is the HTTP transport of ep's host, and the function that
+// dials a connection ahead for a request about to be sent (nil when the
+// transport is not ours to dial for).
+func (c *Client) transport(ep Endpoint) (http.RoundTripper, func(*http.Request), error) {
 	if c.opts.transport != nil {
-		return c.opts.transport, nil
+		return c.opts.transport, nil, nil
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = c.opts.jobs * 2
+	wd := newWarmDialer(c.opts.jobs * farFactor)
+	tr.DialContext = wd.DialContext
+	// Connections are kept for every request and transfer a far host may
+	// have in flight, so that none is closed only to be dialled (a round
+	// trip, two with TLS) again a moment later.
+	tr.MaxIdleConnsPerHost = (c.opts.jobs + c.opts.transfers) * farFactor
 	// A registry that accepts a request and never answers must not hang a
 	// run: the retry layer above treats the timeout as a transient fault.
 	// (The stall guard above covers bodies too; this is the same bound
@@ -251,26 +305,25 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, error) {
 			}
 			pem, err := os.ReadFile(ep.caFile)
 			if err != nil {
-				return nil, fmt.Errorf("read ca_file of registry %q for %s: %w", ep.block, ep.Repo.RegistryStr(), err)
+				return nil, nil, fmt.Errorf("read ca_file of registry %q for %s: %w", ep.block, ep.Repo.RegistryStr(), err)
 			}
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s for %s holds no PEM certificate", ep.caFile, ep.Repo.RegistryStr())
+				return nil, nil, fmt.Errorf("ca_file %s for %s holds no PEM certificate", ep.caFile, ep.Repo.RegistryStr())
 			}
 			tc.RootCAs = pool
 		}
 		tr.TLSClientConfig = tc
 	}
-	return tr, nil
+	warm := func(req *http.Request) {
+		// Through a proxy, the connection to dial is the proxy's.
+		if proxy, err := tr.Proxy(req); proxy == nil && err == nil {
+			wd.warm(req.URL)
+		}
+	}
+	return tr, warm, nil
 }
 
 // acquire waits for a request slot on h, or for ctx to end.
-func (h *host) acquire(ctx context.Context) error {
-	select {
-	case h.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (h *host) acquire(ctx context.Context) error { return h.sem.acquire(ctx) }
 
-func (h *host) release() { <-h.sem }
+func (h *host) release() { h.sem.release() }

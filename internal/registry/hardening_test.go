@@ -253,11 +253,11 @@ func TestStatusErrorNamesStatusAndAttempts(t *testing.T) {
 	})
 	_, _, err := repoOn(t, testClient(t, "", ""), srv).GetManifest(context.Background(), digest.FromString("x"))
 	var serr *StatusError
-	if !errors.As(err, &serr) || !strings.Contains(err.Error(), "UNAVAILABLE: maintenance (503 Service Unavailable after 5 attempts)") {
+	if !errors.As(err, &serr) || !strings.Contains(err.Error(), "UNAVAILABLE: maintenance (503 Service Unavailable after 6 attempts)") {
 		t.Fatalf("err = %v", err)
 	}
-	if n.Load() != 5 {
-		t.Errorf("%d requests, want 5", n.Load())
+	if n.Load() != 6 {
+		t.Errorf("%d requests, want 6 (the default tries)", n.Load())
 	}
 }
 
@@ -505,7 +505,7 @@ func TestManifestBlobUnknownRetried(t *testing.T) {
 		wantErr  string
 	}{
 		{"transient", 2, "MANIFEST_BLOB_UNKNOWN", 3, ""},
-		{"missing blob", 100, "MANIFEST_BLOB_UNKNOWN", 5, "MANIFEST_BLOB_UNKNOWN: blob unknown to registry"},
+		{"missing blob", 100, "MANIFEST_BLOB_UNKNOWN", 6, "MANIFEST_BLOB_UNKNOWN: blob unknown to registry"},
 		{"invalid manifest", 100, "MANIFEST_INVALID", 1, "MANIFEST_INVALID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

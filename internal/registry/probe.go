@@ -94,11 +94,8 @@ func (c *Client) CheckPush(ctx context.Context, ref imageref.Ref) error {
 	}
 	// An upload session left open would expire on its own (the registry
 	// purges stale uploads), but a check should leave nothing behind.
-	resp, err := repo.do(ctx, http.MethodDelete, location, nil, nil, http.StatusNoContent, http.StatusOK, http.StatusAccepted)
-	if err != nil {
+	if err := repo.CancelUpload(ctx, location); err != nil {
 		c.logger.Debug("cancel upload session", "repository", repo.ep.Repo.String(), "err", err)
-		return nil
 	}
-	resp.Body.Close()
 	return nil
 }

@@ -205,13 +205,29 @@ func (r *Repo) GetManifest(ctx context.Context, d digest.Digest) ([]byte, string
 // PutManifest writes manifest bytes as they are (never re-serialized) under
 // a tag or a digest.
 func (r *Repo) PutManifest(ctx context.Context, ref, mediaType string, data []byte) error {
+	_, err := r.PushManifest(ctx, ref, mediaType, data)
+	return err
+}
+
+// PushManifest is PutManifest that also returns the digest the registry
+// says it stored under ref (its Docker-Content-Digest), "" when it says
+// none. A registry that names another digest than the bytes' is an error:
+// ref would not resolve to what was pushed.
+func (r *Repo) PushManifest(ctx context.Context, ref, mediaType string, data []byte) (digest.Digest, error) {
 	resp, err := r.do(ctx, http.MethodPut, r.base+"/manifests/"+ref, bytes.NewReader(data),
 		http.Header{"Content-Type": {mediaType}}, http.StatusCreated, http.StatusOK, http.StatusAccepted)
 	if err != nil {
-		return fmt.Errorf("put manifest %s:%s: %w", r.ep.Repo, ref, err)
+		return "", fmt.Errorf("put manifest %s:%s: %w", r.ep.Repo, ref, err)
 	}
 	resp.Body.Close()
-	return nil
+	stored, err := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		return "", nil
+	}
+	if want := stored.Algorithm().FromBytes(data); stored != want {
+		return "", fmt.Errorf("put manifest %s:%s: the registry stored %s, not the pushed %s", r.ep.Repo, ref, stored, want)
+	}
+	return stored, nil
 }
 
 // HasBlob reports whether the repository holds blob d.
@@ -228,14 +244,23 @@ func (r *Repo) HasBlob(ctx context.Context, d digest.Digest) (bool, error) {
 }
 
 // GetBlob opens blob d for streaming. The reader fails at its end when the
-// bytes do not hash to d, so corrupted content is never passed on whole.
+// bytes do not hash to d (an error wrapping ErrDigestMismatch), so
+// corrupted content is never passed on whole. A download cut off in the
+// middle (a reset, a body that ends early, a stall) is resumed where it
+// stopped, with a Range request, as often as the retry policy tries a
+// request: the reader's consumer never sees the cut.
 func (r *Repo) GetBlob(ctx context.Context, d digest.Digest) (io.ReadCloser, int64, error) {
 	resp, err := r.do(ctx, http.MethodGet, r.base+"/blobs/"+d.String(), nil, nil, http.StatusOK)
 	if err != nil {
 		return nil, 0, fmt.Errorf("get blob %s@%s: %w", r.ep.Repo, d, err)
 	}
-	return &verifyingReader{rc: resp.Body, verifier: d.Verifier(), d: d, src: r.ep.String()}, resp.ContentLength, nil
+	body := &resumingBody{ctx: ctx, r: r, d: d, rc: resp.Body, size: resp.ContentLength, left: r.host.resumes}
+	return &verifyingReader{rc: body, verifier: d.Verifier(), d: d, src: r.ep.String()}, resp.ContentLength, nil
 }
+
+// ErrDigestMismatch is wrapped by the error of a blob reader whose bytes
+// do not hash to the blob's digest.
+var ErrDigestMismatch = errors.New("content does not match its digest")
 
 // verifyingReader checks a blob's digest as it streams, and holds back the
 // blob's last byte until the digest is checked: a reader of corrupted
@@ -284,7 +309,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		case err == io.EOF && v.verifier.Verified():
 			v.eof = true
 		case err == io.EOF:
-			v.pending, v.err = nil, fmt.Errorf("blob %s from %s: content does not match its digest", v.d, v.src)
+			v.pending, v.err = nil, fmt.Errorf("blob %s from %s: %w", v.d, v.src, ErrDigestMismatch)
 		case err != nil:
 			v.pending, v.err = nil, err
 		}
@@ -320,6 +345,17 @@ func (r *Repo) StartUpload(ctx context.Context) (string, error) {
 	return r.location(resp)
 }
 
+// CancelUpload ends an upload session without completing it (DELETE), so
+// that a session opened for nothing is not left to the registry's purge.
+func (r *Repo) CancelUpload(ctx context.Context, location string) error {
+	resp, err := r.do(ctx, http.MethodDelete, location, nil, nil, http.StatusNoContent, http.StatusOK, http.StatusAccepted)
+	if err != nil {
+		return fmt.Errorf("cancel upload to %s: %w", r.ep.Repo, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
 func (r *Repo) location(resp *http.Response) (string, error) {
 	loc, err := resp.Location()
 	if err != nil {
@@ -329,8 +365,28 @@ func (r *Repo) location(resp *http.Response) (string, error) {
 }
 
 // Upload streams a whole blob into an upload session in one PUT
-// (monolithic upload), completing it under digest d.
+// (monolithic upload), completing it under digest d. The body is a stream:
+// if the PUT fails, it is not tried again.
 func (r *Repo) Upload(ctx context.Context, location string, d digest.Digest, size int64, body io.Reader) error {
+	return r.upload(ctx, location, d, size, body, nil)
+}
+
+// UploadFrom is Upload with a body that can be opened again: the retry
+// layer then tries the PUT again like any other request (a 429 or a 503
+// waits for its Retry-After within --max-wait, a reset is tried again),
+// each try on a stream of its own from open. open may refuse (return an
+// error) when trying again cannot help, for example when the last stream
+// broke off on the source's side: the PUT then fails with the last try's
+// error.
+func (r *Repo) UploadFrom(ctx context.Context, location string, d digest.Digest, size int64, open func() (io.ReadCloser, error)) error {
+	body, err := open()
+	if err != nil {
+		return err
+	}
+	return r.upload(ctx, location, d, size, body, open)
+}
+
+func (r *Repo) upload(ctx context.Context, location string, d digest.Digest, size int64, body io.Reader, again func() (io.ReadCloser, error)) error {
 	u, err := url.Parse(location)
 	if err != nil {
 		return fmt.Errorf("upload to %s: bad location: %w", r.ep.Repo, err)
@@ -343,6 +399,7 @@ func (r *Repo) Upload(ctx context.Context, location string, d digest.Digest, siz
 		return err
 	}
 	req.ContentLength = size
+	req.GetBody = again
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Content-Length", strconv.FormatInt(size, 10))
 	resp, err := r.http.Do(req)
@@ -358,12 +415,10 @@ func (r *Repo) Upload(ctx context.Context, location string, d digest.Digest, siz
 
 // AcquireTransfer waits for one of the host's blob transfer slots.
 func (r *Repo) AcquireTransfer(ctx context.Context) (release func(), err error) {
-	select {
-	case r.host.transfers <- struct{}{}:
-		return func() { <-r.host.transfers }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := r.host.transfers.acquire(ctx); err != nil {
+		return nil, err
 	}
+	return r.host.transfers.release, nil
 }
 
 func mediaType(contentType string) string {

@@ -2,7 +2,7 @@
 // http.RoundTripper under go-containerregistry (ggcr) that retries
 // transient failures (429, 5xx gateway/overload answers, connection
 // resets, refusals, EOF before a response, timeouts) with capped
-// exponential backoff and full jitter, and applies one rule to Retry-After
+// exponential backoff and jitter, and applies one rule to Retry-After
 // on every host, source or target: wait as told up to MaxWait; told to wait
 // longer, fail the request with a *WaitTooLongError at once, so that the
 // caller stops cleanly rather than hammer the registry or hang for hours.
@@ -36,7 +36,7 @@ import (
 // RetryPolicy says which failures are retried and how long to wait.
 // The zero value is usable: every zero field takes its default.
 type RetryPolicy struct {
-	Attempts int           // total tries including the first; default 5
+	Attempts int           // total tries including the first; default 6
 	Base     time.Duration // first backoff; default 200ms
 	Max      time.Duration // cap of one backoff wait (without Retry-After); default 30s
 	// MaxWait is the longest Retry-After honoured, default DefaultMaxWait
@@ -59,7 +59,7 @@ const AttemptsHeader = "Imagesync-Attempts"
 
 // Defaults of RetryPolicy.
 const (
-	defaultRetryAttempts = 5
+	defaultRetryAttempts = 6
 	defaultRetryBase     = 200 * time.Millisecond
 	defaultRetryMax      = 30 * time.Second
 	// DefaultMaxWait is the longest Retry-After waited for by default
@@ -95,8 +95,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // NewRetryTransport wraps next so that 429, 500, 502, 503, 504, connection
 // resets / refused / EOF before a response, timeouts, and a manifest PUT
 // refused for a blob the registry does not find (see manifestBlobUnknown)
-// are retried with exponential backoff and full jitter (wait =
-// rand[0, min(Max, Base*2^n)]), a bounded number of times, then the last
+// are retried with exponential backoff and equal jitter (wait = ceil/2 +
+// rand[0, ceil/2], ceil = min(Max, Base*2^n)), a bounded number of times, then the last
 // response or error is returned. A Retry-After (delta-seconds or
 // HTTP-date) replaces the backoff: the wait is what it says when that is
 // at most MaxWait; beyond, the request is not tried again and fails with a
@@ -230,6 +230,25 @@ func manifestBlobUnknown(req *http.Request, resp *http.Response) bool {
 	return bytes.Contains(peek, []byte(`"MANIFEST_BLOB_UNKNOWN"`))
 }
 
+// Transient reports whether err is a failure of a kind this layer retries
+// (a 429 or 5xx answer, a reset or refused connection, a timeout) that
+// outlived its tries: the registry may be back in a moment, so that a
+// caller may start the step it belongs to again (a blob transfer, a
+// manifest push), once or twice, through this layer again. A wait longer
+// than allowed (*WaitTooLongError) and a context that ended are not
+// transient: the caller stops.
+func Transient(err error) bool {
+	var wait *WaitTooLongError
+	var status *StatusError
+	switch {
+	case err == nil, errors.As(err, &wait), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.As(err, &status):
+		return true
+	}
+	return retryErrReason(err) != ""
+}
+
 // retryErrReason names the transient network failure err is, "" if it is none
 // (TLS, DNS "no such host", a malformed URL... are not worth repeating).
 func retryErrReason(err error) string {
@@ -265,13 +284,16 @@ func (t *retryTransport) backoff(resp *http.Response, attempt int) (time.Duratio
 			return d, d > t.p.MaxWait
 		}
 	}
-	return fullJitter(t.p.Base, t.p.Max, attempt-1), false
+	return jitter(t.p.Base, t.p.Max, attempt-1), false
 }
 
-// fullJitter returns a uniform wait in [0, min(max, base*2^n)]. Full
-// jitter spreads the retries of many clients hit by the same outage, so
-// they do not come back in lockstep.
-func fullJitter(base, limit time.Duration, n int) time.Duration {
+// jitter returns a uniform wait in [ceil/2, ceil], ceil = min(max,
+// base*2^n) ("equal jitter"). The random half spreads the retries of many
+// clients hit by the same outage, so they do not come back in lockstep;
+// the fixed half makes the tries last: with the default policy they span
+// at least 3.1 s (0.1 + 0.2 + 0.4 + 0.8 + 1.6), so that a registry that
+// restarts (a second or two) is waited out instead of failing the image.
+func jitter(base, limit time.Duration, n int) time.Duration {
 	ceil := min(base, limit)
 	for i := 0; i < n && ceil < limit; i++ {
 		if ceil > limit/2 { // doubling would pass the cap (or overflow)
@@ -283,7 +305,8 @@ func fullJitter(base, limit time.Duration, n int) time.Duration {
 	if ceil <= 0 {
 		return 0
 	}
-	return time.Duration(rand.Int64N(int64(ceil) + 1))
+	half := ceil / 2
+	return half + time.Duration(rand.Int64N(int64(ceil-half)+1))
 }
 
 // parseRetryAfter reads a Retry-After value, delta-seconds or HTTP-date

@@ -611,30 +611,32 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestFullJitterBounds(t *testing.T) {
+func TestJitterBounds(t *testing.T) {
 	base, limit := 200*time.Millisecond, 30*time.Second
 	for n := range 12 {
 		ceil := min(limit, base<<n)
 		var top time.Duration
+		bottom := ceil
 		for range 500 {
-			d := fullJitter(base, limit, n)
-			if d < 0 || d > ceil {
-				t.Fatalf("fullJitter(n=%d) = %v, want within [0, %v]", n, d, ceil)
+			d := jitter(base, limit, n)
+			if d < ceil/2 || d > ceil {
+				t.Fatalf("jitter(n=%d) = %v, want within [%v, %v]", n, d, ceil/2, ceil)
 			}
-			top = max(top, d)
+			top, bottom = max(top, d), min(bottom, d)
 		}
-		if top < ceil/2 { // 500 uniform draws all below half: p = 2^-500
-			t.Errorf("fullJitter(n=%d) never above %v of [0, %v]: not full jitter", n, top, ceil)
+		// 500 uniform draws all in one half of the range: p = 2^-499.
+		if top < ceil*3/4 || bottom > ceil*3/4 {
+			t.Errorf("jitter(n=%d) drew within [%v, %v] only, of [%v, %v]: not spread", n, bottom, top, ceil/2, ceil)
 		}
 	}
-	if d := fullJitter(base, limit, 1000); d > limit {
-		t.Errorf("fullJitter(n=1000) = %v, above Max", d)
+	if d := jitter(base, limit, 1000); d > limit {
+		t.Errorf("jitter(n=1000) = %v, above Max", d)
 	}
 }
 
 func TestRetryPolicyDefaults(t *testing.T) {
 	p := RetryPolicy{}.withDefaults()
-	if p.Attempts != 5 || p.Base != 200*time.Millisecond || p.Max != 30*time.Second || p.MaxWait != 5*time.Minute || p.Sleep == nil {
+	if p.Attempts != 6 || p.Base != 200*time.Millisecond || p.Max != 30*time.Second || p.MaxWait != 5*time.Minute || p.Sleep == nil {
 		t.Errorf("defaults %+v", p)
 	}
 	ctx, cancel := context.WithCancel(t.Context())

@@ -20,7 +20,8 @@ import (
 
 // ApplyOptions control Apply.
 type ApplyOptions struct {
-	// Parallelism is how many images are copied at once; default 4.
+	// Parallelism is how many images are copied at once; 0 sizes it to
+	// the link (apply.WithParallelism).
 	Parallelism int
 	// Progress receives what the engine does; the default discards it.
 	Progress apply.Progress

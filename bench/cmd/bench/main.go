@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/imagesync/imagesync/bench/benchset"
+	"github.com/imagesync/imagesync/bench/wanproxy"
 	"github.com/imagesync/imagesync/internal/testregistry"
 )
 
@@ -58,6 +59,14 @@ type bench struct {
 	scaleN, scaleCold int
 	bigSize           int64
 	sizeDiv           int64
+
+	// WAN mode (-wan): the tools reach both registries through proxies
+	// on one simulated link; the bench itself (seeding, checks) does not.
+	link               *wanproxy.Link
+	srcProxy, dstProxy *wanproxy.Proxy
+	// chains, when set, attributes the exchanges of a run to the images
+	// of the scenario, to count the round trips in a row per image.
+	chains *attributor
 }
 
 // alt is another imagesync build.
@@ -74,6 +83,10 @@ type meta struct {
 	Registry string    `json:"registry"`
 	Tools    string    `json:"tools"`
 	Alts     []metaAlt `json:"alts,omitempty"`
+	// WAN describes the simulated link of a -wan run; empty on loopback.
+	WAN     string        `json:"wan,omitempty"`
+	WANRTT  time.Duration `json:"wan_rtt_ns,omitempty"`
+	WANMbit float64       `json:"wan_mbit,omitempty"`
 }
 
 type metaAlt struct {
@@ -108,6 +121,7 @@ func main() {
 		tools     = flag.String("tools", "", "comma-separated substrings: run only the tools whose name contains one (e.g. \"imagesync,floor\"); default all")
 		from      = flag.String("from", "", "render the report again from a `results.json` of an earlier run, running nothing")
 		rerun     = flag.String("rerun-command", "bench/run.sh", "the command line printed in the report")
+		wan       = flag.String("wan", "", "WAN mode: reach the registries through a simulated link of `RTT,MBIT[,WINDOW]` (e.g. 150ms,200: 150 ms round trip, 200 Mbit/s each way shared by all connections; WINDOW caps the bytes in flight per connection, e.g. 4MiB); writes the WAN section of the report")
 	)
 	flag.Parse()
 	roundsSet := false
@@ -128,41 +142,25 @@ func main() {
 	b := &bench{repoRoot: *repoRoot, work: *work, rounds: max(*rounds, 1), quick: *quick, cmdTimeout: *timeout,
 		scaleN: 1000, scaleCold: 200, bigSize: 1 << 30, sizeDiv: 1, only: map[string]bool{}}
 	b.variants = *variants
-	if *alts != "" {
-		for _, a := range strings.Split(*alts, ",") {
-			name, path, ok := strings.Cut(a, "=")
-			if !ok {
-				name, path = "alt", a
-			}
-			b.alts = append(b.alts, alt{name: name, path: path})
-		}
-	}
+	b.alts = parseAlts(*alts)
 	if *tools != "" {
 		b.tools = strings.Split(*tools, ",")
 	}
 	if *quick {
 		b.scaleN, b.scaleCold, b.bigSize, b.sizeDiv = 100, 40, 64<<20, 16
 	}
+	if *wan != "" {
+		scenariosSet := false
+		flag.Visit(func(f *flag.Flag) { scenariosSet = scenariosSet || f.Name == "scenarios" })
+		if err := b.setWAN(*wan, !scenariosSet, scenarios); err != nil {
+			log.Fatal(err)
+		}
+	}
 	for _, s := range strings.Split(*scenarios, ",") {
 		b.only[strings.TrimSpace(s)] = true
 	}
 	if *from != "" {
-		data, err := os.ReadFile(*from)
-		if err != nil {
-			log.Fatal(err)
-		}
-		var r raw
-		if err := json.Unmarshal(data, &r); err != nil {
-			log.Fatalf("%s: %v", *from, err)
-		}
-		b.meta, b.results, b.facts = r.Meta, r.Results, r.Facts
-		if *out == "" || len(b.results) == 0 {
-			log.Fatal("nothing to render")
-		}
-		if err := b.writeReport(*out, *rerun); err != nil {
-			log.Fatal(err)
-		}
-		log.Printf("wrote %s", *out)
+		b.renderFrom(*from, *out, *rerun)
 		return
 	}
 	if err := b.setup(ctx, *binDir); err != nil {
@@ -250,12 +248,16 @@ func (b *bench) setup(ctx context.Context, binDir string) error {
 	}
 	b.dstStorage = filepath.Join(b.work, "target-storage")
 	b.inv = benchset.NewInventory()
-	log.Printf("source registry %s, target registry %s, work %s", b.src.Host(), b.dstAddr, b.work)
+	if err := b.startProxies(); err != nil {
+		return err
+	}
+	log.Printf("source registry %s, target registry %s (tools use %s and %s), work %s", b.src.Host(), b.dstAddr, b.srcHost(), b.dstHost(), b.work)
 	return b.resetTarget(ctx, "")
 }
 
 func (b *bench) teardown() {
 	b.meta.LoadAvg[1] = loadAvg()
+	b.stopProxies()
 	if b.dst != nil {
 		_ = b.dst.Close()
 	}
@@ -340,4 +342,41 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// renderFrom writes the report of an earlier run's results.json to out,
+// running nothing.
+func (b *bench) renderFrom(from, out, rerun string) {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var r raw
+	if err := json.Unmarshal(data, &r); err != nil {
+		log.Fatalf("%s: %v", from, err)
+	}
+	b.meta, b.results, b.facts = r.Meta, r.Results, r.Facts
+	if out == "" || len(b.results) == 0 {
+		log.Fatal("nothing to render")
+	}
+	if err := b.writeReport(out, rerun); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("wrote %s", out)
+}
+
+// parseAlts reads -alt: NAME=BINARY[,NAME=BINARY...].
+func parseAlts(spec string) []alt {
+	var out []alt
+	if spec == "" {
+		return nil
+	}
+	for _, a := range strings.Split(spec, ",") {
+		name, path, ok := strings.Cut(a, "=")
+		if !ok {
+			name, path = "alt", a
+		}
+		out = append(out, alt{name: name, path: path})
+	}
+	return out
 }

@@ -61,6 +61,14 @@ type measurement struct {
 	DstRequests int           `json:"dst_requests"`
 	// DstByKind counts the target requests by "METHOD kind".
 	DstByKind map[string]int `json:"dst_by_kind"`
+	// SrcByKind counts the source requests the same way.
+	SrcByKind map[string]int `json:"src_by_kind,omitempty"`
+	// ChainMedian and ChainMax are the median and the longest, over the
+	// scenario's images, of the round trips in a row of each image (WAN
+	// mode, see chains.go); Unattributed counts the requests of no image.
+	ChainMedian  int `json:"chain_median,omitempty"`
+	ChainMax     int `json:"chain_max,omitempty"`
+	Unattributed int `json:"unattributed,omitempty"`
 	// UploadBytes is the size of every blob whose upload to the target
 	// completed (PUT .../blobs/uploads/...?digest= answered 201); the
 	// manifests PUT are counted in ManifestPuts, not here.
@@ -261,9 +269,12 @@ func (b *bench) account(m *measurement, mk logMark) error {
 		return errors.New("access log shrank during the run")
 	}
 	m.SrcCPU, m.DstCPU = processCPU(b.src)-mk.srcCPU, processCPU(b.dst)-mk.dstCPU
+	m.SrcByKind = map[string]int{}
 	for _, r := range src[mk.src:] {
 		if r.UserAgent != verifyAgent {
 			m.SrcRequests++
+			kind, _, _ := r.Endpoint()
+			m.SrcByKind[r.Method+" "+kind.String()]++
 		}
 	}
 	m.DstByKind = map[string]int{}
@@ -330,7 +341,7 @@ func (b *bench) verify(ctx context.Context, m *measurement, want map[string]stri
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			host, rest, _ := strings.Cut(target, "/")
+			host, rest, _ := strings.Cut(b.direct(target), "/")
 			repo, tag, _ := strings.Cut(rest, ":")
 			req, err := http.NewRequestWithContext(ctx, http.MethodHead, "http://"+host+"/v2/"+repo+"/manifests/"+tag, nil)
 			if err != nil {

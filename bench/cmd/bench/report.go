@@ -31,9 +31,11 @@ type stat struct {
 	uploads, mounts, puts  int           // median
 	src, dst               int           // median
 	srcMax, dstMax         int
-	verifiedOK, verifiedOf int // summed over rounds
-	failed                 int // runs with a failed process or an unverified image
-	byKind                 map[string]int
+	verifiedOK, verifiedOf int            // summed over rounds
+	failed                 int            // runs with a failed process or an unverified image
+	byKind                 map[string]int // target, first round
+	srcByKind              map[string]int // source, first round
+	chainMedian, chainMax  int            // medians over rounds (WAN)
 	errors                 []string
 }
 
@@ -73,11 +75,12 @@ func (b *bench) stats(scenario string) []stat {
 	var out []stat
 	for _, tool := range order {
 		ms := by[tool]
-		s := stat{tool: tool, n: len(ms), min: ms[0].Wall, max: ms[0].Wall, byKind: ms[0].DstByKind}
+		s := stat{tool: tool, n: len(ms), min: ms[0].Wall, max: ms[0].Wall, byKind: ms[0].DstByKind, srcByKind: ms[0].SrcByKind}
 		var walls, cpus, regs []time.Duration
 		var up []int64
-		var uploads, mounts, puts, src, dst []int
+		var uploads, mounts, puts, src, dst, chainMed, chainMax []int
 		for _, m := range ms {
+			chainMed, chainMax = append(chainMed, m.ChainMedian), append(chainMax, m.ChainMax)
 			walls = append(walls, m.Wall)
 			cpus = append(cpus, m.CPU)
 			regs = append(regs, m.SrcCPU+m.DstCPU)
@@ -102,6 +105,7 @@ func (b *bench) stats(scenario string) []stat {
 		s.upload = medianInt(up)
 		s.uploads, s.mounts, s.puts = medianInt(uploads), medianInt(mounts), medianInt(puts)
 		s.src, s.dst = medianInt(src), medianInt(dst)
+		s.chainMedian, s.chainMax = medianInt(chainMed), medianInt(chainMax)
 		out = append(out, s)
 	}
 	return out
@@ -215,16 +219,17 @@ func (b *bench) imagesyncs() []string {
 
 func (b *bench) targets() []target {
 	var out []target
+	out = append(out, b.coldTargets()...)
+	out = append(out, b.noopTargets()...)
+	out = append(out, b.otherTargets()...)
+	out = append(out, b.baselineTargets()...)
+	return append(out, b.lockTargets()...)
+}
+
+func (b *bench) coldTargets() []target {
+	var out []target
 	if st := b.stats(scCold); len(st) > 0 {
-		best := stat{}
-		for _, s := range st {
-			if strings.HasPrefix(s.tool, "imagesync") || strings.HasPrefix(s.tool, "floor") || !s.ok() {
-				continue
-			}
-			if best.tool == "" || s.median < best.median {
-				best = s
-			}
-		}
+		best := bestPeer(st)
 		fl, hasFloor := find(st, "floor")
 		for _, who := range b.imagesyncs() {
 			is, ok := find(st, who+" apply")
@@ -243,6 +248,11 @@ func (b *bench) targets() []target {
 			}
 		}
 	}
+	return out
+}
+
+func (b *bench) noopTargets() []target {
+	var out []target
 	if st := b.stats(scNoop); len(st) > 0 {
 		images := 0
 		for _, m := range b.results {
@@ -273,6 +283,11 @@ func (b *bench) targets() []target {
 			}
 		}
 	}
+	return out
+}
+
+func (b *bench) otherTargets() []target {
+	var out []target
 	if st := b.stats(scChanged); len(st) > 0 {
 		want, _ := strconv.ParseInt(b.factValue(scChanged, "expected_bytes"), 10, 64)
 		for _, who := range b.imagesyncs() {
@@ -326,6 +341,11 @@ func (b *bench) targets() []target {
 	if t, ok := b.shardTarget(); ok {
 		out = append(out, t)
 	}
+	return out
+}
+
+func (b *bench) lockTargets() []target {
+	var out []target
 	if st := b.stats(scLock); len(st) > 0 {
 		for _, s := range st {
 			m := fmt.Sprintf("median %ss (%s–%s), %d source / %d target requests", secs(s.median), secs(s.min), secs(s.max), s.srcMax, s.dstMax)
@@ -356,6 +376,9 @@ func kinds(m map[string]int) string {
 }
 
 func (b *bench) writeReport(path, rerun string) error {
+	if b.meta.WAN != "" {
+		return b.writeWANReport(path)
+	}
 	var sb strings.Builder
 	sb.WriteString("# Benchmarks\n\n")
 	sb.WriteString("imagesync against the copiers teams would otherwise run in CI — [regsync](https://github.com/regclient/regclient) `v0.11.7`, " +
@@ -363,28 +386,12 @@ func (b *bench) writeReport(path, rerun string) error {
 		"a helper (`bench/cmd/floor`) that streams every unique blob once from source to target, 8 at a time, one GET and one " +
 		"monolithic PUT per blob, no manifests, no checks. No copier that leaves a usable image behind can go under it.\n\n")
 	fmt.Fprintf(&sb, "Rerun (about 20 minutes; it installs crane and regsync with `go install` under `~/.cache/imagesync-bench`, and skopeo with apt-get if missing):\n\n```sh\n%s\n```\n\n", rerun)
+	sb.WriteString("`bench/run.sh --wan 150ms,200` runs the tools against registries made far away by a proxy of ours and writes [its own section](#far-registries-wan-mode), kept by the loopback run. " +
+		"`bench/run.sh -alt before=BINARY` times another imagesync build in the same rounds (here: the build this branch started from). ")
 	sb.WriteString("`bench/run.sh --quick` is a two-minute smoke test with small images. Nothing in `go test` depends on these timings; " +
 		"the Go benchmarks of the hot paths are `go test -run XXX -bench . ./internal/discover ./internal/lock ./internal/view`.\n\n")
 
-	sb.WriteString("## This run\n\n")
-	fmt.Fprintf(&sb, "- date: %s, %d round(s) per scenario, tools in rotating order%s\n", b.meta.Started.UTC().Format("2006-01-02 15:04 MST"), b.meta.Rounds,
-		map[bool]string{true: ", **quick mode (small images; not the figures of record)**", false: ""}[b.meta.Quick])
-	fmt.Fprintf(&sb, "- machine: %s\n", b.meta.Machine)
-	fmt.Fprintf(&sb, "- load average (1, 5, 15 min) at the start: %s, at the end: %s. The machine is shared: other jobs ran during the benchmark, so single runs are noisy; compare medians taken in the same run, not across runs.\n", b.meta.LoadAvg[0], b.meta.LoadAvg[1])
-	fmt.Fprintf(&sb, "- registries: two `docker-registry` processes (%s) on loopback, filesystem storage; the target is restarted on fresh (or restored) storage before every timed run that writes\n", b.meta.Registry)
-	fmt.Fprintf(&sb, "- tools: %s\n", b.meta.Tools)
-	sb.WriteString("- how each tool runs: `imagesync apply --auto-approve -q` (default `--parallelism 4`) on an images.hcl naming the set, " +
-		"locked beforehand; `regsync once`/`check` with one `type: image` entry per image, `tls: disabled`, default `parallel` (1) and `parallel: 4`; " +
-		"`crane copy --insecure SRC DST` per image, one at a time (`crane copy`) and 4 processes at a time (`crane copy x4`); " +
-		"`skopeo copy --all --preserve-digests --src-tls-verify=false --dest-tls-verify=false` per image, one at a time, with a fresh blob-info cache per run. " +
-		"Every tool copies to the same target references.\n")
-	for _, a := range b.meta.Alts {
-		fmt.Fprintf(&sb, "- `imagesync (%s)`: another imagesync build timed in the same rounds (`bench/run.sh -alt %s=BINARY`): this tree with the engine patch proposed under Analysis.\n", a.Name, a.Name)
-	}
-	sb.WriteString("- columns: wall time of the whole job (all its processes); peak RSS = the largest `Maximum resident set size` of `/usr/bin/time -v` " +
-		"among its processes (max over rounds); uploaded = sizes of the blobs whose upload completed (`PUT …/blobs/uploads/…?digest=` → 201; manifests are counted apart as manifest PUTs); " +
-		"requests = access-log lines of the source and of the target registry during the run (median, max if rounds differ); " +
-		"images verified = target tags resolving to the locked digest afterwards, summed over rounds; `A ÷ tool` = imagesync's median over the tool's (below 1: imagesync is faster).\n\n")
+	b.writeRunFacts(&sb)
 
 	sb.WriteString("## Targets\n\n| scenario | target | measured | |\n|---|---|---|---|\n")
 	for _, t := range b.targets() {
@@ -424,6 +431,10 @@ func (b *bench) writeReport(path, rerun string) error {
 		sb.WriteString("\n")
 	}
 
+	old, _ := os.ReadFile(path)
+	if block := between(string(old), wanBegin, wanEnd); block != "" {
+		sb.WriteString(block + "\n\n")
+	}
 	analysis := analysisBegin + "\n## Analysis\n\n(Written by hand after a run: the causes of every gap, with the measurements that show them.)\n" + analysisEnd
 	if old, err := os.ReadFile(path); err == nil {
 		s := string(old)
@@ -480,4 +491,31 @@ func firstLine(name string, args ...string) string {
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return line
+}
+
+// writeRunFacts writes the "This run" section: when, where, how.
+func (b *bench) writeRunFacts(sb *strings.Builder) {
+	sb.WriteString("## This run\n\n")
+	fmt.Fprintf(sb, "- date: %s, %d round(s) per scenario, tools in rotating order%s\n", b.meta.Started.UTC().Format("2006-01-02 15:04 MST"), b.meta.Rounds,
+		map[bool]string{true: ", **quick mode (small images; not the figures of record)**", false: ""}[b.meta.Quick])
+	fmt.Fprintf(sb, "- machine: %s\n", b.meta.Machine)
+	fmt.Fprintf(sb, "- load average (1, 5, 15 min) at the start: %s, at the end: %s. The machine is shared: other jobs ran during the benchmark, so single runs are noisy; compare medians taken in the same run, not across runs.\n", b.meta.LoadAvg[0], b.meta.LoadAvg[1])
+	fmt.Fprintf(sb, "- registries: two `docker-registry` processes (%s) on loopback, filesystem storage; the target is restarted on fresh (or restored) storage before every timed run that writes\n", b.meta.Registry)
+	fmt.Fprintf(sb, "- tools: %s\n", b.meta.Tools)
+	sb.WriteString("- how each tool runs: `imagesync apply --auto-approve -q` (default `--parallelism 4`) on an images.hcl naming the set, " +
+		"locked beforehand; `regsync once`/`check` with one `type: image` entry per image, `tls: disabled`, default `parallel` (1) and `parallel: 4`; " +
+		"`crane copy --insecure SRC DST` per image, one at a time (`crane copy`) and 4 processes at a time (`crane copy x4`); " +
+		"`skopeo copy --all --preserve-digests --src-tls-verify=false --dest-tls-verify=false` per image, one at a time, with a fresh blob-info cache per run. " +
+		"Every tool copies to the same target references.\n")
+	for _, a := range b.meta.Alts {
+		what := "another build"
+		if a.Name == baselineAlt {
+			what = "the build this branch started from, to hold today's figures to the ones before the change (target: no median worse by more than 5%)"
+		}
+		fmt.Fprintf(sb, "- `imagesync (%s)`: another imagesync build timed in the same rounds (`bench/run.sh -alt %s=BINARY`): %s.\n", a.Name, a.Name, what)
+	}
+	sb.WriteString("- columns: wall time of the whole job (all its processes); peak RSS = the largest `Maximum resident set size` of `/usr/bin/time -v` " +
+		"among its processes (max over rounds); uploaded = sizes of the blobs whose upload completed (`PUT …/blobs/uploads/…?digest=` → 201; manifests are counted apart as manifest PUTs); " +
+		"requests = access-log lines of the source and of the target registry during the run (median, max if rounds differ); " +
+		"images verified = target tags resolving to the locked digest afterwards, summed over rounds; `A ÷ tool` = imagesync's median over the tool's (below 1: imagesync is faster).\n\n")
 }

@@ -106,9 +106,14 @@ func (b *bench) measure(ctx context.Context, scenario string, round int, j job, 
 	if err != nil {
 		return err
 	}
+	pm := b.markProxies()
 	m := b.runJob(ctx, scenario, round, j)
 	if err := b.account(&m, mk); err != nil {
 		return err
+	}
+	if b.chains != nil {
+		st := b.chains.chains(b.exchanges(pm))
+		m.ChainMedian, m.ChainMax, m.Unattributed = st.median, st.max, st.unattributed
 	}
 	if want != nil && !j.noVerify {
 		b.verify(ctx, &m, want)
@@ -118,9 +123,9 @@ func (b *bench) measure(ctx context.Context, scenario string, round int, j job, 
 	if m.Failed > 0 || m.VerifiedOK < m.VerifiedTotal {
 		status = fmt.Sprintf("FAILED %d/%d processes, %d/%d images verified: %.300s", m.Failed, m.Processes, m.VerifiedOK, m.VerifiedTotal, m.Error)
 	}
-	log.Printf("%-16s r%d %-30s %7.2fs cpu %5.2fs +reg %5.2fs rss %5.1f MiB up %7.1f MiB req src %5d dst %5d  %s",
+	log.Printf("%-16s r%d %-30s %7.2fs cpu %5.2fs +reg %5.2fs rss %5.1f MiB up %7.1f MiB req src %5d dst %5d chain %d/%d  %s",
 		scenario, round, j.tool, m.Wall.Seconds(), m.CPU.Seconds(), (m.SrcCPU + m.DstCPU).Seconds(), float64(m.MaxRSS)/1024,
-		float64(m.UploadBytes)/(1<<20), m.SrcRequests, m.DstRequests, status)
+		float64(m.UploadBytes)/(1<<20), m.SrcRequests, m.DstRequests, m.ChainMedian, m.ChainMax, status)
 	return nil
 }
 
@@ -150,12 +155,13 @@ func (b *bench) scenarioCold(ctx context.Context) (*coldState, error) {
 	}
 	imgs := b.coldImages()
 	start := time.Now()
-	if err := benchset.Push(ctx, b.inv, imgs, b.hosts(), 4); err != nil {
+	if err := benchset.Push(ctx, b.inv, imgs, b.seedHosts(), 4); err != nil {
 		return nil, err
 	}
 	refs := benchset.SortedRefs(imgs)
 	b.fact(scCold, "set", "%d images, %d unique blobs, %s of unique blobs (generated and pushed in %.1fs)",
 		len(imgs), len(b.inv.UniqueBlobs(refs)), mibs(b.inv.UniqueBytes(refs)), time.Since(start).Seconds())
+	b.facts = append(b.facts, fact{Scenario: scCold, Name: "unique_bytes", Value: fmt.Sprint(b.inv.UniqueBytes(refs))})
 	ws, err := b.newWorkspace(ctx, "cold", imgs)
 	if err != nil {
 		return nil, err
@@ -188,7 +194,8 @@ func (b *bench) scenarioCold(ctx context.Context) (*coldState, error) {
 		}
 		jobs = append(jobs, j)
 	}
-	jobs = append(jobs, b.craneJob(ws, 1), b.craneJob(ws, 4), b.skopeoJob(ws, "cold"))
+	jobs = append(jobs, b.craneJob(ws, 1), b.craneJob(ws, 4))
+	jobs = append(jobs, b.skopeoJobs(ws, "cold")...)
 	floor, err := b.floorJob("cold", refs, 8)
 	if err != nil {
 		return nil, err
@@ -202,6 +209,8 @@ func (b *bench) scenarioCold(ctx context.Context) (*coldState, error) {
 		}
 		jobs = append(jobs, b.imagesyncApply(ws, 8), b.imagesyncApply(ws, 16), floor4)
 	}
+	b.chains = b.attributorFor(ws)
+	defer func() { b.chains = nil }()
 	return st, b.runRounds(ctx, scCold, jobs, func() error { return b.resetTarget(ctx, "") }, ws.want)
 }
 
@@ -222,14 +231,17 @@ func (b *bench) scenarioNoop(ctx context.Context, st *coldState) error {
 		}
 		jobs = append(jobs, j)
 	}
-	jobs = append(jobs, b.craneJob(ws, 1), b.craneJob(ws, 4), b.skopeoJob(ws, "noop"))
+	jobs = append(jobs, b.craneJob(ws, 1), b.craneJob(ws, 4))
+	jobs = append(jobs, b.skopeoJobs(ws, "noop")...)
+	b.chains = b.attributorFor(ws)
+	defer func() { b.chains = nil }()
 	return b.runRounds(ctx, scNoop, jobs, nil, ws.want)
 }
 
 func (b *bench) scenarioChanged(ctx context.Context, st *coldState) error {
 	moved := benchset.Changed()
 	moved.LayerSize /= b.sizeDiv
-	if err := benchset.Push(ctx, b.inv, []fakeupstream.Image{moved}, b.hosts(), 1); err != nil {
+	if err := benchset.Push(ctx, b.inv, []fakeupstream.Image{moved}, b.seedHosts(), 1); err != nil {
 		return err
 	}
 	var newBytes int64
@@ -280,7 +292,10 @@ func (b *bench) scenarioChanged(ctx context.Context, st *coldState) error {
 		}
 		jobs = append(jobs, j)
 	}
-	jobs = append(jobs, b.craneJob(&ws, 1), b.craneJob(&ws, 4), b.skopeoJob(&ws, "changed"))
+	jobs = append(jobs, b.craneJob(&ws, 1), b.craneJob(&ws, 4))
+	jobs = append(jobs, b.skopeoJobs(&ws, "changed")...)
+	b.chains = b.attributorFor(&ws)
+	defer func() { b.chains = nil }()
 	return b.runRounds(ctx, scChanged, jobs, func() error { return b.resetTarget(ctx, st.snapshot) }, ws.want)
 }
 
@@ -288,7 +303,7 @@ func (b *bench) scenarioBig(ctx context.Context) error {
 	imgs := benchset.Big()
 	imgs[0].LayerSize = b.bigSize
 	start := time.Now()
-	if err := benchset.Push(ctx, b.inv, imgs, b.hosts(), 1); err != nil {
+	if err := benchset.Push(ctx, b.inv, imgs, b.seedHosts(), 1); err != nil {
 		return err
 	}
 	refs := benchset.SortedRefs(imgs)
@@ -306,14 +321,16 @@ func (b *bench) scenarioBig(ctx context.Context) error {
 		return err
 	}
 	jobs := append([]job{b.imagesyncApply(ws, 0)}, b.altApply(ws, 0)...)
-	jobs = append(jobs, j, b.craneJob(ws, 1), b.skopeoJob(ws, "big"), floor)
+	jobs = append(jobs, j, b.craneJob(ws, 1))
+	jobs = append(jobs, b.skopeoJobs(ws, "big")...)
+	jobs = append(jobs, floor)
 	return b.runRounds(ctx, scBig, jobs, func() error { return b.resetTarget(ctx, "") }, ws.want)
 }
 
 func (b *bench) scenarioScale(ctx context.Context) error {
 	imgs := benchset.Scale(b.scaleN)
 	start := time.Now()
-	if err := benchset.Push(ctx, b.inv, imgs, b.hosts(), 4); err != nil {
+	if err := benchset.Push(ctx, b.inv, imgs, b.seedHosts(), 4); err != nil {
 		return err
 	}
 	b.fact(scScaleNoop, "set", "%d images in %d repositories, 2 platforms each (generated and pushed in %.1fs)",
@@ -358,6 +375,8 @@ func (b *bench) scenarioScale(ctx context.Context) error {
 		}
 		jobs = append(jobs, j)
 	}
+	b.chains = b.attributorFor(ws)
+	defer func() { b.chains = nil }()
 	if err := b.runRounds(ctx, scScaleNoop, jobs, nil, ws.want); err != nil {
 		return err
 	}
@@ -381,6 +400,7 @@ func (b *bench) scenarioScale(ctx context.Context) error {
 	allRounds := b.rounds
 	b.rounds = min(b.rounds, 3)
 	defer func() { b.rounds = allRounds }()
+	b.chains = b.attributorFor(sub)
 	return b.runRounds(ctx, scScaleCold, jobs, func() error { return b.resetTarget(ctx, "") }, sub.want)
 }
 

@@ -26,7 +26,7 @@ func (b *bench) scenarioShard(ctx context.Context) error {
 		}
 	}
 	start := time.Now()
-	if err := benchset.Push(ctx, b.inv, missing, b.hosts(), 4); err != nil {
+	if err := benchset.Push(ctx, b.inv, missing, b.seedHosts(), 4); err != nil {
 		return err
 	}
 	b.fact(scShard, "set", "%d images in %d repositories, 2 platforms each (%d generated and pushed in %.1fs)",
