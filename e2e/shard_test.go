@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/fakeupstream"
 	"github.com/imagesync/imagesync/internal/faultproxy"
+	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/testregistry"
 )
 
@@ -261,54 +263,73 @@ func TestShardKilledAndRerun(t *testing.T) {
 	r.checkMirrored()
 }
 
-// TestShardedBuilds applies the whole example, builds included, in two
-// parts at once: a build waits for the bases the other part pushes.
+// TestShardedBuilds applies the whole example, builds included, in parts
+// at once: a build waits for the bases another part pushes. The parts
+// follow the target repositories' names, which hold the registry's port,
+// so the test takes the fewest parts (from 2) that put a build's base in
+// another part than the build.
 func TestShardedBuilds(t *testing.T) {
 	needBuildah(t)
 	s := startStack(t)
 	dir := s.example(t)
 	run(t, dir, 0, "lock")
-	run(t, dir, 0, "plan", "--shard", "1/2", "--out", "plan.json")
 	l := loadLock(t, filepath.Join(dir, "images.lock"))
+	n, waits := 0, 0
+	for n = 2; n <= 8 && waits == 0; n++ {
+		waits = crossPartBases(l, n)
+	}
+	n--
+	if waits == 0 {
+		t.Fatal("no split into 2 to 8 parts puts a build's base in another part: the test would not wait for anything")
+	}
+	run(t, dir, 0, "plan", "--shard", fmt.Sprintf("1/%d", n), "--out", "plan.json")
 	partOf := map[string]int{}
 	for k, targets := range parts(t, readFile(t, filepath.Join(dir, "plan.json"))) {
 		for _, target := range targets {
 			partOf[target] = k
 		}
 	}
-	waits := 0
 	for _, b := range l.Builds {
-		for _, base := range b.Bases {
-			if img := l.Image(base); img != nil && partOf[img.Target.String()] != partOf[b.Target.String()] {
-				waits++
-			}
+		if want := diff.ShardOf(b.Target.Repository(), n); partOf[b.Target.String()] != want {
+			t.Fatalf("the plan puts %s in part %d, ShardOf says %d", b.Target, partOf[b.Target.String()], want)
 		}
 	}
-	if waits == 0 {
-		t.Fatal("no build has a base in the other part: the test would not wait for anything")
-	}
 	var wg sync.WaitGroup
-	results := make([]result, 2)
-	for i, shard := range []string{"1/2", "2/2"} {
+	results := make([]result, n)
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = imagesync(t, dir, "apply", "--shard", shard, "--debug", "plan.json")
+			results[i] = imagesync(t, dir, "apply", "--shard", fmt.Sprintf("%d/%d", i+1, n), "--debug", "plan.json")
 		}()
 	}
 	wg.Wait()
 	waited := 0
 	for i, res := range results {
 		if res.code != 0 {
-			t.Fatalf("apply --shard %d/2:\n%v", i+1, res)
+			t.Fatalf("apply --shard %d/%d:\n%v", i+1, n, res)
 		}
 		waited += strings.Count(res.stderr, "waiting for a base another part of the plan pushes")
 	}
 	if waited != waits {
-		t.Errorf("the builds waited for %d bases of the other part, the lock has %d such bases", waited, waits)
+		t.Errorf("the builds waited for %d bases of other parts, the lock has %d such bases", waited, waits)
 	}
 	if r := run(t, dir, 0, "plan", "--detailed-exitcode"); !strings.Contains(r.stdout, "No changes.") {
 		t.Errorf("plan after both parts:\n%v", r)
 	}
 	run(t, dir, 0, "verify", "--deep")
+}
+
+// crossPartBases counts the bases of builds that a split into n parts puts
+// in another part than the build.
+func crossPartBases(l *lock.Lock, n int) int {
+	waits := 0
+	for _, b := range l.Builds {
+		for _, base := range b.Bases {
+			if img := l.Image(base); img != nil && diff.ShardOf(img.Target.Repository(), n) != diff.ShardOf(b.Target.Repository(), n) {
+				waits++
+			}
+		}
+	}
+	return waits
 }
