@@ -99,7 +99,7 @@ func (a *applyArgs) plan(ctx context.Context, e *env, w *workspace.Workspace, lo
 		}
 		return p, view.WriteShard(log, p)
 	}
-	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds, Shard: a.shard})
+	p, err := w.Plan(ctx, workspace.PlanOptions{Targets: a.targets, SkipBuilds: a.SkipBuilds, Shard: a.shard, ForApply: true})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"sync"
@@ -44,6 +45,9 @@ type host struct {
 	base      http.RoundTripper
 	latency   *latency
 	resumes   int // how often one blob download may be resumed
+	// warm dials connections ahead for requests to the host (nil when the
+	// transport is not ours to dial for).
+	warm *connWarmer
 
 	mu   sync.Mutex
 	auth map[repoKey]authTransport
@@ -219,6 +223,7 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 		// A download is resumed as often as a request is tried again.
 		resumes: retry.withDefaults().Attempts - 1,
 	}
+	h.warm = warm
 	h.latency = &latency{onChange: c.sizeToLink(ep, h, warm)}
 	// From the top: the ping answered from memory, debug logs of every
 	// request, the User-Agent, the one retry layer, and under it, per try,
@@ -237,16 +242,15 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 // flight, and, the first time, connections dialled ahead for the
 // transfers to come (each would otherwise wait a round trip, two with
 // TLS, for its handshake when the copy starts).
-func (c *Client) sizeToLink(ep Endpoint, h *host, warm func(*http.Request)) func(time.Duration) {
+func (c *Client) sizeToLink(ep Endpoint, h *host, warm *connWarmer) func(time.Duration) {
 	var warmOnce sync.Once
 	return func(rtt time.Duration) {
 		factor := 1
 		if rtt >= FarRoundTrip {
 			factor = farFactor
 			warmOnce.Do(func() {
-				req, err := http.NewRequest(http.MethodGet, ep.Repo.Scheme()+"://"+ep.Repo.RegistryStr()+"/v2/", nil)
-				for i := 0; warm != nil && err == nil && i < c.opts.transfers; i++ {
-					warm(req)
+				if req, err := http.NewRequest(http.MethodGet, ep.Repo.Scheme()+"://"+ep.Repo.RegistryStr()+"/v2/", nil); err == nil {
+					warm.warmUpTo(req, c.opts.transfers)
 				}
 			})
 		}
@@ -272,7 +276,7 @@ func (c *Client) RoundTrip(ep Endpoint) time.Duration {
 // transport is the HTTP transport of ep's host, and the function that
 // dials a connection ahead for a request about to be sent (nil when the
 // transport is not ours to dial for).
-func (c *Client) transport(ep Endpoint) (http.RoundTripper, func(*http.Request), error) {
+func (c *Client) transport(ep Endpoint) (http.RoundTripper, *connWarmer, error) {
 	if c.opts.transport != nil {
 		return c.opts.transport, nil, nil
 	}
@@ -314,13 +318,37 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, func(*http.Request),
 		}
 		tr.TLSClientConfig = tc
 	}
-	warm := func(req *http.Request) {
-		// Through a proxy, the connection to dial is the proxy's.
-		if proxy, err := tr.Proxy(req); proxy == nil && err == nil {
-			wd.warm(req.URL)
-		}
+	return tr, &connWarmer{dialer: wd, proxy: tr.Proxy}, nil
+}
+
+// connWarmer dials connections ahead for requests about to be sent to a
+// host, unless they go through a proxy (the connection to dial is then
+// the proxy's). Its methods do nothing on a nil connWarmer.
+type connWarmer struct {
+	dialer *warmDialer
+	proxy  func(*http.Request) (*url.URL, error)
+}
+
+func (w *connWarmer) direct(req *http.Request) bool {
+	if w == nil {
+		return false
 	}
-	return tr, warm, nil
+	proxy, err := w.proxy(req)
+	return proxy == nil && err == nil
+}
+
+// warm dials one more connection for req's host.
+func (w *connWarmer) warm(req *http.Request) {
+	if w.direct(req) {
+		w.dialer.warm(req.URL)
+	}
+}
+
+// warmUpTo makes sure n connections to req's host are ready or dialling.
+func (w *connWarmer) warmUpTo(req *http.Request, n int) {
+	if w.direct(req) {
+		w.dialer.warmUpTo(req.URL, n)
+	}
 }
 
 // acquire waits for a request slot on h, or for ctx to end.

@@ -15,10 +15,11 @@ import (
 // transport still makes on the connection it gets). A connection dialled
 // ahead and not taken within warmMaxAge is closed.
 type warmDialer struct {
-	dialer net.Dialer
-	limit  int // connections kept ready per address
-	mu     sync.Mutex
-	ready  map[string][]warmConn
+	dialer  net.Dialer
+	limit   int // connections kept ready per address
+	mu      sync.Mutex
+	ready   map[string][]warmConn
+	dialing map[string]int // dials ahead under way per address
 }
 
 type warmConn struct {
@@ -33,7 +34,7 @@ const warmMaxAge = 10 * time.Second
 
 func newWarmDialer(limit int) *warmDialer {
 	// The settings of http.DefaultTransport's dialer.
-	return &warmDialer{dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, limit: limit, ready: map[string][]warmConn{}}
+	return &warmDialer{dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, limit: limit, ready: map[string][]warmConn{}, dialing: map[string]int{}}
 }
 
 // DialContext hands out a connection dialled ahead for addr, else dials.
@@ -54,27 +55,43 @@ func (w *warmDialer) DialContext(ctx context.Context, network, addr string) (net
 	return w.dialer.DialContext(ctx, network, addr)
 }
 
-// warm dials one connection to u's host in the background.
-func (w *warmDialer) warm(u *url.URL) {
+// warm dials one more connection to u's host in the background, for one
+// more request about to be sent.
+func (w *warmDialer) warm(u *url.URL) { w.dialAhead(u, func(have int) int { return 1 }) }
+
+// warmUpTo makes sure n connections to u's host are ready or being
+// dialled, for n requests about to be sent: those already dialled ahead
+// for them count.
+func (w *warmDialer) warmUpTo(u *url.URL, n int) {
+	w.dialAhead(u, func(have int) int { return n - have })
+}
+
+// dialAhead dials more(have) connections to u's host in the background,
+// have counting those ready or being dialled, within the limit.
+func (w *warmDialer) dialAhead(u *url.URL, more func(have int) int) {
 	addr := u.Host
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
 	w.mu.Lock()
-	full := len(w.ready[addr]) >= w.limit
+	have := len(w.ready[addr]) + w.dialing[addr]
+	n := min(more(have), w.limit-have)
+	w.dialing[addr] += max(n, 0)
 	w.mu.Unlock()
-	if full {
-		return
+	for range n {
+		go w.dialOne(addr)
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), w.dialer.Timeout)
-		defer cancel()
-		c, err := w.dialer.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return // the request dials for itself
-		}
-		w.mu.Lock()
+}
+
+// dialOne dials a connection to addr and keeps it ready.
+func (w *warmDialer) dialOne(addr string) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.dialer.Timeout)
+	defer cancel()
+	c, err := w.dialer.DialContext(ctx, "tcp", addr)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.dialing[addr]--
+	if err == nil { // else the request dials for itself
 		w.ready[addr] = append(w.ready[addr], warmConn{Conn: c, at: time.Now()})
-		w.mu.Unlock()
-	}()
+	}
 }

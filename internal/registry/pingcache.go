@@ -28,7 +28,7 @@ import (
 type pingCache struct {
 	next     http.RoundTripper
 	plainToo bool
-	warm     func(*http.Request) // nil: no dialling ahead
+	warm     *connWarmer // nil: no dialling ahead
 	mu       sync.Mutex
 	pings    map[string]*pingEntry // by scheme://host
 }
@@ -78,13 +78,11 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 			e = &pingEntry{done: make(chan struct{})}
 			p.pings[key] = e
 			p.mu.Unlock()
-			if p.warm != nil {
-				// Two spare connections: the http ping below may take one
-				// dialled for a waiting request, and requests that do not
-				// wait for the ping may come meanwhile.
-				p.warm(req)
-				p.warm(req)
-			}
+			// Two spare connections: the http ping below may take one
+			// dialled for a waiting request, and requests that do not
+			// wait for the ping may come meanwhile. Those dialled ahead
+			// already (Client.Preconnect) count.
+			p.warm.warmUpTo(req, 2)
 			if p.plainToo && req.URL.Scheme == "https" {
 				p.pingPlain(req)
 			}
@@ -94,8 +92,8 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Concurrent first pings of one host wait for the first one's
 		// answer, so that a plan sends one ping per host, not one per
 		// request slot; the request each stands for gets a connection.
-		if p.warm != nil && !warmed && !e.prefetched {
-			p.warm(req)
+		if !warmed && !e.prefetched {
+			p.warm.warm(req)
 			warmed = true
 		}
 		select {

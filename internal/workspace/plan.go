@@ -21,6 +21,10 @@ type PlanOptions struct {
 	// repository and returns part Shard.K; the saved plan holds every
 	// part, so that one file serves the N runners.
 	Shard diff.Shard
+	// ForApply dials connections to the sources ahead while the target is
+	// asked (registry.Client.Preconnect): the plan is to be carried out
+	// at once. No request goes to a source.
+	ForApply bool
 }
 
 // Plan compares images.lock, which must be current, with the target
@@ -41,6 +45,13 @@ func (w *Workspace) makePlan(ctx context.Context, opts PlanOptions) (*current, *
 	cur, err := w.current(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	if opts.ForApply {
+		var sources []imageref.Ref
+		for _, img := range cur.file.Lock.Images {
+			sources = append(sources, img.Ref)
+		}
+		w.registry().Preconnect(sources)
 	}
 	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(), opts.diffOptions())
 	return cur, p, err
@@ -94,6 +105,15 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string, shard diff.Shard)
 			return nil, fmt.Errorf("read saved plan %s: %w", file, err)
 		}
 	}
+	// The plan is carried out next: connections to its sources are
+	// dialled while its targets are checked again (no request is sent).
+	var sources []imageref.Ref
+	for _, c := range p.Pending() {
+		if c.Kind == diff.KindImage {
+			sources = append(sources, c.Source)
+		}
+	}
+	w.registry().Preconnect(sources)
 	if err := diff.CheckStale(ctx, p, cur.file.Sum(), w.registry()); err != nil {
 		return nil, err
 	}
