@@ -1,23 +1,32 @@
 // Package helmrender renders a Helm chart the way `helm install --dry-run`
-// does without a cluster: Helm's own Go SDK (action.Install, client only),
-// the chart's vendored dependencies, values merged like `helm -f a -f b
-// --set-json`, and fixed capabilities, so that the same chart and values
-// give the same manifests on every machine. It reads no kubeconfig, no
-// HELM_* variable and no repository index, and reaches no network.
+// does without a cluster (`helm template`): Helm's own Go SDK, the chart's
+// vendored dependencies, values merged like `helm -f a -f b --set-json`,
+// and fixed capabilities, so that the same chart and values give the same
+// manifests on every machine. It reads no kubeconfig, no HELM_* variable
+// and no repository index, and reaches no network.
+//
+// It drives the SDK's rendering packages (chartutil, engine, releaseutil)
+// rather than action.Install: the action package links Helm's Kubernetes
+// client, its OCI registry client and their schemes, which made every
+// imagesync command start with 78 MiB resident (58 without it).
+// reference_test.go holds Render equal to a client-only dry-run
+// action.Install, and the values merge equal to Helm's values.Options.
 package helmrender
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/cli/values"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/strvals"
+	"sigs.k8s.io/yaml"
 )
 
 // DefaultKubeVersion is the Kubernetes version charts see as
@@ -92,16 +101,84 @@ func Render(ctx context.Context, r Release) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	install, err := newInstall(r)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rel, err := install.RunWithContext(ctx, ch, vals)
+	files, err := renderFiles(ch, vals, r)
 	if err != nil {
 		return nil, fmt.Errorf("render chart %s: %w", ch.Name(), err)
 	}
-	out := &Rendered{Manifest: rel.Manifest}
-	for _, h := range rel.Hooks {
+	return sortRendered(files)
+}
+
+// renderFiles renders every template of ch, with the steps of a
+// client-only dry-run install: the release name checked, dependencies
+// enabled by their conditions and tags with their import-values, the
+// chart's kubeVersion range checked, .Release and .Capabilities set.
+func renderFiles(ch *chart.Chart, vals map[string]any, r Release) (map[string]string, error) {
+	if err := chartutil.ValidateReleaseName(r.Name); err != nil {
+		return nil, fmt.Errorf("release name %q: %w", r.Name, err)
+	}
+	caps, err := capabilities(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
+		return nil, err
+	}
+	if kv := ch.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, caps.KubeVersion.String()) {
+		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", kv, caps.KubeVersion.String())
+	}
+	namespace := r.Namespace
+	if namespace == "" {
+		namespace = DefaultNamespace
+	}
+	opts := chartutil.ReleaseOptions{Name: r.Name, Namespace: namespace, Revision: 1, IsInstall: true}
+	const skipSchemaValidation = true
+	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, vals, opts, caps, skipSchemaValidation)
+	if err != nil {
+		return nil, err
+	}
+	var e engine.Engine // no cluster to look objects up in, no DNS
+	return e.Render(ch, top)
+}
+
+// capabilities are Helm's defaults with r's Kubernetes version and extra
+// API versions, as a client-only install sets them.
+func capabilities(r Release) (*chartutil.Capabilities, error) {
+	kubeVersion := r.KubeVersion
+	if kubeVersion == "" {
+		kubeVersion = DefaultKubeVersion
+	}
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return nil, fmt.Errorf("kube_version %q: %w", r.KubeVersion, err)
+	}
+	caps := chartutil.DefaultCapabilities.Copy()
+	caps.KubeVersion = *kv
+	caps.APIVersions = append(caps.APIVersions, r.APIVersions...)
+	return caps, nil
+}
+
+// sortRendered splits the rendered files into hooks and the manifest, in
+// Helm's install order, each manifest under a "# Source:" line as helm
+// prints it. NOTES.txt files are neither; empty files are dropped.
+func sortRendered(files map[string]string) (*Rendered, error) {
+	for name := range files {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			delete(files, name)
+		}
+	}
+	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for _, m := range manifests {
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
+	}
+	out := &Rendered{Manifest: b.String()}
+	for _, h := range hooks {
 		hook := Hook{Path: h.Path, Manifest: h.Manifest}
 		for _, e := range h.Events {
 			hook.Events = append(hook.Events, string(e))
@@ -111,46 +188,22 @@ func Render(ctx context.Context, r Release) (*Rendered, error) {
 	return out, nil
 }
 
-// newInstall configures a client-only dry-run install: Helm's in-memory
-// release storage and a kube client that talks to nothing, fixed
-// capabilities, no lookups of DNS or cluster objects.
-func newInstall(r Release) (*action.Install, error) {
-	kubeVersion := r.KubeVersion
-	if kubeVersion == "" {
-		kubeVersion = DefaultKubeVersion
-	}
-	kv, err := chartutil.ParseKubeVersion(kubeVersion)
-	if err != nil {
-		return nil, fmt.Errorf("kube_version %q: %w", r.KubeVersion, err)
-	}
-	namespace := r.Namespace
-	if namespace == "" {
-		namespace = DefaultNamespace
-	}
-	// Install's client-only mode replaces the capabilities, releases and
-	// kube client of this configuration; Log only has to be non-nil.
-	cfg := &action.Configuration{Log: func(string, ...any) {}}
-	install := action.NewInstall(cfg)
-	install.DryRun = true
-	install.ClientOnly = true
-	install.Replace = true // as `helm template` does: no release history to clash with
-	install.ReleaseName = r.Name
-	install.Namespace = namespace
-	install.KubeVersion = kv
-	install.APIVersions = chartutil.VersionSet(r.APIVersions)
-	install.SkipSchemaValidation = true
-	install.DisableHooks = false
-	install.IncludeCRDs = false
-	return install, nil
-}
-
-// mergeValues merges the values files and Set with Helm's own code, as
-// `helm -f a -f b --set-json k=v` would.
+// mergeValues merges the values files and Set as `helm -f a -f b
+// --set-json k=v` would: each file over the ones before, map by map, a
+// value of any other kind (a list too) replacing what was there; then
+// each Set with Helm's own parser.
 func mergeValues(r Release) (map[string]any, error) {
-	opts := values.Options{ValueFiles: r.ValuesFiles}
-	vals, err := opts.MergeValues(nil) // no getters: a values file is a local file, never a URL
-	if err != nil {
-		return nil, fmt.Errorf("read values: %w", err)
+	vals := map[string]any{}
+	for _, file := range r.ValuesFiles {
+		data, err := os.ReadFile(file) // a local file, never a URL
+		if err != nil {
+			return nil, fmt.Errorf("read values: %w", err)
+		}
+		var layer map[string]any
+		if err := yaml.Unmarshal(data, &layer); err != nil {
+			return nil, fmt.Errorf("read values: failed to parse %s: %w", file, err)
+		}
+		vals = overlay(vals, layer)
 	}
 	for _, v := range r.Set {
 		data, err := json.Marshal(v.Value)
@@ -165,6 +218,26 @@ func mergeValues(r Release) (map[string]any, error) {
 		}
 	}
 	return vals, nil
+}
+
+// overlay returns base with top laid over it: where both hold a map under
+// a key the maps are overlaid in turn, else top's value wins (null
+// included: it removes a chart default later, as with helm).
+func overlay(base, top map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(top))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range top {
+		if sub, ok := v.(map[string]any); ok {
+			if below, ok := out[k].(map[string]any); ok {
+				out[k] = overlay(below, sub)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // checkDependencies refuses a chart (or a vendored subchart, at any depth)
