@@ -45,6 +45,10 @@ func (j *job) upload(ctx context.Context, d digest.Digest, size int64, location 
 func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location string, first io.ReadCloser) error {
 	src, srcAt, askAgain := j.src, j.srcAt, true
 	restarts := 0
+	// The first wrong bytes a source served: what the image fails with
+	// when no later source serves the blob at all (a registry behind the
+	// mirrors that cannot be reached says less).
+	var wrongBytes error
 	for {
 		var err error
 		if location == "" {
@@ -82,8 +86,14 @@ func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location 
 			askAgain = false
 			j.e.opts.logger.Debug("fetching blob again", "blob", d.String(), "source", src.Endpoint().String(), "target", j.c.Target, "err", err)
 		case errors.As(err, &fromSource):
+			if wrongBytes == nil && errors.Is(err, registry.ErrDigestMismatch) {
+				wrongBytes = err
+			}
 			next, at, ok := j.nextSource(ctx, srcAt)
-			if !ok {
+			switch {
+			case !ok && wrongBytes != nil && wrongBytes != err:
+				return fmt.Errorf("copy blob %s of %s: %w; then %s: %v", d, j.c.Source, wrongBytes, src.Endpoint(), err)
+			case !ok:
 				return fmt.Errorf("copy blob %s of %s: %w", d, j.c.Source, err)
 			}
 			j.e.opts.logger.Debug("fetching blob from the next source", "blob", d.String(), "source", next.Endpoint().String(), "target", j.c.Target, "err", err)

@@ -43,6 +43,7 @@ type host struct {
 	sem       *limiter // requests in flight (resolution, plan)
 	transfers *limiter // blob transfers in flight (apply)
 	base      http.RoundTripper
+	pings     *pingCache // base's ping answers
 	latency   *latency
 	resumes   int // how often one blob download may be resumed
 	// warm dials connections ahead for requests to the host (nil when the
@@ -232,7 +233,7 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 	logged := &requestLog{next: transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent), logger: c.logger}
 	pc := newPingCache(logged)
 	pc.plainToo, pc.warm = ep.Repo.Scheme() == "http", warm
-	h.base = pc
+	h.base, h.pings = pc, pc
 	c.hosts[key] = h
 	return h, nil
 }

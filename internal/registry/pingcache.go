@@ -159,6 +159,29 @@ func (p *pingCache) pingPlain(req *http.Request) {
 	}()
 }
 
+// known reports whether the host behind key ("https://host") has a ping
+// answer, sent or remembered.
+func (p *pingCache) known(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.pings[key]
+	return ok && e.c != nil
+}
+
+// remember keeps c as the ping answer of the host behind key, unless one
+// is there or under way: a 401 that a request without credentials got
+// carries the challenge a ping would have (lazyAuth).
+func (p *pingCache) remember(key string, c *cachedPing) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.pings[key]; ok {
+		return
+	}
+	e := &pingEntry{done: make(chan struct{}), c: c}
+	close(e.done)
+	p.pings[key] = e
+}
+
 func (c *cachedPing) response(req *http.Request) *http.Response {
 	return &http.Response{
 		Status:        http.StatusText(c.status),

@@ -116,11 +116,15 @@ func (c *Client) Repo(ctx context.Context, ep Endpoint, access Access) (*Repo, e
 			return nil, fmt.Errorf("credentials for %s from %s: %w", ep.Repo.RegistryStr(), credentialSource(), err)
 		}
 		anonymous := auth == authn.Anonymous
-		t, err := transport.NewWithContext(ctx, ep.Repo.Registry, auth, h.base, scopes)
-		if err != nil {
-			return nil, fmt.Errorf("connect: %w", explain(ep, anonymous, err))
+		if lazyEligible(ep, auth) && !h.pings.known(ep.Repo.Scheme()+"://"+ep.Repo.RegistryStr()) {
+			at = authTransport{rt: &lazyAuth{ep: ep, scopes: scopes, host: h}, anonymous: true}
+		} else {
+			t, err := transport.NewWithContext(ctx, ep.Repo.Registry, auth, h.base, scopes)
+			if err != nil {
+				return nil, fmt.Errorf("connect: %w", explain(ep, anonymous, err))
+			}
+			at = authTransport{rt: t, anonymous: anonymous}
 		}
-		at = authTransport{rt: t, anonymous: anonymous}
 		h.mu.Lock()
 		h.auth[key] = at
 		h.mu.Unlock()
