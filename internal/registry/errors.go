@@ -120,6 +120,23 @@ func withStatus(resp *http.Response, err error) error {
 	return &StatusError{Status: resp.Status, Attempts: attempts, Err: err}
 }
 
+// checkStatus is transport.CheckError (an error for a status outside ok,
+// with the registry's error codes) without the query of the request's URL
+// in its message: go-containerregistry redacts some parameters only, and
+// an upload's location carries the session's state.
+func checkStatus(resp *http.Response, ok ...int) error {
+	err := transport.CheckError(resp, ok...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.Request != nil && te.Request.URL != nil && te.Request.URL.RawQuery != "" {
+		req := *te.Request
+		u := *req.URL
+		u.RawQuery, u.ForceQuery = "", false
+		req.URL = &u
+		te.Request = &req
+	}
+	return err
+}
+
 // TLSError is a registry whose certificate could not be verified, or one
 // that speaks plain HTTP where HTTPS was expected. Its message says which
 // images.hcl settings change that.

@@ -298,19 +298,37 @@ func TestRedactURLError(t *testing.T) {
 	}
 }
 
-// TestUploadErrorShowsNoStateToken: a blob upload cut off by the registry
+// TestUploadErrorShowsNoStateToken: a blob upload cut off by the registry,
+// or refused with an error code (a session broken by an earlier cut),
 // fails with an error naming the upload, without its query.
 func TestUploadErrorShowsNoStateToken(t *testing.T) {
-	srv, _ := fakeRegistry(t, false, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		conn, _, _ := http.NewResponseController(w).Hijack()
-		conn.(*net.TCPConn).SetLinger(0)
-		conn.Close()
-	})
-	r := repoOn(t, testClient(t, "", ""), srv)
-	body := bytes.Repeat([]byte("z"), 1<<20)
-	err := r.Upload(context.Background(), srv.URL+"/v2/a/b/blobs/uploads/1?_state=SECRET-STATE", digest.FromBytes(body), int64(len(body)), bytes.NewReader(body))
-	if err == nil || strings.Contains(err.Error(), "SECRET-STATE") || strings.Contains(err.Error(), "?") {
-		t.Fatalf("err = %v", err)
+	for _, tc := range []struct {
+		name   string
+		answer func(w http.ResponseWriter)
+	}{
+		{"cut off", func(w http.ResponseWriter) {
+			conn, _, _ := http.NewResponseController(w).Hijack()
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		}},
+		{"refused", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"blob upload invalid"}]}`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := fakeRegistry(t, false, func(_ int64, w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				tc.answer(w)
+			})
+			r := repoOn(t, testClient(t, "", ""), srv)
+			body := bytes.Repeat([]byte("z"), 1<<20)
+			err := r.Upload(context.Background(), srv.URL+"/v2/a/b/blobs/uploads/1?_state=SECRET-STATE", digest.FromBytes(body), int64(len(body)), bytes.NewReader(body))
+			if err == nil || strings.Contains(err.Error(), "SECRET-STATE") || strings.Contains(err.Error(), "?") {
+				t.Fatalf("err = %v", err)
+			}
+		})
 	}
 }
 

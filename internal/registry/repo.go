@@ -156,7 +156,7 @@ func (r *Repo) do(ctx context.Context, method, u string, body io.Reader, header 
 	if err != nil {
 		return nil, r.explain(err)
 	}
-	if err := transport.CheckError(resp, ok...); err != nil {
+	if err := checkStatus(resp, ok...); err != nil {
 		resp.Body.Close()
 		return nil, classify(r.explain(withStatus(resp, err)))
 	}
@@ -411,7 +411,7 @@ func (r *Repo) upload(ctx context.Context, location string, d digest.Digest, siz
 		return fmt.Errorf("upload blob %s to %s: %w", d, r.ep.Repo, r.explain(err))
 	}
 	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusCreated); err != nil {
+	if err := checkStatus(resp, http.StatusCreated); err != nil {
 		return fmt.Errorf("upload blob %s to %s: %w", d, r.ep.Repo, r.explain(withStatus(resp, err)))
 	}
 	return nil
