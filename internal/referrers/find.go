@@ -7,6 +7,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imagesync/imagesync/internal/registry"
 )
@@ -35,6 +36,26 @@ type Source interface {
 // tags. Tags are asked for with HEAD; a manifest is fetched only when its
 // listing does not say what it is, or for a tag that exists.
 func Find(ctx context.Context, src Source, subject digest.Digest) ([]Artifact, error) {
+	out, err := listed(ctx, src, subject)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cosignSuffixes {
+		a, ok, err := cosignTagged(ctx, src, subject, c.suffix, c.kind)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, a)
+		}
+	}
+	Sort(out)
+	return out, nil
+}
+
+// listed is what the referrers API (or the fallback tag's index) lists
+// for subject, each artifact once.
+func listed(ctx context.Context, src Source, subject digest.Digest) ([]Artifact, error) {
 	list, err := src.Referrers(ctx, subject)
 	if err != nil {
 		return nil, err
@@ -51,27 +72,28 @@ func Find(ctx context.Context, src Source, subject digest.Digest) ([]Artifact, e
 			out = append(out, a)
 		}
 	}
-	for _, c := range cosignSuffixes {
-		tag := CosignTag(subject, c.suffix)
-		head, err := src.HeadManifest(ctx, tag)
-		if errors.Is(err, registry.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		facts, err := readFacts(ctx, src, head.Digest)
-		if err != nil {
-			return nil, err
-		}
-		kind := c.kind
-		if kind == Attestation && isSBOMPredicate(facts.layerPredicate) {
-			kind = SBOM
-		}
-		out = append(out, Artifact{Digest: head.Digest, ArtifactType: facts.artifactType, Kind: kind, Subject: subject, Via: ViaTag, Tag: tag})
-	}
-	Sort(out)
 	return out, nil
+}
+
+// cosignTagged is the artifact under cosign's classic tag of subject with
+// suffix, if the tag exists.
+func cosignTagged(ctx context.Context, src Source, subject digest.Digest, suffix string, kind Kind) (Artifact, bool, error) {
+	tag := CosignTag(subject, suffix)
+	head, err := src.HeadManifest(ctx, tag)
+	if errors.Is(err, registry.ErrNotFound) {
+		return Artifact{}, false, nil
+	}
+	if err != nil {
+		return Artifact{}, false, err
+	}
+	facts, err := readFacts(ctx, src, head.Digest)
+	if err != nil {
+		return Artifact{}, false, err
+	}
+	if kind == Attestation && isSBOMPredicate(facts.layerPredicate) {
+		kind = SBOM
+	}
+	return Artifact{Digest: head.Digest, ArtifactType: facts.artifactType, Kind: kind, Subject: subject, Via: ViaTag, Tag: tag}, true, nil
 }
 
 // fromDescriptor makes an artifact of a referrers listing's entry; the
@@ -149,27 +171,54 @@ type Finder struct{ client *registry.Client }
 // NewFinder returns a Finder that reads through client.
 func NewFinder(client *registry.Client) *Finder { return &Finder{client: client} }
 
-// Find lists what is attached to each subject in ep's repository, sorted.
+// Find lists what is attached to each subject in ep's repository, sorted:
+// what Find does for one subject, its questions asked at once (the
+// listing and each cosign tag, for every subject), each within a request
+// slot of the host. On a far registry an image's referrers then cost the
+// round trips of one question, not of a dozen in a row.
 func (f *Finder) Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest) ([]Artifact, error) {
-	var out []Artifact
-	for _, s := range subjects {
-		arts, err := f.find(ctx, ep, s)
-		if err != nil {
-			return nil, fmt.Errorf("referrers of %s: %w", s, err)
+	questions := 1 + len(cosignSuffixes)
+	found := make([][]Artifact, len(subjects)*questions)
+	errs := make([]error, len(found))
+	var g errgroup.Group
+	for i, s := range subjects {
+		for q := range questions {
+			g.Go(func() error {
+				k := i*questions + q
+				found[k], errs[k] = f.ask(ctx, ep, s, q)
+				return nil
+			})
 		}
-		out = append(out, arts...)
+	}
+	_ = g.Wait() // errors are kept per question, reported in order
+	var out []Artifact
+	for k, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("referrers of %s: %w", subjects[k/questions], err)
+		}
+		out = append(out, found[k]...)
 	}
 	Sort(out)
 	return out, nil
 }
 
-func (f *Finder) find(ctx context.Context, ep registry.Endpoint, subject digest.Digest) ([]Artifact, error) {
+// ask asks ep one question of Find about subject: q = 0 is the referrers
+// listing, q = 1.. cosign's tags in cosignSuffixes' order.
+func (f *Finder) ask(ctx context.Context, ep registry.Endpoint, subject digest.Digest, q int) ([]Artifact, error) {
 	repo, release, err := f.client.Open(ctx, ep, registry.PullOnly)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return Find(ctx, repo, subject)
+	if q == 0 {
+		return listed(ctx, repo, subject)
+	}
+	c := cosignSuffixes[q-1]
+	a, ok, err := cosignTagged(ctx, repo, subject, c.suffix, c.kind)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return []Artifact{a}, nil
 }
 
 // Manifest reads the manifest head names (an index without its children),
