@@ -38,15 +38,21 @@ type globals struct {
 	Config   string
 	Lockfile string
 	Debug    bool
+	// LogLevel and LogFormat are --log-level and --log-format; "" is the
+	// default (warn, text), --debug is --log-level debug.
+	LogLevel  string
+	LogFormat string
 }
 
 func (g *globals) globalFlags() *globals { return g }
 
 func (g *globals) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&g.Dir, "directory", "C", "", "run as if started in `DIR`")
-	fs.StringVar(&g.Config, "config", config.DefaultFilename, "the config `FILE`")
-	fs.StringVar(&g.Lockfile, "lockfile", "images.lock", "the lock `FILE`, relative to the config's directory")
-	fs.BoolVar(&g.Debug, "debug", false, "log requests and decisions to stderr")
+	fs.StringVarP(&g.Dir, "directory", "C", "", "run as if started in `DIR` (env "+envDirectory+")")
+	fs.StringVar(&g.Config, "config", config.DefaultFilename, "the config `FILE` (env "+envConfig+")")
+	fs.StringVar(&g.Lockfile, "lockfile", "images.lock", "the lock `FILE`, relative to the config's directory (env "+envLockfile+")")
+	fs.BoolVar(&g.Debug, "debug", false, "log requests and decisions to stderr (--log-level debug)")
+	fs.StringVar(&g.LogLevel, "log-level", "", "log to stderr from `LEVEL` up: debug, info, warn or error (default warn)")
+	fs.StringVar(&g.LogFormat, "log-format", "", "log as `FORMAT`: text or json (default text)")
 }
 
 // noOperands is the operands method of the commands that take none.

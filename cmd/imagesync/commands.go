@@ -167,8 +167,16 @@ func (e *usageError) Error() string {
 }
 
 // parseCommandLine finds the command in the table and parses its
-// arguments. With errHelp the command is returned too.
+// arguments, without reading the environment. With errHelp the command is
+// returned too.
 func parseCommandLine(args []string) (*command, arguments, error) {
+	return parseCommandLineEnv(args, nil)
+}
+
+// parseCommandLineEnv is parseCommandLine with the global flags' environment
+// variables (IMAGESYNC_CONFIG, ...) read through getenv; the command line
+// wins over them. getenv may be nil.
+func parseCommandLineEnv(args []string, getenv func(string) string) (*command, arguments, error) {
 	name, rest, err := splitGlobal(args)
 	if err != nil {
 		return nil, nil, err
@@ -181,9 +189,9 @@ func parseCommandLine(args []string) (*command, arguments, error) {
 		return nil, nil, &usageError{msg: fmt.Sprintf("unknown command %q", name)}
 	}
 	if c.subcommands != nil {
-		return c.parseSubcommand(rest)
+		return c.parseSubcommand(rest, getenv)
 	}
-	a, err := c.parse(rest)
+	a, err := c.parse(rest, getenv)
 	return c, a, err
 }
 
@@ -191,7 +199,7 @@ func parseCommandLine(args []string) (*command, arguments, error) {
 // family, after any global flags, and parses the rest of the line as its
 // own. -h/--help, or nothing, before the subcommand asks for the family's
 // help.
-func (c *command) parseSubcommand(args []string) (*command, arguments, error) {
+func (c *command) parseSubcommand(args []string, getenv func(string) string) (*command, arguments, error) {
 	var g globals
 	fs := globalFlagSet(&g)
 	fs.SetInterspersed(false)
@@ -211,7 +219,7 @@ func (c *command) parseSubcommand(args []string) (*command, arguments, error) {
 		return c, nil, &usageError{command: c.name, msg: fmt.Sprintf("unknown command %q: %s", rest[0], c.subcommandNames())}
 	}
 	before := args[:len(args)-len(rest)]
-	a, err := sub.parse(append(append([]string(nil), before...), rest[1:]...))
+	a, err := sub.parse(append(append([]string(nil), before...), rest[1:]...), getenv)
 	return sub, a, err
 }
 
@@ -254,17 +262,25 @@ func lookupCommand(words []string) *command {
 	return c.subcommand(words[1])
 }
 
-// parse parses the command's arguments: its own flags, the global flags
-// and -h/--help anywhere, then the operands.
-func (c *command) parse(args []string) (arguments, error) {
+// parse parses the command's arguments: the global flags' environment
+// variables, then its own flags, the global flags and -h/--help anywhere,
+// then the operands.
+func (c *command) parse(args []string, getenv func(string) string) (arguments, error) {
 	a := c.args()
 	fs, help := c.flagSet(a)
-	fs.AddFlagSet(globalFlagSet(a.globalFlags()))
+	global := globalFlagSet(a.globalFlags())
+	if err := setFromEnv(global, getenv); err != nil {
+		return nil, &usageError{command: c.name, msg: err.Error()}
+	}
+	fs.AddFlagSet(global)
 	if err := fs.Parse(args); err != nil {
 		return nil, &usageError{command: c.name, msg: err.Error()}
 	}
 	if *help {
 		return nil, errHelp
+	}
+	if err := a.globalFlags().check(); err != nil {
+		return nil, &usageError{command: c.name, msg: err.Error()}
 	}
 	if err := a.operands(fs.Args()); err != nil {
 		return nil, &usageError{command: c.name, msg: err.Error()}

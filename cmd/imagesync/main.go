@@ -118,7 +118,7 @@ func report(e *env, code int, err error) int {
 
 // dispatch parses the command line and runs the command.
 func dispatch(ctx context.Context, e *env, args []string) (int, error) {
-	c, a, err := parseCommandLine(args)
+	c, a, err := parseCommandLineEnv(args, e.getenv)
 	switch {
 	case errors.Is(err, errNoCommand):
 		view.WriteError(e.stderr, err)
@@ -140,10 +140,6 @@ func (e *env) setup(g *globals) error {
 			return fmt.Errorf("-C: %w", err)
 		}
 	}
-	level := slog.LevelWarn
-	if g.Debug {
-		level = slog.LevelDebug
-	}
-	e.logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	e.logger = g.logger(e.stderr)
 	return nil
 }
