@@ -364,9 +364,14 @@ func (a *verifyArgs) operands(args []string) error {
 }
 
 // versionArgs are the arguments of `imagesync version`.
-type versionArgs struct{ globals }
+type versionArgs struct {
+	globals
+	JSON bool
+}
 
-func (a *versionArgs) define(*pflag.FlagSet)        {}
+func (a *versionArgs) define(fs *pflag.FlagSet) {
+	fs.BoolVar(&a.JSON, "json", false, "print version, commit, date, Go version and the lock and plan format versions as JSON")
+}
 func (a *versionArgs) operands(args []string) error { return noOperands(args) }
 
 // helpArgs are the arguments of `imagesync help [COMMAND [SUBCOMMAND]]`.

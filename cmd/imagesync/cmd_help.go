@@ -8,10 +8,12 @@ import (
 	"github.com/imagesync/imagesync/internal/view"
 )
 
-// version overrides the version from the build info when set at link time
-// with -ldflags "-X main.version=...", for builds without module or VCS
-// information (a source tarball).
-var version string
+// version, commit and date are set at link time by release builds
+// (-ldflags "-X main.version=v1.2.3 -X main.commit=... -X main.date=...",
+// .goreleaser.yaml): the tag the binary was built from, which the build
+// info does not know for a build of a checkout. Unset, the build info
+// stands in for them (go install module@version records the version).
+var version, commit, date string
 
 func (a *helpArgs) run(_ context.Context, e *env) (int, error) {
 	text := usage()
@@ -24,6 +26,9 @@ func (a *helpArgs) run(_ context.Context, e *env) (int, error) {
 
 func (a *versionArgs) run(_ context.Context, e *env) (int, error) {
 	info, _ := debug.ReadBuildInfo()
-	_, err := io.WriteString(e.stdout, view.Version(info, version)+"\n")
-	return exitOK, err
+	b := view.NewBuildInfo(info, view.Stamp{Version: version, Commit: commit, Date: date})
+	if a.JSON {
+		return exitOK, view.WriteVersionJSON(e.stdout, b)
+	}
+	return exitOK, view.WriteVersion(e.stdout, b)
 }

@@ -122,8 +122,10 @@ that every child manifest and blob is present. Changes nothing.`,
 func infoCommands() []command {
 	return []command{
 		{
-			name: "version", summary: "print the version",
-			help: `Prints the module version and the VCS revision imagesync was built from.`,
+			name: "version", synopsis: "[--json]", summary: "print the version",
+			help: `Prints the version and the VCS revision imagesync was built from (a release
+binary: its tag). --json adds the commit's date, the Go version and the
+versions of the images.lock and saved plan formats this imagesync reads.`,
 			args: func() arguments { return &versionArgs{} },
 		},
 		{

@@ -23,6 +23,13 @@ const InputsLabel = "io.imagesync.inputs"
 // DefaultFilename is the lockfile name, relative to the config's directory.
 const DefaultFilename = "images.lock"
 
+// FormatVersion is the version of images.lock's format, which `imagesync
+// version --json` and the release notes name. The file itself carries no
+// version (its schema is checked block by block, and an older lock reads
+// as it was written); this changes only when a block or attribute changes
+// meaning or disappears, never when one is added.
+const FormatVersion = "1"
+
 // Lock is the content of images.lock.
 type Lock struct {
 	Images []Image // sorted by Ref

@@ -2,6 +2,7 @@ package view
 
 import (
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +39,50 @@ func TestVersion(t *testing.T) {
 		if got := Version(tt.info, tt.override); got != tt.want {
 			t.Errorf("%s: Version = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestBuildInfo checks the stamp set with -ldflags -X against the build
+// info it stands in for, and version --json's document.
+func TestBuildInfo(t *testing.T) {
+	const rev = "f1baaa268b5780e6d5e10404fd6f116c5d08746c"
+	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: rev}, {Key: "vcs.time", Value: "2026-11-30T07:29:29Z"}, {Key: "vcs.modified", Value: "false"}}}
+	for _, tt := range []struct {
+		name  string
+		info  *debug.BuildInfo
+		stamp Stamp
+		want  BuildInfo
+		line  string
+	}{
+		{"release build", info, Stamp{Version: "v1.2.3", Commit: "0123456789abcdef0123456789abcdef01234567", Date: "2026-12-01T10:00:00Z"},
+			BuildInfo{Version: "v1.2.3", Commit: "0123456789abcdef0123456789abcdef01234567", Date: "2026-12-01T10:00:00Z", GoVersion: "go1.26.8", LockFormat: "1", PlanFormat: "1"},
+			"imagesync v1.2.3 (rev 0123456789ab)"},
+		{"checkout", info, Stamp{},
+			BuildInfo{Version: "devel", Commit: rev, Date: "2026-11-30T07:29:29Z", GoVersion: "go1.26.8", LockFormat: "1", PlanFormat: "1"},
+			"imagesync devel (rev f1baaa268b57)"},
+		{"no build info", nil, Stamp{Version: "v2.0.0"},
+			BuildInfo{Version: "v2.0.0", LockFormat: "1", PlanFormat: "1"}, "imagesync v2.0.0"},
+	} {
+		got := NewBuildInfo(tt.info, tt.stamp)
+		if got != tt.want || got.String() != tt.line {
+			t.Errorf("%s: %+v %q, want %+v %q", tt.name, got, got.String(), tt.want, tt.line)
+		}
+	}
+	var buf strings.Builder
+	if err := WriteVersionJSON(&buf, NewBuildInfo(info, Stamp{Version: "v1.2.3"})); err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "version": "v1.2.3",
+  "commit": "f1baaa268b5780e6d5e10404fd6f116c5d08746c",
+  "date": "2026-11-30T07:29:29Z",
+  "go_version": "go1.26.8",
+  "lock_format_version": "1",
+  "plan_format_version": "1"
+}
+`
+	if buf.String() != want {
+		t.Errorf("version --json:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }
