@@ -129,6 +129,28 @@ versions of the images.lock and saved plan formats this imagesync reads.`,
 			args: func() arguments { return &versionArgs{} },
 		},
 		{
+			name: "completion", synopsis: "bash|zsh|fish|powershell",
+			summary: "print the shell completion script",
+			help: `Prints the completion script of a shell, generated from the command table:
+commands, subcommands, every flag, the values of --format and --log-level, file
+names where a flag takes a file.
+
+  bash:        source <(imagesync completion bash)
+  zsh:         source <(imagesync completion zsh)
+  fish:        imagesync completion fish | source
+  PowerShell:  imagesync completion powershell | Out-String | Invoke-Expression
+
+Release archives hold the scripts under completions/.`,
+			args: func() arguments { return &completionArgs{} },
+		},
+		{
+			name: "man", synopsis: "[-o DIR]",
+			summary: "write the man pages",
+			help: `Writes imagesync.1 and one page per command (imagesync-plan.1, ...), generated
+from the command table, into DIR. Release archives hold them under manpages/.`,
+			args: func() arguments { return &manArgs{} },
+		},
+		{
 			name: "help", synopsis: "[COMMAND]",
 			summary: "show the list of commands, or a command's help",
 			help:    `Shows the list of commands, or the help of COMMAND (the same as "imagesync COMMAND --help").`,
