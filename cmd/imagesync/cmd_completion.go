@@ -60,4 +60,3 @@ func (a *manArgs) run(_ context.Context, e *env) (int, error) {
 	_, err := fmt.Fprintf(e.stdout, "Wrote %d man pages to %s.\n", len(pages), a.Dir)
 	return exitOK, err
 }
-

@@ -243,7 +243,9 @@ func fishFlag(cond string, f docFlag) string {
 	return line + " -d " + fishQuote(f.usage) + "\n"
 }
 
-func fishQuote(s string) string { return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'" }
+func fishQuote(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
 
 // powershellCompletion is the PowerShell script: a native argument
 // completer holding each command's flags and subcommands.

@@ -194,4 +194,3 @@ func readTestFile(t *testing.T, name string) string {
 	}
 	return string(data)
 }
-
