@@ -61,6 +61,22 @@ does not match the config and files, naming the command that updates it
 			help:    `Lists the images of images.lock, or what discovery finds with --discovered.`,
 			args:    func() arguments { return &imagesArgs{} },
 		},
+		{
+			name: "diff", synopsis: "OLD.lock NEW.lock [--format text|json|markdown]",
+			summary: "show what a change of images.lock does, offline",
+			help: `Compares two lockfiles, offline: the images added and removed, the digests
+moved, the targets changed, the builds added, removed or to rebuild (inputs
+changed), and the signatures, attestations and SBOMs pinned or dropped. For
+the reviewer of a pull request that bumps images:
+
+  git show origin/main:images.lock > base.lock
+  imagesync diff base.lock images.lock
+
+Exits 0 whether or not the locks differ, 1 when a lockfile is missing or
+does not parse. The two files are read as named (relative to -C), not through
+--config or --lockfile.`,
+			args: func() arguments { return &diffArgs{} },
+		},
 	}
 }
 
