@@ -70,8 +70,9 @@ type options struct {
 type Option func(*options)
 
 // WithKeychain sets where credentials come from; the default is
-// authn.DefaultKeychain (~/.docker/config.json, DOCKER_CONFIG and
-// credential helpers, as docker uses them).
+// DefaultKeychain (podman's and skopeo's auth files, then
+// ~/.docker/config.json, DOCKER_CONFIG and credential helpers, as docker
+// uses them).
 func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
 
 // WithJobsPerHost bounds the requests in flight to one registry host; the
@@ -116,7 +117,7 @@ func WithBaseTransport(t http.RoundTripper) Option { return func(o *options) { o
 
 // New returns a Client for the registries of cfg.
 func New(cfg *config.Config, opts ...Option) *Client {
-	o := options{keychain: authn.DefaultKeychain, jobs: 16, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv()}
+	o := options{keychain: DefaultKeychain(), jobs: 16, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv()}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -58,12 +58,13 @@ func (e *AuthError) Error() string {
 }
 
 // credentialSource names the docker config file credentials are read
-// from, as the keychain finds it: DOCKER_CONFIG, else ~/.docker.
+// from, as the keychain finds it: DOCKER_CONFIG, else ~/.docker; podman's
+// auth files (DefaultKeychain) are read before it.
 func credentialSource() string {
 	if dir := os.Getenv("DOCKER_CONFIG"); dir != "" {
 		return "DOCKER_CONFIG (" + filepath.Join(dir, "config.json") + ")"
 	}
-	return "~/.docker/config.json (or DOCKER_CONFIG)"
+	return "~/.docker/config.json (or DOCKER_CONFIG, or podman's auth.json)"
 }
 
 // authError turns a registry's 401 or 403 answer into an *AuthError, and
