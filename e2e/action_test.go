@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -71,7 +72,16 @@ type actionJob struct {
 	workspace string
 	summary   string
 	temp      string
+	toolCache string // RUNNER_TOOL_CACHE, kept from one job to the next
 	env       []string
+}
+
+// runnerArch is RUNNER_ARCH of a runner like this machine.
+func runnerArch() string {
+	if runtime.GOARCH == "arm64" {
+		return "ARM64"
+	}
+	return "X64"
 }
 
 var expression = regexp.MustCompile(`\$\{\{\s*([^}]+?)\s*\}\}`)
@@ -109,14 +119,13 @@ func (j *actionJob) use(inputs map[string]string) (outputs map[string]string, lo
 	}
 	var logs strings.Builder
 	for i, s := range j.action.Runs.Steps {
-		switch s.If {
-		case "":
-		case "inputs.binary == ''":
-			if inputs["binary"] != "" {
-				continue
-			}
-		default:
-			j.t.Fatalf("step %q runs if %q, which this test does not know", s.Name, s.If)
+		if !j.runs(s, steps) {
+			continue
+		}
+		if strings.HasPrefix(s.Uses, "actions/cache@") {
+			// The tool cache directory outlives the job here, standing
+			// in for what actions/cache restores.
+			continue
 		}
 		if s.Uses != "" || s.Shell != "bash" {
 			j.t.Fatalf("step %q would run (uses %q, shell %q): the test runs only bash steps; give the binary input", s.Name, s.Uses, s.Shell)
@@ -138,6 +147,19 @@ func (j *actionJob) use(inputs map[string]string) (outputs map[string]string, lo
 	return outputs, logs.String(), true
 }
 
+// runs evaluates a step's if: the conditions action.yml uses.
+func (j *actionJob) runs(s actionStep, steps map[string]map[string]string) bool {
+	j.t.Helper()
+	if s.If == "" {
+		return true
+	}
+	if m := regexp.MustCompile(`^steps\.(\w+)\.outputs\.(\w+) == '([^']*)'$`).FindStringSubmatch(s.If); m != nil {
+		return steps[m[1]][m[2]] == m[3]
+	}
+	j.t.Fatalf("step %q runs if %q, which this test does not know", s.Name, s.If)
+	return false
+}
+
 // runStep runs one bash step as the runner does ("bash --noprofile
 // --norc -eo pipefail {0}") and reads the outputs it wrote.
 func (j *actionJob) runStep(i int, s actionStep, eval func(string) string) (map[string]string, string, error) {
@@ -148,7 +170,7 @@ func (j *actionJob) runStep(i int, s actionStep, eval func(string) string) (map[
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", script)
 	cmd.Dir = j.workspace
 	cmd.Env = append(os.Environ(), "GITHUB_ACTIONS=true", "GITHUB_WORKSPACE="+j.workspace, "GITHUB_STEP_SUMMARY="+j.summary,
-		"GITHUB_OUTPUT="+output, "RUNNER_TEMP="+j.temp)
+		"GITHUB_OUTPUT="+output, "RUNNER_TEMP="+j.temp, "RUNNER_TOOL_CACHE="+j.toolCache, "RUNNER_OS=Linux", "RUNNER_ARCH="+runnerArch())
 	cmd.Env = append(cmd.Env, j.env...)
 	for k, v := range s.Env {
 		cmd.Env = append(cmd.Env, k+"="+eval(v))
@@ -189,7 +211,7 @@ func TestActionSteps(t *testing.T) {
 	dst := testregistry.StartT(t)
 	r := newRig(t, src.Host(), dst.Host(), imgs, "")
 	r.must(0, "lock")
-	j := &actionJob{t: t, action: loadAction(t), workspace: filepath.Dir(r.dir), temp: t.TempDir(),
+	j := &actionJob{t: t, action: loadAction(t), workspace: filepath.Dir(r.dir), temp: t.TempDir(), toolCache: t.TempDir(),
 		env: []string{"DOCKER_CONFIG=" + t.TempDir()}}
 	j.summary = filepath.Join(j.temp, "step_summary.md")
 	dir := filepath.Base(r.dir)

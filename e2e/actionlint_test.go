@@ -43,7 +43,7 @@ func actionlint(t *testing.T) string {
 }
 
 // TestWorkflowsLint runs actionlint on a repository laid out as a user's
-// would be: action.yml at its root, the example workflows in
+// would be (with imagesync's own release.yml): action.yml at its root, the example workflows in
 // .github/workflows using it as "uses: ./" (so that their inputs and
 // outputs are checked against action.yml), and a workflow made of the
 // action's own steps (actionlint reads only the metadata of an action).
@@ -55,8 +55,8 @@ func TestWorkflowsLint(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(repo, "action.yml"), readFile(t, filepath.Join("..", "action.yml")))
 	examples, err := filepath.Glob(filepath.Join("..", "examples", "ci", "github", "*.yml"))
-	if err != nil || len(examples) != 4 {
-		t.Fatalf("examples/ci/github holds %v (%v), want plan.yml, apply.yml, upgrade.yml and apply-matrix.yml", examples, err)
+	if err != nil || len(examples) != 5 {
+		t.Fatalf("examples/ci/github holds %v (%v), want plan.yml, apply.yml, upgrade.yml, apply-matrix.yml and relock.yml", examples, err)
 	}
 	for _, ex := range examples {
 		src := readFile(t, ex)
@@ -66,6 +66,8 @@ func TestWorkflowsLint(t *testing.T) {
 		writeFile(t, filepath.Join(repo, ".github", "workflows", filepath.Base(ex)), strings.ReplaceAll(src, "uses: imagesync/imagesync@v1", "uses: ./"))
 	}
 	writeFile(t, filepath.Join(repo, ".github", "workflows", "action-steps.yml"), stepsWorkflow(t, loadAction(t)))
+	// imagesync's own release workflow.
+	writeFile(t, filepath.Join(repo, ".github", "workflows", "release.yml"), readFile(t, filepath.Join("..", ".github", "workflows", "release.yml")))
 
 	cmd := exec.Command(lint, "-color=false")
 	cmd.Dir = repo
