@@ -38,7 +38,7 @@ func (a *applyArgs) run(ctx context.Context, e *env) (int, error) {
 	var bars *view.BarProgress
 	switch {
 	case a.Quiet:
-	case e.stdoutTTY && log == e.stdout && p.Summary.Build+p.Summary.Rebuild == 0:
+	case e.progressBars() && log == e.stdout && p.Summary.Build+p.Summary.Rebuild == 0:
 		bars = view.NewBarProgress(log)
 		opts.Progress = bars
 	default:
