@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if releaseOnce.clone != "" {
+		os.RemoveAll(releaseOnce.clone) // the snapshot release's clone
+	}
 	os.Exit(code)
 }
 
