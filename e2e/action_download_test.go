@@ -97,4 +97,22 @@ func TestActionStepsDownload(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(fresh.toolCache, "imagesync", "v"+snapshotVersion, "linux-"+runtimeArch(), "imagesync")); err == nil {
 		t.Error("the tampered archive was unpacked into the tool cache")
 	}
+
+	// cosign on the runner: a release is always signed, so one without
+	// checksums.txt.sigstore.json (the snapshot skips signing) is refused
+	// before anything is unpacked.
+	bin := t.TempDir()
+	if err := os.Symlink(cosignBinary(t), filepath.Join(bin, "cosign")); err != nil {
+		t.Fatal(err)
+	}
+	signed := &actionJob{t: t, action: j.action, workspace: j.workspace, temp: t.TempDir(), toolCache: t.TempDir(),
+		env: []string{"DOCKER_CONFIG=" + t.TempDir(), "PATH=" + bin + ":/usr/bin:/bin"}}
+	signed.summary = filepath.Join(signed.temp, "step_summary.md")
+	_, log, passed = signed.use(inputs(ok.URL))
+	if passed || !strings.Contains(log, "has no checksums.txt.sigstore.json: refusing it") {
+		t.Errorf("unsigned release with cosign on the runner: ok %v\n%s", passed, log)
+	}
+	if _, err := os.Stat(filepath.Join(signed.toolCache, "imagesync", "v"+snapshotVersion, "linux-"+runtimeArch(), "imagesync")); err == nil {
+		t.Error("the unsigned release was unpacked into the tool cache")
+	}
 }
