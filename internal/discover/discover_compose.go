@@ -3,14 +3,12 @@ package discover
 import (
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/imageref"
-	"github.com/imagesync/imagesync/internal/repopath"
 )
 
 // dockerImageScheme prefixes an additional build context that is an image.
@@ -153,14 +151,14 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 		opts.Path = b.Dockerfile
 	} else {
 		b.Dockerfile = sb.Dockerfile
-		abs, err := repopath.Resolve(c.cfg.Dir, sb.Dockerfile)
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", sb.Locator, serviceLabel(b.Services), err)
+		real, err := c.repo.Resolve(sb.Dockerfile)
+		if err == nil {
+			data, err = c.repo.ReadFile(sb.Dockerfile)
 		}
-		if data, err = os.ReadFile(abs); err != nil {
+		if err != nil {
 			return fmt.Errorf("%s: %s: read Dockerfile: %w", sb.Locator, serviceLabel(b.Services), err)
 		}
-		c.scanned[realPath(abs)] = b
+		c.scanned[real] = b
 	}
 	found, err := scanDockerfile(data, opts)
 	if err != nil {

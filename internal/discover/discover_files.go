@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/dockerfile"
-	"github.com/imagesync/imagesync/internal/repopath"
 )
 
 // dockerfiles scans the Dockerfiles matched by discover.dockerfiles that no
@@ -35,15 +33,15 @@ func (c *collector) dockerfiles() {
 		if strings.HasSuffix(rel, ".dockerignore") {
 			continue
 		}
-		abs, err := repopath.Resolve(c.cfg.Dir, rel)
+		real, err := c.repo.Resolve(rel)
 		if err != nil {
 			c.errs.add(err)
 			continue
 		}
-		if c.scanned[realPath(abs)] != nil {
+		if c.scanned[real] != nil {
 			continue
 		}
-		data, err := os.ReadFile(abs)
+		data, err := c.repo.ReadFile(rel)
 		if err != nil {
 			c.errs.add(fmt.Errorf("read %s: %w", rel, err))
 			continue
@@ -77,8 +75,8 @@ func (c *collector) checkDockerfileTargets(globbed map[string]bool) {
 			continue
 		}
 		why := "no Dockerfile matched by discover.dockerfiles (less discover.exclude) is at that path"
-		if abs, err := repopath.Resolve(c.cfg.Dir, rel); err == nil {
-			if b := c.scanned[realPath(abs)]; b != nil {
+		if real, err := c.repo.Resolve(rel); err == nil {
+			if b := c.scanned[real]; b != nil {
 				why = fmt.Sprintf("compose builds it for %s, whose build.target decides the stages", serviceLabel(b.Services))
 			}
 		}
@@ -132,13 +130,4 @@ func excluded(rel string, exclude []config.Pattern) bool {
 		}
 	}
 	return false
-}
-
-// realPath is abs with its symbolic links resolved, so that one file
-// reached by two paths is recognised as the same.
-func realPath(abs string) string {
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real
-	}
-	return abs
 }

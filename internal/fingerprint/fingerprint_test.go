@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -350,11 +351,25 @@ func TestFingerprintErrors(t *testing.T) {
 		name:    "context that is a symlink out of the root",
 		files:   map[string]string{"app/Dockerfile": "FROM alpine\n", "ctx": symlinkPrefix + "../outside", "../outside/x": "x"},
 		build:   func(b *Build) { b.Context = "ctx" },
-		wantErr: "ctx leaves the repository",
+		wantErr: `ctx is a symbolic link to "../outside", outside the repository`,
 	}, {
 		name:    "Dockerfile that is a symlink out of the root",
 		files:   map[string]string{"app/Dockerfile": symlinkPrefix + "../../outside/Dockerfile", "../outside/Dockerfile": "FROM alpine\n"},
-		wantErr: "app/Dockerfile leaves the repository",
+		wantErr: `app/Dockerfile is a symbolic link to "../../outside/Dockerfile", outside the repository`,
+	}, {
+		name: ".dockerignore that is a symlink out of the root",
+		files: map[string]string{"app/Dockerfile": "FROM alpine\n", "app/.dockerignore": symlinkPrefix + "../../outside/secret",
+			"../outside/secret": "CI_SECRET_TOKEN=s3cr3t"},
+		wantErr: `app/.dockerignore is a symbolic link to "../../outside/secret", outside the repository`,
+	}, {
+		name:    "Dockerfile.dockerignore that is a symlink to /proc/self/environ",
+		files:   map[string]string{"app/Dockerfile": "FROM alpine\n", "app/Dockerfile.dockerignore": symlinkPrefix + "/proc/self/environ"},
+		wantErr: `app/Dockerfile.dockerignore is a symbolic link to "/proc/self/environ", outside the repository`,
+	}, {
+		name:    "additional context that is a symlink out of the root",
+		files:   map[string]string{"app/Dockerfile": "FROM alpine\n", "shared": symlinkPrefix + "../outside", "../outside/x": "x"},
+		build:   func(b *Build) { b.LocalContexts = map[string]string{"shared": "shared"} },
+		wantErr: `additional context shared: shared is a symbolic link to "../outside"`,
 	}, {
 		name:    "missing context",
 		files:   map[string]string{"app/Dockerfile": "FROM alpine\n"},
@@ -420,5 +435,24 @@ func TestFingerprintLocalContexts(t *testing.T) {
 	b.LocalContexts["shared"] = "../outside"
 	if _, err := Sum(root, b); err == nil {
 		t.Error("an additional context outside the repository was hashed")
+	}
+}
+
+// TestFingerprintHostileContext: links out of the repository inside a
+// context are recorded by their target and never read through, and a
+// FIFO is recorded, never opened (opening it would wait for a writer).
+func TestFingerprintHostileContext(t *testing.T) {
+	files := maps.Clone(fpFiles)
+	files["app/environ"] = symlinkPrefix + "/proc/self/environ"
+	files["app/secret"] = symlinkPrefix + "../../outside/secret"
+	files["../outside/secret"] = "CI_SECRET_TOKEN=s3cr3t-one"
+	root := newFPRepo(t, files)
+	if err := syscall.Mkfifo(filepath.Join(root, "app/pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := fingerprint(t, root, fpBuild())
+	write(t, root, "../outside/secret", "CI_SECRET_TOKEN=s3cr3t-two")
+	if after := fingerprint(t, root, fpBuild()); after != before {
+		t.Errorf("a file outside the repository changed the fingerprint: it was read (%s, then %s)", before, after)
 	}
 }
