@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,11 +179,7 @@ func (t *unsetTracker) check(file, service, field string, values ...string) erro
 // limit with a quadratic check, which takes minutes. YAML aliases only refer
 // to earlier anchors, so such a cycle always goes through an open ancestor.
 // Files that do not parse are left to compose-go, which reports them better.
-func checkAnchorCycles(file string) error {
-	content, err := os.ReadFile(file)
-	if err != nil {
-		return nil
-	}
+func checkAnchorCycles(content []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(content))
 	for {
 		var doc yaml.Node
