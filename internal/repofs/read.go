@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -59,7 +60,7 @@ func (r *Root) open(name string, max int64) (*File, error) {
 	}
 	name = r.Rel(name)
 	if !info.Mode().IsRegular() {
-		return nil, &NotRegularError{Name: name, Kind: describe(info.Mode())}
+		return nil, &NotRegularError{Name: name, Kind: KindOf(info.Mode())}
 	}
 	if max >= 0 && info.Size() > max {
 		return nil, &TooLargeError{Name: name, Max: max}
@@ -71,7 +72,7 @@ func (r *Root) open(name string, max int64) (*File, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = &NotRegularError{Name: name, Kind: describe(fi.Mode())}
+		err = &NotRegularError{Name: name, Kind: KindOf(fi.Mode())}
 	}
 	if err == nil && pseudoFile(f) {
 		err = &NotRegularError{Name: name, Kind: "a file of /proc or /sys"}
@@ -149,4 +150,17 @@ func (r *Root) Sub(name string) (fs.FS, string, error) {
 		return nil, "", err
 	}
 	return sub, rel, nil
+}
+
+// ReadFileIn reads the file at path under the rule with the file's own
+// directory as the root, at most max bytes: for a file named on its own
+// (images.hcl, images.lock, a base branch's lock), which may be neither a
+// link out of its directory nor a special file.
+func ReadFileIn(path string, max int64) ([]byte, error) {
+	r, err := Open(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.ReadFileLimit(filepath.Base(path), max)
 }

@@ -129,8 +129,9 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// describe names what a non-regular file is, for NotRegularError.
-func describe(m fs.FileMode) string {
+// KindOf names what a file that is not regular is, for NotRegularError:
+// "a directory", "a FIFO", "a socket", "a device".
+func KindOf(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
