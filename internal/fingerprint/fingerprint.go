@@ -201,6 +201,12 @@ func hashEntry(h hash.Hash, repo *repofs.Root, ctx contextDir, rel string, d fs.
 		}
 		fmt.Fprintf(h, "file %q %s %s\n", rel, gitMode(mode), sum)
 	case mode&fs.ModeSymlink != 0:
+		// A link is sent to the builder as a link, not read; but one out
+		// of the repository would make a COPY that follows it read what
+		// lies outside: it is an error unless .dockerignore leaves it out.
+		if _, err := repo.Stat(path.Join(ctx.rel, rel)); errors.Is(err, repofs.ErrOutside) {
+			return fmt.Errorf("%w (leave it out of the build context with .dockerignore if the image does not need it)", err)
+		}
 		target, err := fs.ReadLink(ctx.fsys, rel)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -438,13 +439,26 @@ func TestFingerprintLocalContexts(t *testing.T) {
 	}
 }
 
-// TestFingerprintHostileContext: links out of the repository inside a
-// context are recorded by their target and never read through, and a
-// FIFO is recorded, never opened (opening it would wait for a writer).
+// TestFingerprintHostileContext: a link out of the repository in a build
+// context is an error naming it and its target (a COPY that follows it
+// would read what lies outside), unless .dockerignore leaves it out; a
+// FIFO is recorded, never opened (opening it would wait for a writer);
+// nothing outside is read either way.
 func TestFingerprintHostileContext(t *testing.T) {
+	for link, target := range map[string]string{"app/environ": "/proc/self/environ", "app/lib/secret": "../../../outside/secret"} {
+		files := maps.Clone(fpFiles)
+		files[link] = symlinkPrefix + target
+		files["../outside/secret"] = "CI_SECRET_TOKEN=s3cr3t-one"
+		root := newFPRepo(t, files)
+		_, err := Sum(root, *fpBuild())
+		want := fmt.Sprintf("%s is a symbolic link to %q, outside the repository", link, target)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ".dockerignore") {
+			t.Errorf("a context holding %s -> %s: %v, want an error with %q", link, target, err, want)
+		}
+	}
 	files := maps.Clone(fpFiles)
-	files["app/environ"] = symlinkPrefix + "/proc/self/environ"
 	files["app/secret"] = symlinkPrefix + "../../outside/secret"
+	files["app/.dockerignore"] += "secret\n"
 	files["../outside/secret"] = "CI_SECRET_TOKEN=s3cr3t-one"
 	root := newFPRepo(t, files)
 	if err := syscall.Mkfifo(filepath.Join(root, "app/pipe"), 0o644); err != nil {
