@@ -392,10 +392,10 @@ func (l *composeLoader) build(service string, b *types.BuildConfig, file string)
 		return nil, err
 	}
 	if !filepath.IsAbs(b.Context) {
-		return nil, fail("build context %q is remote, not a local directory: it cannot be scanned", b.Context)
+		return nil, fail("build context %s is remote, not a local directory: it cannot be scanned", excerpt.Quote(b.Context))
 	}
 	if !l.inside(b.Context) {
-		return nil, fail("build context %q is outside the root %s", l.relative(b.Context), l.root)
+		return nil, fail("build context %s is outside the root %s", excerpt.Quote(l.relative(b.Context)), l.root)
 	}
 	out := &ComposeBuild{
 		Context:   l.relative(b.Context),
@@ -410,7 +410,7 @@ func (l *composeLoader) build(service string, b *types.BuildConfig, file string)
 			df = filepath.Join(b.Context, df) // compose: relative to the context
 		}
 		if !l.inside(df) {
-			return nil, fail("dockerfile %q is outside the root %s", l.relative(df), l.root)
+			return nil, fail("dockerfile %s is outside the root %s", excerpt.Quote(l.relative(df)), l.root)
 		}
 		out.Dockerfile = l.relative(df)
 	}

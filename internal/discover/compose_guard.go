@@ -16,6 +16,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/tree"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/imagesync/imagesync/internal/excerpt"
 )
 
 // unsetTracker finds the variables that are unset and have no default in
@@ -168,7 +170,7 @@ func (t *unsetTracker) check(file, service, field string, values ...string) erro
 		if len(ev.vars) > 1 {
 			what = "variables " + strings.Join(ev.vars, ", ") + " are not set and have"
 		}
-		return fmt.Errorf("load compose %s: service %q: %s %q: %s no default", file, service, field, ev.raw, what)
+		return fmt.Errorf("load compose %s: service %q: %s %s: %s no default", file, service, field, excerpt.Quote(ev.raw), what)
 	}
 	return nil
 }

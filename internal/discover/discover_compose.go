@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/imagesync/imagesync/internal/dockerfile"
+	"github.com/imagesync/imagesync/internal/excerpt"
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
@@ -93,8 +94,8 @@ func (c *collector) sameBuild(ref imageref.Ref, a, b *ComposeService) error {
 	for _, f := range fields {
 		if f.a != f.b {
 			return fmt.Errorf("%s: services %s and %s both build %s from different build definitions: "+
-				"%s is %q for %s and %q for %s; give them distinct image names, or the same build definition",
-				b.Build.Locator, a.Name, b.Name, ref, f.name, f.a, a.Name, f.b, b.Name)
+				"%s is %s for %s and %s for %s; give them distinct image names, or the same build definition",
+				b.Build.Locator, a.Name, b.Name, ref, f.name, excerpt.Quote(f.a), a.Name, excerpt.Quote(f.b), b.Name)
 		}
 	}
 	return nil

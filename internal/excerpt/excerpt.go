@@ -8,6 +8,7 @@
 package excerpt
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -63,6 +64,42 @@ type textError struct{ err error }
 
 func (e *textError) Error() string { return Text(e.err.Error()) }
 func (e *textError) Unwrap() error { return e.err }
+
+// Reason returns err for a message that already quotes the value err is
+// about: its text when short; else the text of the error it wraps
+// innermost, or the text before a parenthesis or quote (a parser's
+// "invalid reference format: repository name" rather than the value
+// again in "(...) must be lowercase"); cut to MaxQuoted at most. errors.Is
+// and errors.As still see err.
+func Reason(err error) error {
+	if err == nil {
+		return nil
+	}
+	text := err.Error()
+	if len(text) > MaxQuoted {
+		inner := err
+		for next := errors.Unwrap(inner); next != nil; next = errors.Unwrap(inner) {
+			inner = next
+		}
+		text = inner.Error()
+		if i := strings.IndexAny(text, "(\""); i > 0 {
+			text = strings.TrimSpace(text[:i])
+		}
+	}
+	body, cut := escape(text, MaxQuoted-len(cutMark), false)
+	if cut {
+		body += cutMark
+	}
+	return &reasonError{err: err, text: body}
+}
+
+type reasonError struct {
+	err  error
+	text string
+}
+
+func (e *reasonError) Error() string { return e.text }
+func (e *reasonError) Unwrap() error { return e.err }
 
 // escape escapes s rune by rune as strconv.Quote does, without the
 // quotes (and leaving '"' and '\\' alone unless quoting), and stops before

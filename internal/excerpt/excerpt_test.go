@@ -2,6 +2,7 @@ package excerpt
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -93,4 +94,21 @@ func FuzzQuote(f *testing.F) {
 		checkBounded(t, Quote(s), MaxQuoted)
 		checkBounded(t, Text(s), MaxText)
 	})
+}
+
+func TestReason(t *testing.T) {
+	base := errors.New("invalid reference format")
+	long := fmt.Errorf("%w: repository name (%s) must be lowercase", base, strings.Repeat("X", 200))
+	short := fmt.Errorf("%w: empty", base)
+	unwrapped := errors.New("invalid reference format: repository name (" + strings.Repeat("X", 200) + ") must be lowercase")
+	for err, want := range map[error]string{long: "invalid reference format", short: "invalid reference format: empty",
+		unwrapped: "invalid reference format: repository name", errors.New(strings.Repeat("y", 300)): strings.Repeat("y", MaxQuoted-3) + "..."} {
+		got := Reason(err)
+		if got.Error() != want || (err != unwrapped && strings.HasPrefix(want, "invalid") && !errors.Is(got, base)) {
+			t.Errorf("Reason(%.40q) = %q (is base: %v), want %q", err, got, errors.Is(got, base), want)
+		}
+	}
+	if Reason(nil) != nil {
+		t.Error("Reason(nil) is not nil")
+	}
 }
