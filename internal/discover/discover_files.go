@@ -1,10 +1,10 @@
 package discover
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path"
 	"slices"
 	"sort"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/dockerfile"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // dockerfiles scans the Dockerfiles matched by discover.dockerfiles that no
@@ -23,7 +24,7 @@ import (
 // unless discover.dockerfile_targets names the one it is built for.
 func (c *collector) dockerfiles() {
 	ds := c.cfg.Discover
-	files, err := globFiles(c.cfg.Dir, ds.Dockerfiles, ds.Exclude)
+	files, err := globFiles(c.repo, ds.Dockerfiles, ds.Exclude)
 	if err != nil {
 		c.errs.add(err)
 		return
@@ -89,12 +90,23 @@ func rangeString(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
-// globFiles expands doublestar patterns relative to root into sorted,
-// slash-separated regular files, less the exclude patterns.
-func globFiles(root string, patterns, exclude []config.Pattern) ([]string, error) {
+// globFiles expands doublestar patterns relative to the repository into
+// sorted, slash-separated regular files, less the exclude patterns. It
+// lists through the repository's root (os.Root), which follows no link
+// out of it; the directory a pattern names literally ("k8s" of
+// "k8s/*.yaml") must be inside it, else the pattern is an error.
+func globFiles(repo *repofs.Root, patterns, exclude []config.Pattern) ([]string, error) {
 	seen := map[string]bool{}
-	fsys := os.DirFS(root)
+	fsys, _, err := repo.Sub(".")
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range patterns {
+		if base, _ := doublestar.SplitPattern(p.Glob); base != "." {
+			if _, err := repo.Stat(base); errors.Is(err, repofs.ErrOutside) {
+				return nil, fmt.Errorf("glob %q: %w", p.Glob, err)
+			}
+		}
 		// Symbolic links to directories are not followed, as docker does
 		// not follow them in a build context: a link loop would otherwise
 		// be walked again and again, and a linked directory found twice.

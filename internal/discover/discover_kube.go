@@ -36,7 +36,7 @@ func (c *collector) kubeSources(ctx context.Context) {
 	for _, dir := range ds.Kustomize {
 		c.errs.add(c.kustomization(dir))
 	}
-	files, err := globFiles(c.cfg.Dir, ds.Kubernetes, ds.Exclude)
+	files, err := globFiles(c.repo, ds.Kubernetes, ds.Exclude)
 	if err != nil {
 		c.errs.add(err)
 		return

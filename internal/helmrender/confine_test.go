@@ -130,7 +130,7 @@ func TestRenderConfined(t *testing.T) {
 			mkfifo(t, filepath.Join(repo, "chart/pipe"))
 			return Release{Name: "demo", Root: repo, Chart: filepath.Join(repo, "chart")}
 		},
-		wantErr: "cannot load irregular file",
+		wantErr: "chart/pipe is a FIFO, not a regular file",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

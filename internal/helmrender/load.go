@@ -109,7 +109,7 @@ func (w *chartWalk) entry(rel string, e fs.DirEntry) error {
 		return w.dir(rel)
 	}
 	if !info.Mode().IsRegular() {
-		return fmt.Errorf("cannot load irregular file %s as it has file mode type bits set", name)
+		return &repofs.NotRegularError{Name: w.repo.Rel(name), Kind: repofs.KindOf(info.Mode())} // Helm refuses it too
 	}
 	if info.Size() > loader.MaxDecompressedFileSize {
 		return fmt.Errorf("chart file %q is larger than the maximum file size %d", rel, loader.MaxDecompressedFileSize)

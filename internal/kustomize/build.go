@@ -35,6 +35,12 @@ func Build(repo *repofs.Root, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := repo.Stat(real); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = fmt.Errorf("%s is %s, not a directory", repo.Rel(dir), repofs.KindOf(fi.Mode()))
+		}
+		return nil, err
+	}
 	c := &checker{repo: repo, seen: map[string]bool{}}
 	if err := c.check(real); err != nil {
 		return nil, err
@@ -87,7 +93,10 @@ func (c *checker) check(dir string) error {
 		}
 		sub := filepath.Join(dir, filepath.FromSlash(e.value))
 		fi, err := c.repo.Stat(sub)
-		if errors.Is(err, repofs.ErrOutside) {
+		if err == nil && !fi.IsDir() && !fi.Mode().IsRegular() {
+			err = &repofs.NotRegularError{Name: c.rel(sub), Kind: repofs.KindOf(fi.Mode())}
+		}
+		if errors.Is(err, repofs.ErrOutside) || errors.Is(err, repofs.ErrNotRegular) {
 			return fmt.Errorf("%s: %s: %q: %w", c.rel(file), e.field, e.value, err)
 		}
 		if err != nil || !fi.IsDir() {

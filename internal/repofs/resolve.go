@@ -129,10 +129,12 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// KindOf names what a file that is not regular is, for NotRegularError:
-// "a directory", "a FIFO", "a socket", "a device".
+// KindOf names what kind of file m is, for messages: "a file", "a
+// directory", "a FIFO", "a socket", "a device".
 func KindOf(m fs.FileMode) string {
 	switch {
+	case m.IsRegular():
+		return "a file"
 	case m.IsDir():
 		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
