@@ -197,3 +197,20 @@ func checkNoSecret(t *testing.T, printed, parent, summary, dir string) {
 		t.Errorf("searched %d files: %v", files, err)
 	}
 }
+
+// TestHelmBombBounded: a chart whose template asks for gigabytes stops at
+// the memory limit of the child process that renders it, and the error
+// names the release; the other sources of the run are still reported.
+func TestHelmBombBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	writeFile(t, filepath.Join(dir, "images.hcl"), "target {\n  registry = \"127.0.0.1:9/mirror\"\n}\n"+
+		"discover {\n  compose = [\"compose.yaml\"]\n  helm \"bomb\" {\n    chart = \"chart\"\n  }\n}\n")
+	writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  app:\n    image: Bad_Reference\n")
+	writeFile(t, filepath.Join(dir, "chart/Chart.yaml"), "apiVersion: v2\nname: bomb\nversion: 1.0.0\n")
+	writeFile(t, filepath.Join(dir, "chart/templates/bomb.yaml"), `data: {{ repeat 3000000000 "x" | len }}`+"\n")
+	r := imagesync(t, dir, "images", "--discovered")
+	if r.code != 1 || !strings.Contains(r.stderr, `helm "bomb": rendering used more than 1024 MiB of memory, the limit of one release`) ||
+		!strings.Contains(r.stderr, "discovery found 2 problems") {
+		t.Fatalf("images --discovered: %v", r)
+	}
+}
