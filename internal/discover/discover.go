@@ -35,6 +35,8 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) (*Result, erro
 	for _, o := range opts {
 		o(&c.opts)
 	}
+	c.helm = helmrender.NewWorker(c.opts.helm) // one renderer for the run's releases
+	defer c.helm.Close()
 	project, err := LoadProject(ctx, cfg)
 	c.errs.add(err)
 	if project != nil {
@@ -68,9 +70,9 @@ type options struct {
 	helm helmrender.Sandbox
 }
 
-// WithHelmSandbox renders the Helm releases in child processes as s says,
-// bounded in time and memory; without it they render in this process,
-// unbounded (see helmrender.Sandbox).
+// WithHelmSandbox renders the Helm releases in a child process as s says,
+// each bounded in time and memory; without it they render in this
+// process, unbounded (see helmrender.Sandbox).
 func WithHelmSandbox(s helmrender.Sandbox) Option {
 	return func(o *options) { o.helm = s }
 }
@@ -91,6 +93,7 @@ type collector struct {
 	cfg    *config.Config
 	repo   *repofs.Root // every file discovery reads, read under its rule
 	opts   options
+	helm   *helmrender.Worker
 	images map[imageref.Ref]map[string]bool // ref -> locators
 	builds map[imageref.Ref]*Build
 	// scanned maps the real path of every Dockerfile a compose build

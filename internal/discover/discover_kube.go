@@ -54,7 +54,7 @@ func (c *collector) kubeSources(ctx context.Context) {
 func (c *collector) helmRelease(ctx context.Context, h *config.HelmRelease) error {
 	where := fmt.Sprintf("%s: helm %q", rangeString(h.Range), h.Name)
 	r := helmrender.Release{Name: h.Name, Root: c.cfg.Dir, Chart: filepath.Join(c.cfg.Dir, filepath.FromSlash(h.Chart)),
-		Namespace: h.Namespace, KubeVersion: h.KubeVersion, APIVersions: h.APIVersions, Sandbox: c.opts.helm}
+		Namespace: h.Namespace, KubeVersion: h.KubeVersion, APIVersions: h.APIVersions}
 	if _, err := c.repo.Stat(h.Chart); err != nil {
 		return fmt.Errorf("%s: chart: %w", where, err)
 	}
@@ -67,7 +67,7 @@ func (c *collector) helmRelease(ctx context.Context, h *config.HelmRelease) erro
 	for _, s := range h.Set {
 		r.Set = append(r.Set, helmrender.Value{Key: s.Key, Value: s.Value})
 	}
-	rendered, err := helmrender.Render(ctx, r)
+	rendered, err := c.helm.Render(ctx, r)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}

@@ -2,12 +2,21 @@
 
 package helmrender
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+	"syscall"
+)
 
-// limitProcess bounds this process as far as the platform allows without
-// Linux's RLIMIT_DATA: a soft memory limit for the collector; the
-// parent's deadline bounds the time.
-func limitProcess(memory, _ int64) error {
+// limitMemory bounds this process as far as the platform allows without
+// Linux's RLIMIT_DATA: a soft memory limit for the collector, which is no
+// sure bound; the parent's deadline bounds the time.
+func limitMemory(memory int64) error {
 	debug.SetMemoryLimit(memory)
 	return nil
 }
+
+// limitCPU does nothing here: the parent's deadline bounds the time.
+func limitCPU(int64) error { return nil }
+
+// childAttr has nothing to add here.
+func childAttr() *syscall.SysProcAttr { return nil }

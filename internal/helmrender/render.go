@@ -71,9 +71,6 @@ type Release struct {
 	// APIVersions are added to Helm's default .Capabilities.APIVersions
 	// ("monitoring.coreos.com/v1", "monitoring.coreos.com/v1/Prometheus").
 	APIVersions []string
-	// Sandbox is where the chart's templates run: the zero value runs
-	// them in this process, with no bound on their time or memory.
-	Sandbox Sandbox
 }
 
 // Value is one entry of Release.Set.
@@ -101,20 +98,11 @@ type Hook struct {
 // Render renders r. A dependency the chart declares but does not vendor
 // under charts/ is an error naming it and the command that vendors it.
 // values.schema.json is not checked: its $refs may point at the network.
-// The chart and values files are read here, under the repository's rule;
-// the templates run as r.Sandbox says.
+// The chart and values files are read under the repository's rule; the
+// templates run in this process, with no bound on their time or memory:
+// a Worker with a Sandbox bounds them.
 func Render(ctx context.Context, r Release) (*Rendered, error) {
-	j, err := readJob(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if len(r.Sandbox.Command) == 0 {
-		return j.run()
-	}
-	return r.Sandbox.run(ctx, j)
+	return NewWorker(Sandbox{}).Render(ctx, r)
 }
 
 // job is what rendering needs once the files are read: no path, no file

@@ -4,20 +4,22 @@ package helmrender
 // `{{ until }}` with large counts allocate gigabytes, a loop runs for
 // ever, and Helm's engine takes no context and has no limit of its own.
 // The only sure bound is a process: the command re-executes itself with a
-// hidden subcommand (ChildCommand) that renders one release under
-// rlimits (data segment, CPU time) and an empty environment, and the
-// parent kills it at a deadline. The parent reads every file first, under
-// the repository's rule; the child receives bytes, never a path.
+// hidden subcommand (ChildCommand, served by ServeChild) that renders
+// releases under rlimits (data segment, CPU time per release) with an
+// empty environment, and the parent kills it at a release's deadline. The
+// parent reads every file first, under the repository's rule; the child
+// receives bytes, never a path. One child serves the releases of a run one
+// after the other (starting a process costs more than rendering a chart);
+// a release that kills it (a bomb, a deadline) gets its error, and the
+// next release a fresh child.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"os/exec"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -38,15 +40,8 @@ const DefaultMemoryLimit = 1 << 30
 // Sandbox.Timeout is 0; its CPU time is limited to the same.
 const DefaultTimeout = 2 * time.Minute
 
-// maxRendered bounds what the parent reads back from a child (the
-// rendered manifests, as JSON).
-const maxRendered = 256 << 20
-
-// maxJob bounds what a child reads from its parent: Helm's own limit on a
-// chart's size, in base64, with room for values.
-const maxJob = 200 << 20
-
-// Sandbox runs the rendering of a release in a child process with bounds.
+// Sandbox says how a Worker runs the rendering of a release: in a child
+// process with bounds.
 type Sandbox struct {
 	// Command starts a child that serves ChildCommand: the program and
 	// its arguments, ChildCommand included (e.g. {"/usr/bin/imagesync",
@@ -60,60 +55,137 @@ type Sandbox struct {
 	Timeout time.Duration
 }
 
-// childResult is what a child writes back.
-type childResult struct {
-	Rendered *Rendered `json:",omitempty"`
-	Error    string    `json:",omitempty"`
-}
-
-// run renders j in a child process.
-func (s Sandbox) run(ctx context.Context, j *job) (*Rendered, error) {
-	memory, timeout := s.Memory, s.Timeout
+func (s Sandbox) limits() (memory int64, timeout time.Duration) {
+	memory, timeout = s.Memory, s.Timeout
 	if memory <= 0 {
 		memory = DefaultMemoryLimit
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	return memory, timeout
+}
+
+// Worker renders releases one after the other as its Sandbox says,
+// starting its child on first use. Close stops it. A Worker is not safe
+// for concurrent use.
+type Worker struct {
+	sb     Sandbox
+	child  *child
+	starts int // children started, for tests
+}
+
+// NewWorker returns a worker for s; nothing starts until Render.
+func NewWorker(s Sandbox) *Worker { return &Worker{sb: s} }
+
+// Render renders r (see the package's Render), in the worker's child.
+func (w *Worker) Render(ctx context.Context, r Release) (*Rendered, error) {
+	j, err := readJob(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(w.sb.Command) == 0 {
+		return j.run()
+	}
+	return w.render(ctx, j)
+}
+
+// Close stops the child, if one runs.
+func (w *Worker) Close() error {
+	if w.child == nil {
+		return nil
+	}
+	c := w.child
+	w.child = nil
+	c.in.Close() // the child ends at the end of its input
+	select {
+	case <-c.exited:
+		c.out.Close()
+	case <-time.After(5 * time.Second):
+		c.kill()
+	}
+	return nil
+}
+
+// render sends j to the child and waits for its answer, at most the
+// release's timeout.
+func (w *Worker) render(ctx context.Context, j *job) (*Rendered, error) {
+	memory, timeout := w.sb.limits()
 	input, err := json.Marshal(j)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	args := append(s.Command[1:len(s.Command):len(s.Command)],
-		strconv.FormatInt(memory, 10), strconv.Itoa(int(timeout.Seconds()+1)))
-	cmd := exec.CommandContext(ctx, s.Command[0], args...)
-	cmd.Env = []string{} // the job's secrets are no template's business
-	cmd.Stdin = bytes.NewReader(input)
-	stdout, stderr := &capped{max: maxRendered}, &capped{max: 64 << 10}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	runErr := cmd.Run()
-	switch {
-	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+	if w.child == nil {
+		if w.child, err = startChild(w.sb.Command, memory, timeout); err != nil {
+			return nil, fmt.Errorf("start the renderer: %w", err)
+		}
+		w.starts++
+	}
+	c := w.child
+	c.stderr.reset()
+	answer := make(chan frame, 1)
+	go func() {
+		data, err := readFrame(c.out, maxRendered)
+		answer <- frame{data, err}
+	}()
+	if err := writeFrame(c.in, input); err != nil {
+		return nil, w.died(c, memory, err)
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		w.stop()
 		return nil, fmt.Errorf("rendering took longer than %s, the limit of one release (a template that loops, such as a huge until?)", timeout)
-	case ctx.Err() != nil:
+	case <-ctx.Done():
+		w.stop()
 		return nil, ctx.Err()
-	case runErr != nil && outOfMemory(stderr.String()):
-		return nil, fmt.Errorf("rendering used more than %d MiB of memory, the limit of one release "+
+	case a := <-answer:
+		if a.err != nil {
+			return nil, w.died(c, memory, a.err)
+		}
+		var res childResult
+		if err := json.Unmarshal(a.data, &res); err != nil || (res.Error == "" && res.Rendered == nil) {
+			w.stop()
+			return nil, fmt.Errorf("rendering: the renderer's answer does not read: %v", err)
+		}
+		if res.Error != "" {
+			return nil, errors.New(res.Error)
+		}
+		return res.Rendered, nil
+	}
+}
+
+// died is the error of a release during which the child stopped
+// answering: it ran out of memory, or failed otherwise.
+func (w *Worker) died(c *child, memory int64, err error) error {
+	w.stop()
+	stderr := c.stderr.String()
+	if outOfMemory(stderr) {
+		return fmt.Errorf("rendering used more than %d MiB of memory, the limit of one release "+
 			"(a template that builds a huge value, such as repeat or until with a large count?)", memory>>20)
-	case runErr != nil:
-		first, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
-		return nil, fmt.Errorf("rendering failed: %v: %s", runErr, excerpt.Text(first))
-	case stdout.over:
-		return nil, fmt.Errorf("rendering gave more than %d MiB of manifests", maxRendered>>20)
 	}
-	var res childResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return nil, fmt.Errorf("rendering: reading the renderer's answer: %w", err)
+	if errors.Is(err, errTooLarge) {
+		return fmt.Errorf("rendering gave more than %d MiB of manifests", maxRendered>>20)
 	}
-	if res.Error != "" {
-		return nil, errors.New(res.Error)
+	first, _, _ := strings.Cut(strings.TrimSpace(stderr), "\n")
+	return fmt.Errorf("rendering failed: the renderer stopped (%v): %s", c.waitErr, excerpt.Text(first))
+}
+
+// stop kills the child and forgets it; the next release starts another.
+func (w *Worker) stop() {
+	if w.child != nil {
+		w.child.kill()
+		w.child = nil
 	}
-	if res.Rendered == nil {
-		return nil, errors.New("rendering: the renderer answered nothing")
-	}
-	return res.Rendered, nil
+}
+
+type frame struct {
+	data []byte
+	err  error
 }
 
 // outOfMemory reports whether a child's stderr says the Go runtime died
@@ -123,54 +195,56 @@ func outOfMemory(stderr string) bool {
 	return strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "SIGSEGV")
 }
 
-// ServeChild is the child side: args are the memory limit in bytes and
-// the CPU limit in seconds, stdin the job. It sets the limits before it
-// reads anything, renders, and writes the result to stdout. It returns
-// the exit code.
-func ServeChild(args []string, stdin io.Reader, stdout io.Writer) int {
-	if len(args) != 2 {
-		fmt.Fprintln(stdout, `{"Error":"render: the renderer wants a memory and a CPU limit"}`)
-		return 2
-	}
-	memory, merr := strconv.ParseInt(args[0], 10, 64)
-	cpu, cerr := strconv.ParseInt(args[1], 10, 64)
-	if err := errors.Join(merr, cerr); err != nil || memory <= 0 || cpu <= 0 {
-		fmt.Fprintln(stdout, `{"Error":"render: bad limits for the renderer"}`)
-		return 2
-	}
-	var res childResult
-	if err := limitProcess(memory, cpu); err != nil {
-		res.Error = fmt.Sprintf("render: cannot limit the renderer: %v", err)
-	} else {
-		// Collect harder as the limit nears, rather than die early.
-		debug.SetMemoryLimit(memory / 4 * 3)
-		var j job
-		if err := json.NewDecoder(io.LimitReader(stdin, maxJob)).Decode(&j); err != nil {
-			res.Error = fmt.Sprintf("render: reading the job: %v", err)
-		} else if r, err := j.run(); err != nil {
-			res.Error = err.Error()
-		} else {
-			res.Rendered = r
-		}
-	}
-	if err := json.NewEncoder(stdout).Encode(res); err != nil {
-		return 1
-	}
-	return 0
+// child is a running renderer.
+type child struct {
+	cmd     *exec.Cmd
+	in      *os.File // the child's stdin
+	out     *os.File // the child's stdout
+	stderr  *capped
+	exited  chan struct{} // closed once the child is waited for
+	waitErr error
 }
 
-// capped is a buffer that keeps at most max bytes and notes the excess.
-type capped struct {
-	bytes.Buffer
-	max  int
-	over bool
+// startChild starts command with the limits as arguments, an empty
+// environment and pipes of its own (exec's would be closed by Wait while
+// an answer is read).
+func startChild(command []string, memory int64, timeout time.Duration) (*child, error) {
+	args := append(command[1:len(command):len(command)],
+		strconv.FormatInt(memory, 10), strconv.Itoa(int(timeout.Seconds()+1)))
+	cmd := exec.Command(command[0], args...)
+	cmd.Env = []string{} // the job's secrets are no template's business
+	cmd.SysProcAttr = childAttr()
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	c := &child{cmd: cmd, in: inW, out: outR, stderr: &capped{max: 64 << 10}, exited: make(chan struct{})}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, c.stderr
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, err
+	}
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.exited)
+	}()
+	return c, nil
 }
 
-func (c *capped) Write(p []byte) (int, error) {
-	if room := c.max - c.Len(); len(p) > room {
-		c.over = true
-		c.Buffer.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return c.Buffer.Write(p)
+// kill ends the child and waits for it.
+func (c *child) kill() {
+	c.cmd.Process.Kill()
+	<-c.exited
+	c.in.Close()
+	c.out.Close()
 }

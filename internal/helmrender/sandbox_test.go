@@ -42,21 +42,26 @@ func TestSandboxEqualsInProcess(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(failing, "templates", "fail.yaml"), []byte(`{{ fail "no\nway" }}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	w := NewWorker(testSandbox(t))
+	defer w.Close()
 	for _, r := range []Release{
 		{Name: "demo", Chart: app, ValuesFiles: []string{filepath.Join(app, "values-a.yaml")},
 			Set: []Value{{Key: "replicas", Value: 3}, {Key: "big", Value: int64(1) << 60}}, Namespace: "ns", KubeVersion: "1.30.0"},
 		{Name: "Bad_Name", Chart: app},
 		{Name: "demo", Chart: failing},
+		{Name: "demo", Chart: app},
 	} {
 		want, wantErr := Render(context.Background(), r)
-		r.Sandbox = testSandbox(t)
-		got, err := Render(context.Background(), r)
+		got, err := w.Render(context.Background(), r)
 		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
 			t.Errorf("%s: child error %v, in process %v", r.Chart, err, wantErr)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: child rendered\n%+v\nin process\n%+v", r.Chart, got, want)
 		}
+	}
+	if w.starts != 1 {
+		t.Errorf("%d children started for 4 releases, want 1", w.starts)
 	}
 }
 
@@ -86,7 +91,9 @@ func TestSandboxMemoryBound(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sb := testSandbox(t)
 			sb.Memory = limit
-			_, err := Render(context.Background(), Release{Name: "demo", Chart: bombChart(t, template), Sandbox: sb})
+			w := NewWorker(sb)
+			defer w.Close()
+			_, err := w.Render(context.Background(), Release{Name: "demo", Chart: bombChart(t, template)})
 			if err == nil || !strings.Contains(err.Error(), "rendering used more than 256 MiB of memory, the limit of one release") {
 				t.Fatalf("error %v, want the memory limit", err)
 			}
@@ -108,7 +115,9 @@ func TestSandboxTimeout(t *testing.T) {
 	sb := testSandbox(t)
 	sb.Timeout = 2 * time.Second
 	loop := `{{ range until 100000 }}{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}{{ end }}`
-	_, err := Render(context.Background(), Release{Name: "demo", Chart: bombChart(t, loop), Sandbox: sb})
+	w := NewWorker(sb)
+	defer w.Close()
+	_, err := w.Render(context.Background(), Release{Name: "demo", Chart: bombChart(t, loop)})
 	if err == nil || !strings.Contains(err.Error(), "rendering took longer than 2s, the limit of one release") {
 		t.Fatalf("error %v, want the time limit", err)
 	}
@@ -120,9 +129,41 @@ func TestSandboxNoEnvironment(t *testing.T) {
 	t.Setenv("CI_SECRET_TOKEN", "s3cr3t-env")
 	chart := bombChart(t, `data: {{ env "CI_SECRET_TOKEN" }}`)
 	for _, sb := range []Sandbox{{}, testSandbox(t)} {
-		r, err := Render(context.Background(), Release{Name: "demo", Chart: chart, Sandbox: sb})
+		w := NewWorker(sb)
+		r, err := w.Render(context.Background(), Release{Name: "demo", Chart: chart})
+		w.Close()
 		if err == nil || !strings.Contains(err.Error(), `function "env" not defined`) || strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("sandbox %v: %v, %v", sb.Command, r, err)
 		}
+	}
+}
+
+// TestWorkerAfterAKilledRelease: a release that kills the child (a bomb,
+// a deadline) gets its error; the next one renders in a fresh child.
+func TestWorkerAfterAKilledRelease(t *testing.T) {
+	sb := testSandbox(t)
+	sb.Memory, sb.Timeout = 256<<20, 2*time.Second
+	w := NewWorker(sb)
+	defer w.Close()
+	app := appChart(t)
+	for _, tt := range []struct {
+		chart, want string
+	}{
+		{app, ""},
+		{bombChart(t, `data: {{ repeat 3000000000 "x" | len }}`), "more than 256 MiB"},
+		{app, ""},
+		{bombChart(t, `{{ range until 100000 }}{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}{{ end }}`), "longer than 2s"},
+		{app, ""},
+	} {
+		r, err := w.Render(context.Background(), Release{Name: "demo", Chart: tt.chart})
+		switch {
+		case tt.want == "" && (err != nil || !strings.Contains(r.Manifest, "example/app:1.0")):
+			t.Errorf("%s: %v", tt.chart, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: %v, want %q", tt.chart, err, tt.want)
+		}
+	}
+	if w.starts != 3 {
+		t.Errorf("%d children started, want 3 (the first, and one after each killed release)", w.starts)
 	}
 }
