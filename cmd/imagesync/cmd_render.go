@@ -5,10 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/pflag"
 
+	"github.com/imagesync/imagesync/internal/repofs"
 	"github.com/imagesync/imagesync/internal/view"
 	"github.com/imagesync/imagesync/internal/workspace"
 )
@@ -119,7 +119,9 @@ func (a *renderArgs) input(e *env) (io.Reader, error) {
 	case "-":
 		return e.stdin, nil
 	}
-	data, err := os.ReadFile(a.In)
+	// Usually a file of the repository: read under its rule (no link out
+	// of its directory, no special file, bounded); "-" reads a pipe.
+	data, err := repofs.ReadFileIn(a.In, repofs.DefaultMaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("render kubernetes -f: %w", err)
 	}

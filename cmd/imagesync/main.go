@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/imagesync/imagesync/internal/helmrender"
 	"github.com/imagesync/imagesync/internal/view"
 	"github.com/imagesync/imagesync/internal/workspace"
 )
@@ -31,6 +32,11 @@ const (
 )
 
 func main() {
+	// The hidden subcommand that renders one Helm release under limits,
+	// in a child process the command starts (helmrender.Sandbox).
+	if len(os.Args) > 1 && os.Args[1] == helmrender.ChildCommand {
+		os.Exit(helmrender.ServeChild(os.Args[2:], os.Stdin, os.Stdout))
+	}
 	// compose-go warns through logrus, a process-wide logger; imagesync
 	// reports what matters itself, so the library must not print.
 	logrus.SetOutput(io.Discard)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"time"
 
+	"github.com/imagesync/imagesync/internal/helmrender"
 	"github.com/imagesync/imagesync/internal/view"
 	"github.com/imagesync/imagesync/internal/workspace"
 )
@@ -20,8 +23,13 @@ func openWorkspace(e *env, g *globals, maxWait time.Duration) (*workspace.Worksp
 		return nil, err
 	}
 	e.fixLock = nextCommand(g, "lock")
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the imagesync program, which renders Helm charts in a child process: %w", err)
+	}
 	w, err := workspace.Open(workspace.Options{ConfigFile: g.Config, LockFile: g.Lockfile, Logger: e.logger, MaxWait: maxWait,
-		OnWarning: func(msg string) { view.WriteWarning(e.stderr, msg) }})
+		OnWarning:   func(msg string) { view.WriteWarning(e.stderr, msg) },
+		HelmSandbox: helmrender.Sandbox{Command: []string{exe, helmrender.ChildCommand}}})
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package apply
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // BuildJob is one build of the plan with what discovery knows about it.
@@ -214,7 +214,7 @@ func (e *Engine) runBuild(ctx context.Context, env BuildEnv, j BuildJob, pins ma
 	dockerfile := j.Build.Inline
 	if dockerfile == nil {
 		var err error
-		if dockerfile, err = os.ReadFile(filepath.Join(env.Root, filepath.FromSlash(j.Build.Dockerfile))); err != nil {
+		if dockerfile, err = readDockerfile(env.Root, j.Build.Dockerfile); err != nil {
 			return "", fmt.Errorf("read %s: %w", j.Build.Dockerfile, err)
 		}
 	}
@@ -252,4 +252,15 @@ func (e *Engine) runBuild(ctx context.Context, env BuildEnv, j BuildJob, pins ma
 		return "", fmt.Errorf("check %s after the build: label %s is %q, not %s", j.Locked.Target, lock.InputsLabel, labels[lock.InputsLabel], j.Locked.Inputs)
 	}
 	return d, nil
+}
+
+// readDockerfile reads a build's Dockerfile (a slash path relative to
+// root) under the repository's rule, as discovery read it.
+func readDockerfile(root, name string) ([]byte, error) {
+	repo, err := repofs.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	return repo.ReadFile(name)
 }

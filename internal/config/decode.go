@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 var rootSchema = &hcl.BodySchema{
@@ -58,9 +59,12 @@ var imageSchema = &hcl.BodySchema{
 
 // Load reads and decodes the config file at filename. The parser keeps the
 // file's source so that callers can render the diagnostics with snippets.
-// The returned Config is nil when the diagnostics hold an error.
+// The returned Config is nil when the diagnostics hold an error. The file
+// is read under the repository's rule (internal/repofs): a link out of its
+// directory, a special file or a file over the size cap is refused
+// before a line of it is shown anywhere.
 func Load(p *hclparse.Parser, filename string) (*Config, hcl.Diagnostics) {
-	src, err := os.ReadFile(filename)
+	src, err := repofs.ReadFileIn(filename, repofs.DefaultMaxFileSize)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,

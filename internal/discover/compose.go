@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/consts"
-	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/imagesync/imagesync/internal/excerpt"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // ComposeOptions says which compose files to load and with which variables.
@@ -87,7 +90,12 @@ func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, err
 	if !filepath.IsAbs(opts.Root) {
 		return nil, fmt.Errorf("load compose: root %q is not an absolute path", opts.Root)
 	}
-	l := &composeLoader{root: filepath.Clean(opts.Root)}
+	repo, err := repofs.Open(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("load compose: %w", err)
+	}
+	defer repo.Close()
+	l := &composeLoader{root: filepath.Clean(opts.Root), repo: repo}
 	files, err := l.composeFiles(opts.Files)
 	if err != nil || len(files) == 0 {
 		return nil, err
@@ -95,12 +103,18 @@ func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, err
 	l.files = files
 	for _, f := range files {
 		l.rel = append(l.rel, l.relative(f))
+		content, err := repo.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("load compose %s: %w", l.relative(f), err)
+		}
+		l.contents = append(l.contents, content)
 	}
-	if l.env, err = composeEnv(l.root, opts); err != nil {
+	if l.env, err = composeEnv(repo, opts); err != nil {
 		return nil, fmt.Errorf("load compose %s: %w", strings.Join(l.rel, ", "), err)
 	}
+	l.graph = newComposeGraph(repo)
 	for i, f := range files {
-		if err := checkAnchorCycles(f); err != nil {
+		if err := l.graph.walk(ctx, f, l.contents[i], filepath.Dir(files[0]), l.env, 0); err != nil {
 			return nil, fmt.Errorf("load compose %s: %w", l.rel[i], err)
 		}
 	}
@@ -114,21 +128,29 @@ func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, err
 
 // composeLoader holds the state of one LoadCompose call.
 type composeLoader struct {
-	root    string
-	files   []string // absolute
-	rel     []string // files relative to root
-	env     map[string]string
-	tracker *unsetTracker
+	root     string
+	repo     *repofs.Root
+	files    []string // absolute
+	rel      []string // files relative to root
+	contents [][]byte // of files, read under the repository's rule
+	env      map[string]string
+	graph    *composeGraph // what compose-go may open besides files
+	tracker  *unsetTracker
 }
 
 // composeFiles returns the absolute compose files to load: the explicit
 // ones, or compose's default file and override file found in root. It does
-// not use cli.WithDefaultConfigPath, which walks up parent directories.
+// not use cli.WithDefaultConfigPath, which walks up parent directories. A
+// default file that leaves the repository is an error, not a missing file.
 func (l *composeLoader) composeFiles(files []string) ([]string, error) {
 	if len(files) == 0 {
 		for _, names := range [][]string{cli.DefaultFileNames, cli.DefaultOverrideFileNames} {
 			for _, name := range names {
-				if fi, err := os.Stat(filepath.Join(l.root, name)); err == nil && fi.Mode().IsRegular() {
+				fi, err := l.repo.Stat(name)
+				if errors.Is(err, repofs.ErrOutside) {
+					return nil, fmt.Errorf("load compose: %w", err)
+				}
+				if err == nil && fi.Mode().IsRegular() {
 					files = append(files, name)
 					break
 				}
@@ -151,9 +173,11 @@ func (l *composeLoader) composeFiles(files []string) ([]string, error) {
 
 // composeEnv computes the interpolation variables: Env, then the OS
 // environment if asked, then the env files, earlier sources winning. The env
-// files are read with compose-go's dotenv, as cli.WithDotEnv does; cli's own
-// env-file option is avoided because it consults the OS environment.
-func composeEnv(root string, opts ComposeOptions) (map[string]string, error) {
+// files are read under the repository's rule and parsed with compose-go's
+// dotenv, as cli.WithDotEnv does; cli's own env-file option is avoided
+// because it consults the OS environment. Without UseOSEnv the OS
+// environment is never read.
+func composeEnv(repo *repofs.Root, opts ComposeOptions) (map[string]string, error) {
 	env := maps.Clone(opts.Env)
 	if env == nil {
 		env = map[string]string{}
@@ -168,18 +192,16 @@ func composeEnv(root string, opts ComposeOptions) (map[string]string, error) {
 	}
 	var files []string
 	if opts.EnvFiles == nil {
-		dot := filepath.Join(root, ".env")
-		if fi, err := os.Stat(dot); err == nil && fi.Mode().IsRegular() {
-			files = []string{dot}
+		fi, err := repo.Stat(".env")
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read env files: %w", err) // a .env linked out of the repository, say
+		}
+		if err == nil && !fi.IsDir() {
+			files = []string{".env"}
 		}
 	}
-	for _, f := range opts.EnvFiles {
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(root, filepath.FromSlash(f))
-		}
-		files = append(files, f)
-	}
-	fromFiles, err := dotenv.GetEnvFromFile(env, files)
+	files = append(files, opts.EnvFiles...)
+	fromFiles, err := readEnvFiles(repo, files, env)
 	if err != nil {
 		return nil, fmt.Errorf("read env files: %w", err)
 	}
@@ -226,11 +248,20 @@ func (l *composeLoader) loadModel(ctx context.Context, n int, validate bool) (di
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	configFiles := make([]types.ConfigFile, n)
+	for i := range n {
+		configFiles[i] = types.ConfigFile{Filename: l.files[i], Content: l.contents[i]}
+	}
 	return loader.LoadModelWithContext(ctx, types.ConfigDetails{
 		WorkingDir:  filepath.Dir(l.files[0]),
-		ConfigFiles: types.ToConfigFiles(l.files[:n]),
+		ConfigFiles: configFiles,
 		Environment: maps.Clone(l.env), // a fresh map: compose-go writes into it
-	}, l.projectName, lenientLoad(l.tracker), func(o *loader.Options) { o.SkipValidation = !validate })
+	}, l.projectName, lenientLoad(l.tracker), func(o *loader.Options) {
+		o.SkipValidation = !validate
+		// First: it answers for every path, so compose-go's own local
+		// loader, which would read anything, is never asked.
+		o.ResourceLoaders = append([]loader.ResourceLoader{l.graph.loader()}, o.ResourceLoaders...)
+	})
 }
 
 // projectName is the loader option that names the project as docker
@@ -260,23 +291,19 @@ func (l *composeLoader) loadError(ctx context.Context, err error) error {
 		}
 	}
 	prefix := "load compose " + l.rel[k-1]
-	if line := templateLine(l.files[k-1]); line > 0 {
+	if line := templateLine(l.contents[k-1]); line > 0 {
 		return fmt.Errorf("%s: %w (line %d holds a {{ placeholder: the file looks like a template, not a compose file; "+
 			"render it first, and list the rendered file in discover.compose)", prefix, err, line)
 	}
 	var errs []error
 	for _, e := range flatten(err) {
-		errs = append(errs, fmt.Errorf("%s: %w", prefix, e))
+		errs = append(errs, fmt.Errorf("%s: %w", prefix, excerpt.Error(e)))
 	}
 	return errors.Join(errs...)
 }
 
-// templateLine returns the first line of file that holds "{{", or 0.
-func templateLine(file string) int {
-	content, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
+// templateLine returns the first line of content that holds "{{", or 0.
+func templateLine(content []byte) int {
 	for i, line := range strings.Split(string(content), "\n") {
 		if strings.Contains(line, "{{") {
 			return i + 1
@@ -365,10 +392,10 @@ func (l *composeLoader) build(service string, b *types.BuildConfig, file string)
 		return nil, err
 	}
 	if !filepath.IsAbs(b.Context) {
-		return nil, fail("build context %q is remote, not a local directory: it cannot be scanned", b.Context)
+		return nil, fail("build context %s is remote, not a local directory: it cannot be scanned", excerpt.Quote(b.Context))
 	}
 	if !l.inside(b.Context) {
-		return nil, fail("build context %q is outside the root %s", l.relative(b.Context), l.root)
+		return nil, fail("build context %s is outside the root %s", excerpt.Quote(l.relative(b.Context)), l.root)
 	}
 	out := &ComposeBuild{
 		Context:   l.relative(b.Context),
@@ -383,7 +410,7 @@ func (l *composeLoader) build(service string, b *types.BuildConfig, file string)
 			df = filepath.Join(b.Context, df) // compose: relative to the context
 		}
 		if !l.inside(df) {
-			return nil, fail("dockerfile %q is outside the root %s", l.relative(df), l.root)
+			return nil, fail("dockerfile %s is outside the root %s", excerpt.Quote(l.relative(df)), l.root)
 		}
 		out.Dockerfile = l.relative(df)
 	}

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/tree"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/imagesync/imagesync/internal/excerpt"
 )
 
 // unsetTracker finds the variables that are unset and have no default in
@@ -169,7 +170,7 @@ func (t *unsetTracker) check(file, service, field string, values ...string) erro
 		if len(ev.vars) > 1 {
 			what = "variables " + strings.Join(ev.vars, ", ") + " are not set and have"
 		}
-		return fmt.Errorf("load compose %s: service %q: %s %q: %s no default", file, service, field, ev.raw, what)
+		return fmt.Errorf("load compose %s: service %q: %s %s: %s no default", file, service, field, excerpt.Quote(ev.raw), what)
 	}
 	return nil
 }
@@ -180,11 +181,7 @@ func (t *unsetTracker) check(file, service, field string, values ...string) erro
 // limit with a quadratic check, which takes minutes. YAML aliases only refer
 // to earlier anchors, so such a cycle always goes through an open ancestor.
 // Files that do not parse are left to compose-go, which reports them better.
-func checkAnchorCycles(file string) error {
-	content, err := os.ReadFile(file)
-	if err != nil {
-		return nil
-	}
+func checkAnchorCycles(content []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(content))
 	for {
 		var doc yaml.Node

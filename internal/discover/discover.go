@@ -11,7 +11,9 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/helmrender"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // Run discovers the images of the repository cfg describes: the compose
@@ -21,9 +23,20 @@ import (
 // discover.kubernetes, and the config's image blocks, less the top-level
 // exclude patterns (on references and on locators). A problem in one file
 // does not stop the others: the error is an Errors listing every problem
-// of the run, and the Result is nil then.
-func Run(ctx context.Context, cfg *config.Config) (*Result, error) {
-	c := newCollector(cfg)
+// of the run, and the Result is nil then. Every file is read under the
+// repository's rule (internal/repofs).
+func Run(ctx context.Context, cfg *config.Config, opts ...Option) (*Result, error) {
+	repo, err := repofs.Open(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	c := newCollector(cfg, repo)
+	for _, o := range opts {
+		o(&c.opts)
+	}
+	c.helm = helmrender.NewWorker(c.opts.helm) // one renderer for the run's releases
+	defer c.helm.Close()
 	project, err := LoadProject(ctx, cfg)
 	c.errs.add(err)
 	if project != nil {
@@ -50,6 +63,20 @@ func Run(ctx context.Context, cfg *config.Config) (*Result, error) {
 	return c.result(cfg.Exclude), nil
 }
 
+// Option changes how Run discovers.
+type Option func(*options)
+
+type options struct {
+	helm helmrender.Sandbox
+}
+
+// WithHelmSandbox renders the Helm releases in a child process as s says,
+// each bounded in time and memory; without it they render in this
+// process, unbounded (see helmrender.Sandbox).
+func WithHelmSandbox(s helmrender.Sandbox) Option {
+	return func(o *options) { o.helm = s }
+}
+
 // Service returns the service called name, or nil.
 func (p *ComposeProject) Service(name string) *ComposeService {
 	for i := range p.Services {
@@ -64,6 +91,9 @@ func (p *ComposeProject) Service(name string) *ComposeService {
 // and every problem on the way.
 type collector struct {
 	cfg    *config.Config
+	repo   *repofs.Root // every file discovery reads, read under its rule
+	opts   options
+	helm   *helmrender.Worker
 	images map[imageref.Ref]map[string]bool // ref -> locators
 	builds map[imageref.Ref]*Build
 	// scanned maps the real path of every Dockerfile a compose build
@@ -76,8 +106,8 @@ type collector struct {
 	errs      Errors
 }
 
-func newCollector(cfg *config.Config) *collector {
-	return &collector{cfg: cfg, images: map[imageref.Ref]map[string]bool{},
+func newCollector(cfg *config.Config, repo *repofs.Root) *collector {
+	return &collector{cfg: cfg, repo: repo, images: map[imageref.Ref]map[string]bool{},
 		builds: map[imageref.Ref]*Build{}, scanned: map[string]*Build{}}
 }
 

@@ -3,14 +3,13 @@ package discover
 import (
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/imagesync/imagesync/internal/dockerfile"
+	"github.com/imagesync/imagesync/internal/excerpt"
 	"github.com/imagesync/imagesync/internal/imageref"
-	"github.com/imagesync/imagesync/internal/repopath"
 )
 
 // dockerImageScheme prefixes an additional build context that is an image.
@@ -95,8 +94,8 @@ func (c *collector) sameBuild(ref imageref.Ref, a, b *ComposeService) error {
 	for _, f := range fields {
 		if f.a != f.b {
 			return fmt.Errorf("%s: services %s and %s both build %s from different build definitions: "+
-				"%s is %q for %s and %q for %s; give them distinct image names, or the same build definition",
-				b.Build.Locator, a.Name, b.Name, ref, f.name, f.a, a.Name, f.b, b.Name)
+				"%s is %s for %s and %s for %s; give them distinct image names, or the same build definition",
+				b.Build.Locator, a.Name, b.Name, ref, f.name, excerpt.Quote(f.a), a.Name, excerpt.Quote(f.b), b.Name)
 		}
 	}
 	return nil
@@ -153,14 +152,14 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 		opts.Path = b.Dockerfile
 	} else {
 		b.Dockerfile = sb.Dockerfile
-		abs, err := repopath.Resolve(c.cfg.Dir, sb.Dockerfile)
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", sb.Locator, serviceLabel(b.Services), err)
+		real, err := c.repo.Resolve(sb.Dockerfile)
+		if err == nil {
+			data, err = c.repo.ReadFile(sb.Dockerfile)
 		}
-		if data, err = os.ReadFile(abs); err != nil {
+		if err != nil {
 			return fmt.Errorf("%s: %s: read Dockerfile: %w", sb.Locator, serviceLabel(b.Services), err)
 		}
-		c.scanned[realPath(abs)] = b
+		c.scanned[real] = b
 	}
 	found, err := scanDockerfile(data, opts)
 	if err != nil {

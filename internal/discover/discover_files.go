@@ -1,12 +1,11 @@
 package discover
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/dockerfile"
-	"github.com/imagesync/imagesync/internal/repopath"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // dockerfiles scans the Dockerfiles matched by discover.dockerfiles that no
@@ -25,7 +24,7 @@ import (
 // unless discover.dockerfile_targets names the one it is built for.
 func (c *collector) dockerfiles() {
 	ds := c.cfg.Discover
-	files, err := globFiles(c.cfg.Dir, ds.Dockerfiles, ds.Exclude)
+	files, err := globFiles(c.repo, ds.Dockerfiles, ds.Exclude)
 	if err != nil {
 		c.errs.add(err)
 		return
@@ -35,15 +34,15 @@ func (c *collector) dockerfiles() {
 		if strings.HasSuffix(rel, ".dockerignore") {
 			continue
 		}
-		abs, err := repopath.Resolve(c.cfg.Dir, rel)
+		real, err := c.repo.Resolve(rel)
 		if err != nil {
 			c.errs.add(err)
 			continue
 		}
-		if c.scanned[realPath(abs)] != nil {
+		if c.scanned[real] != nil {
 			continue
 		}
-		data, err := os.ReadFile(abs)
+		data, err := c.repo.ReadFile(rel)
 		if err != nil {
 			c.errs.add(fmt.Errorf("read %s: %w", rel, err))
 			continue
@@ -77,8 +76,8 @@ func (c *collector) checkDockerfileTargets(globbed map[string]bool) {
 			continue
 		}
 		why := "no Dockerfile matched by discover.dockerfiles (less discover.exclude) is at that path"
-		if abs, err := repopath.Resolve(c.cfg.Dir, rel); err == nil {
-			if b := c.scanned[realPath(abs)]; b != nil {
+		if real, err := c.repo.Resolve(rel); err == nil {
+			if b := c.scanned[real]; b != nil {
 				why = fmt.Sprintf("compose builds it for %s, whose build.target decides the stages", serviceLabel(b.Services))
 			}
 		}
@@ -91,12 +90,23 @@ func rangeString(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
-// globFiles expands doublestar patterns relative to root into sorted,
-// slash-separated regular files, less the exclude patterns.
-func globFiles(root string, patterns, exclude []config.Pattern) ([]string, error) {
+// globFiles expands doublestar patterns relative to the repository into
+// sorted, slash-separated regular files, less the exclude patterns. It
+// lists through the repository's root (os.Root), which follows no link
+// out of it; the directory a pattern names literally ("k8s" of
+// "k8s/*.yaml") must be inside it, else the pattern is an error.
+func globFiles(repo *repofs.Root, patterns, exclude []config.Pattern) ([]string, error) {
 	seen := map[string]bool{}
-	fsys := os.DirFS(root)
+	fsys, _, err := repo.Sub(".")
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range patterns {
+		if base, _ := doublestar.SplitPattern(p.Glob); base != "." {
+			if _, err := repo.Stat(base); errors.Is(err, repofs.ErrOutside) {
+				return nil, fmt.Errorf("glob %q: %w", p.Glob, err)
+			}
+		}
 		// Symbolic links to directories are not followed, as docker does
 		// not follow them in a build context: a link loop would otherwise
 		// be walked again and again, and a linked directory found twice.
@@ -132,13 +142,4 @@ func excluded(rel string, exclude []config.Pattern) bool {
 		}
 	}
 	return false
-}
-
-// realPath is abs with its symbolic links resolved, so that one file
-// reached by two paths is recognised as the same.
-func realPath(abs string) string {
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real
-	}
-	return abs
 }

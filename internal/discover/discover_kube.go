@@ -3,8 +3,8 @@ package discover
 import (
 	"context"
 	"fmt"
-	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/imagesync/imagesync/internal/config"
@@ -12,7 +12,6 @@ import (
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/kube"
 	"github.com/imagesync/imagesync/internal/kustomize"
-	"github.com/imagesync/imagesync/internal/repopath"
 )
 
 // kubeFinding is an image reference found in a Kubernetes object. It is
@@ -37,7 +36,7 @@ func (c *collector) kubeSources(ctx context.Context) {
 	for _, dir := range ds.Kustomize {
 		c.errs.add(c.kustomization(dir))
 	}
-	files, err := globFiles(c.cfg.Dir, ds.Kubernetes, ds.Exclude)
+	files, err := globFiles(c.repo, ds.Kubernetes, ds.Exclude)
 	if err != nil {
 		c.errs.add(err)
 		return
@@ -54,22 +53,21 @@ func (c *collector) kubeSources(ctx context.Context) {
 // manifests and hooks.
 func (c *collector) helmRelease(ctx context.Context, h *config.HelmRelease) error {
 	where := fmt.Sprintf("%s: helm %q", rangeString(h.Range), h.Name)
-	chart, err := repopath.Resolve(c.cfg.Dir, h.Chart)
-	if err != nil {
+	r := helmrender.Release{Name: h.Name, Root: c.cfg.Dir, Chart: filepath.Join(c.cfg.Dir, filepath.FromSlash(h.Chart)),
+		Namespace: h.Namespace, KubeVersion: h.KubeVersion, APIVersions: h.APIVersions}
+	if _, err := c.repo.Stat(h.Chart); err != nil {
 		return fmt.Errorf("%s: chart: %w", where, err)
 	}
-	r := helmrender.Release{Name: h.Name, Chart: chart, Namespace: h.Namespace, KubeVersion: h.KubeVersion, APIVersions: h.APIVersions}
 	for _, v := range h.Values {
-		abs, err := repopath.Resolve(c.cfg.Dir, v)
-		if err != nil {
+		if _, err := c.repo.Stat(v); err != nil {
 			return fmt.Errorf("%s: values: %w", where, err)
 		}
-		r.ValuesFiles = append(r.ValuesFiles, abs)
+		r.ValuesFiles = append(r.ValuesFiles, filepath.Join(c.cfg.Dir, filepath.FromSlash(v)))
 	}
 	for _, s := range h.Set {
 		r.Set = append(r.Set, helmrender.Value{Key: s.Key, Value: s.Value})
 	}
-	rendered, err := helmrender.Render(ctx, r)
+	rendered, err := c.helm.Render(ctx, r)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -101,11 +99,7 @@ func (c *collector) helmRelease(ctx context.Context, h *config.HelmRelease) erro
 func (c *collector) kustomization(dir string) error {
 	dir = path.Clean(dir)
 	where := fmt.Sprintf("%s: kustomize %q", rangeString(c.cfg.Discover.KustomizeRange), dir)
-	abs, err := repopath.Resolve(c.cfg.Dir, dir)
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
-	}
-	out, err := kustomize.Build(c.cfg.Dir, abs)
+	out, err := kustomize.Build(c.repo, dir)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -120,11 +114,7 @@ func (c *collector) kustomization(dir string) error {
 // manifestFile reads one plain manifest file of discover.kubernetes and
 // notes the images of its objects.
 func (c *collector) manifestFile(rel string) error {
-	abs, err := repopath.Resolve(c.cfg.Dir, rel)
-	if err != nil {
-		return err
-	}
-	data, err := os.ReadFile(abs)
+	data, err := c.repo.ReadFile(rel)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", rel, err)
 	}

@@ -517,7 +517,7 @@ services:
 		"app/Dockerfile":        symlinkPrefix + "../../outside/Dockerfile",
 		"../outside/Dockerfile": "FROM alpine\n",
 	},
-	wantErr: []string{"service app", "app/Dockerfile leaves the repository"},
+	wantErr: []string{"service app", `app/Dockerfile is a symbolic link to "../../outside/Dockerfile", outside the repository`},
 }, {
 	name: "a dockerfiles glob match that is a symlink out of the repository",
 	files: map[string]string{
@@ -526,7 +526,7 @@ services:
 		"../outside/Dockerfile": "FROM alpine\n",
 	},
 	config:  "discover {\n  dockerfiles = [\"src/**/Dockerfile\"]\n}\n",
-	wantErr: []string{"src/evil/Dockerfile leaves the repository"},
+	wantErr: []string{`src/evil/Dockerfile is a symbolic link to "../../../outside/Dockerfile", outside the repository`},
 }, {
 	// As docker does in a build context, globs do not follow links to
 	// directories: one out of the repository is not read, a loop is not
@@ -551,7 +551,7 @@ services:
 		"src/gone/Dockerfile": symlinkPrefix + "nowhere",
 	},
 	config:  "discover {\n  dockerfiles = [\"src/**/Dockerfile\"]\n}\n",
-	wantErr: []string{"src/gone/Dockerfile", "file does not exist"},
+	wantErr: []string{"src/gone/Dockerfile", "no such file or directory"},
 }, {
 	name: "no compose file, only dockerfiles globs",
 	files: map[string]string{

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
+
+	"github.com/imagesync/imagesync/internal/excerpt"
 )
 
 // defaultPlatform is the platform assumed when Options.Platform is
@@ -34,11 +36,11 @@ func parsePlatform(s string) (platform, error) {
 	}
 	parts := strings.Split(s, "/")
 	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") || strings.ContainsAny(s, "() \t") {
-		return platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant], e.g. linux/arm64", s)
+		return platform{}, fmt.Errorf("invalid platform %s: want os/arch[/variant], e.g. linux/arm64", excerpt.Quote(s))
 	}
 	p, err := platforms.Parse(s)
 	if err != nil {
-		return platform{}, fmt.Errorf("invalid platform %q: %w", s, err)
+		return platform{}, fmt.Errorf("invalid platform %s: %w", excerpt.Quote(s), excerpt.Reason(err))
 	}
 	p = platforms.Normalize(p)
 	return platform{os: p.OS, arch: p.Architecture, variant: p.Variant}, nil
@@ -52,7 +54,7 @@ func checkPlatformFlag(s string) error {
 		return errors.New("empty platform value")
 	}
 	if _, err := platforms.Parse(s); err != nil {
-		return fmt.Errorf("invalid platform %q: %w", s, err)
+		return fmt.Errorf("invalid platform %s: %w", excerpt.Quote(s), excerpt.Reason(err))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@
 package fingerprint
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,8 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strings"
 
@@ -24,7 +24,7 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/imagesync/imagesync/internal/repopath"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // Build is what decides a build's output besides its base images.
@@ -55,16 +55,17 @@ type Build struct {
 // Anything that cannot change the image (modification times, owners,
 // ignored files, the order files are listed in) does not change the result.
 func Sum(root string, b Build) (digest.Digest, error) {
+	repo, err := repofs.Open(root)
+	if err != nil {
+		return "", err
+	}
+	defer repo.Close()
 	h := sha256.New()
 	field := func(name, value string) { fmt.Fprintf(h, "%s %d %s\n", name, len(value), value) }
 
 	dockerfile := b.Inline
 	if dockerfile == nil {
-		abs, err := repopath.Resolve(root, b.Dockerfile)
-		if err != nil {
-			return "", err
-		}
-		if dockerfile, err = os.ReadFile(abs); err != nil {
+		if dockerfile, err = repo.ReadFile(b.Dockerfile); err != nil {
 			return "", err
 		}
 	}
@@ -75,46 +76,52 @@ func Sum(root string, b Build) (digest.Digest, error) {
 	field("target", b.Target)
 	field("platforms", strings.Join(b.Platforms, ","))
 
-	ctxDir, err := repopath.Resolve(root, b.Context)
-	if err != nil {
-		return "", fmt.Errorf("context: %w", err)
-	}
 	// A context reached through a symbolic link is the directory it points
-	// to, as for docker; filepath.WalkDir would not descend into the link.
-	if ctxDir, err = filepath.EvalSymlinks(ctxDir); err != nil {
+	// to, as for docker; links inside it are recorded, not followed.
+	ctx, err := newContextDir(repo, b.Context)
+	if err != nil {
 		return "", fmt.Errorf("context: %w", err)
 	}
-	pm, err := dockerignore(root, ctxDir, b)
+	pm, err := dockerignore(repo, ctx.rel, b)
 	if err != nil {
 		return "", err
 	}
-	if err := hashContext(h, ctxDir, pm); err != nil {
+	if err := hashContext(h, repo, ctx, pm); err != nil {
 		return "", err
 	}
-	if err := hashLocalContexts(h, root, b); err != nil {
+	if err := hashLocalContexts(h, repo, b); err != nil {
 		return "", err
 	}
 	return digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)), nil
 }
 
+// contextDir is a build context: its directory relative to the real root
+// and a file system on it that lists links as links.
+type contextDir struct {
+	fsys fs.FS
+	rel  string
+}
+
+func newContextDir(repo *repofs.Root, name string) (contextDir, error) {
+	fsys, rel, err := repo.Sub(name)
+	return contextDir{fsys: fsys, rel: rel}, err
+}
+
 // hashLocalContexts adds the additional contexts that are directories,
 // file by file; a URL context can only be recorded by its address.
-func hashLocalContexts(h hash.Hash, root string, b Build) error {
+func hashLocalContexts(h hash.Hash, repo *repofs.Root, b Build) error {
 	for _, key := range slices.Sorted(maps.Keys(b.LocalContexts)) {
 		val := b.LocalContexts[key]
 		if strings.Contains(val, "://") || strings.HasPrefix(val, "git@") {
 			fmt.Fprintf(h, "context-url %q %q\n", key, val)
 			continue
 		}
-		dir, err := repopath.Resolve(root, val)
+		dir, err := newContextDir(repo, val)
 		if err != nil {
 			return fmt.Errorf("additional context %s: %w", key, err)
 		}
-		if dir, err = filepath.EvalSymlinks(dir); err != nil {
-			return fmt.Errorf("additional context %s: %w", key, err)
-		}
 		fmt.Fprintf(h, "context %q\n", key)
-		if err := hashContext(h, dir, nil); err != nil {
+		if err := hashContext(h, repo, dir, nil); err != nil {
 			return fmt.Errorf("additional context %s: %w", key, err)
 		}
 	}
@@ -123,22 +130,21 @@ func hashLocalContexts(h hash.Hash, root string, b Build) error {
 
 // dockerignore loads the ignore rules BuildKit would use: a
 // "<Dockerfile>.dockerignore" next to the Dockerfile wins over the
-// context's .dockerignore.
-func dockerignore(root, ctxDir string, b Build) (*patternmatcher.PatternMatcher, error) {
-	candidates := []string{filepath.Join(ctxDir, ".dockerignore")}
+// context's .dockerignore (ctxRel, relative to the real root).
+func dockerignore(repo *repofs.Root, ctxRel string, b Build) (*patternmatcher.PatternMatcher, error) {
+	candidates := []string{path.Join(ctxRel, ".dockerignore")}
 	if b.Inline == nil {
-		candidates = append([]string{filepath.Join(root, filepath.FromSlash(b.Dockerfile)) + ".dockerignore"}, candidates...)
+		candidates = append([]string{b.Dockerfile + ".dockerignore"}, candidates...)
 	}
 	for _, file := range candidates {
-		f, err := os.Open(file)
+		data, err := repo.ReadFile(file)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
+		patterns, err := ignorefile.ReadAll(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", file, err)
 		}
@@ -151,21 +157,16 @@ func dockerignore(root, ctxDir string, b Build) (*patternmatcher.PatternMatcher,
 	return nil, nil
 }
 
-// hashContext walks the context in lexical order (filepath.WalkDir's
-// order) and writes one record per entry that is not ignored.
-func hashContext(h hash.Hash, ctxDir string, pm *patternmatcher.PatternMatcher) error {
+// hashContext walks the context in lexical order (fs.WalkDir's order)
+// and writes one record per entry that is not ignored.
+func hashContext(h hash.Hash, repo *repofs.Root, ctx contextDir, pm *patternmatcher.PatternMatcher) error {
 	parents := map[string]patternmatcher.MatchInfo{}
-	return filepath.WalkDir(ctxDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(ctxDir, p)
+	return fs.WalkDir(ctx.fsys, ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil || rel == "." {
 			return err
 		}
-		rel = filepath.ToSlash(rel)
 		if pm != nil {
-			parent := parents[filepath.ToSlash(filepath.Dir(rel))]
+			parent := parents[path.Dir(rel)]
 			ignored, info, err := pm.MatchesUsingParentResults(rel, parent)
 			if err != nil {
 				return fmt.Errorf("match %s: %w", rel, err)
@@ -177,16 +178,16 @@ func hashContext(h hash.Hash, ctxDir string, pm *patternmatcher.PatternMatcher) 
 				// An ignored directory may still hold files that a "!"
 				// pattern brings back, so it is only skipped without them.
 				if d.IsDir() && !pm.Exclusions() {
-					return filepath.SkipDir
+					return fs.SkipDir
 				}
 				return nil
 			}
 		}
-		return hashEntry(h, p, rel, d)
+		return hashEntry(h, repo, ctx, rel, d)
 	})
 }
 
-func hashEntry(h hash.Hash, abs, rel string, d fs.DirEntry) error {
+func hashEntry(h hash.Hash, repo *repofs.Root, ctx contextDir, rel string, d fs.DirEntry) error {
 	info, err := d.Info()
 	if err != nil {
 		return err
@@ -194,13 +195,19 @@ func hashEntry(h hash.Hash, abs, rel string, d fs.DirEntry) error {
 	mode := info.Mode()
 	switch {
 	case mode.IsRegular():
-		sum, err := fileSum(abs)
+		sum, err := fileSum(repo, path.Join(ctx.rel, rel))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(h, "file %q %s %s\n", rel, gitMode(mode), sum)
 	case mode&fs.ModeSymlink != 0:
-		target, err := os.Readlink(abs)
+		// A link is sent to the builder as a link, not read; but one out
+		// of the repository would make a COPY that follows it read what
+		// lies outside: it is an error unless .dockerignore leaves it out.
+		if _, err := repo.Stat(path.Join(ctx.rel, rel)); errors.Is(err, repofs.ErrOutside) {
+			return fmt.Errorf("%w (leave it out of the build context with .dockerignore if the image does not need it)", err)
+		}
+		target, err := fs.ReadLink(ctx.fsys, rel)
 		if err != nil {
 			return err
 		}
@@ -223,15 +230,17 @@ func gitMode(m fs.FileMode) string {
 	return "644"
 }
 
-func fileSum(p string) (string, error) {
-	f, err := os.Open(p)
+// fileSum hashes a file of the context as it is when opened (a file that
+// grows meanwhile is hashed up to the size it had).
+func fileSum(repo *repofs.Root, name string) (string, error) {
+	f, err := repo.Open(name)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", p, err)
+		return "", fmt.Errorf("read %s: %w", name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,11 +1,13 @@
 package fingerprint
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -350,11 +352,25 @@ func TestFingerprintErrors(t *testing.T) {
 		name:    "context that is a symlink out of the root",
 		files:   map[string]string{"app/Dockerfile": "FROM alpine\n", "ctx": symlinkPrefix + "../outside", "../outside/x": "x"},
 		build:   func(b *Build) { b.Context = "ctx" },
-		wantErr: "ctx leaves the repository",
+		wantErr: `ctx is a symbolic link to "../outside", outside the repository`,
 	}, {
 		name:    "Dockerfile that is a symlink out of the root",
 		files:   map[string]string{"app/Dockerfile": symlinkPrefix + "../../outside/Dockerfile", "../outside/Dockerfile": "FROM alpine\n"},
-		wantErr: "app/Dockerfile leaves the repository",
+		wantErr: `app/Dockerfile is a symbolic link to "../../outside/Dockerfile", outside the repository`,
+	}, {
+		name: ".dockerignore that is a symlink out of the root",
+		files: map[string]string{"app/Dockerfile": "FROM alpine\n", "app/.dockerignore": symlinkPrefix + "../../outside/secret",
+			"../outside/secret": "CI_SECRET_TOKEN=s3cr3t"},
+		wantErr: `app/.dockerignore is a symbolic link to "../../outside/secret", outside the repository`,
+	}, {
+		name:    "Dockerfile.dockerignore that is a symlink to /proc/self/environ",
+		files:   map[string]string{"app/Dockerfile": "FROM alpine\n", "app/Dockerfile.dockerignore": symlinkPrefix + "/proc/self/environ"},
+		wantErr: `app/Dockerfile.dockerignore is a symbolic link to "/proc/self/environ", outside the repository`,
+	}, {
+		name:    "additional context that is a symlink out of the root",
+		files:   map[string]string{"app/Dockerfile": "FROM alpine\n", "shared": symlinkPrefix + "../outside", "../outside/x": "x"},
+		build:   func(b *Build) { b.LocalContexts = map[string]string{"shared": "shared"} },
+		wantErr: `additional context shared: shared is a symbolic link to "../outside"`,
 	}, {
 		name:    "missing context",
 		files:   map[string]string{"app/Dockerfile": "FROM alpine\n"},
@@ -420,5 +436,37 @@ func TestFingerprintLocalContexts(t *testing.T) {
 	b.LocalContexts["shared"] = "../outside"
 	if _, err := Sum(root, b); err == nil {
 		t.Error("an additional context outside the repository was hashed")
+	}
+}
+
+// TestFingerprintHostileContext: a link out of the repository in a build
+// context is an error naming it and its target (a COPY that follows it
+// would read what lies outside), unless .dockerignore leaves it out; a
+// FIFO is recorded, never opened (opening it would wait for a writer);
+// nothing outside is read either way.
+func TestFingerprintHostileContext(t *testing.T) {
+	for link, target := range map[string]string{"app/environ": "/proc/self/environ", "app/lib/secret": "../../../outside/secret"} {
+		files := maps.Clone(fpFiles)
+		files[link] = symlinkPrefix + target
+		files["../outside/secret"] = "CI_SECRET_TOKEN=s3cr3t-one"
+		root := newFPRepo(t, files)
+		_, err := Sum(root, *fpBuild())
+		want := fmt.Sprintf("%s is a symbolic link to %q, outside the repository", link, target)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ".dockerignore") {
+			t.Errorf("a context holding %s -> %s: %v, want an error with %q", link, target, err, want)
+		}
+	}
+	files := maps.Clone(fpFiles)
+	files["app/secret"] = symlinkPrefix + "../../outside/secret"
+	files["app/.dockerignore"] += "secret\n"
+	files["../outside/secret"] = "CI_SECRET_TOKEN=s3cr3t-one"
+	root := newFPRepo(t, files)
+	if err := syscall.Mkfifo(filepath.Join(root, "app/pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := fingerprint(t, root, fpBuild())
+	write(t, root, "../outside/secret", "CI_SECRET_TOKEN=s3cr3t-two")
+	if after := fingerprint(t, root, fpBuild()); after != before {
+		t.Errorf("a file outside the repository changed the fingerprint: it was read (%s, then %s)", before, after)
 	}
 }

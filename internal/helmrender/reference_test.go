@@ -140,14 +140,16 @@ func TestMergeValuesEqualsHelm(t *testing.T) {
 		{"empty.yaml", "third.yaml", "base.yaml"},
 	} {
 		var paths []string
+		var layers []valuesFile
 		for _, f := range order {
 			paths = append(paths, filepath.Join(dir, f))
+			layers = append(layers, valuesFile{Name: f, Data: []byte(files[f])})
 		}
 		want, err := (&values.Options{ValueFiles: paths}).MergeValues(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := mergeValues(Release{ValuesFiles: paths})
+		got, err := mergeValues(layers, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

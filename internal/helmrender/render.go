@@ -17,7 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
+	"path/filepath"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -27,6 +27,9 @@ import (
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/strvals"
 	"sigs.k8s.io/yaml"
+
+	"github.com/imagesync/imagesync/internal/excerpt"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // DefaultKubeVersion is the Kubernetes version charts see as
@@ -44,9 +47,15 @@ const DefaultNamespace = "default"
 type Release struct {
 	// Name is the release name (.Release.Name).
 	Name string
-	// Chart is the absolute path of a chart directory or .tgz archive.
+	// Root is the repository the chart and the values files are read
+	// from, under its rule (internal/repofs): every file of the chart, the
+	// ones templates read with .Files.Get included, must resolve inside
+	// it. "" means the directory that holds Chart.
+	Root string
+	// Chart is the path (absolute, or relative to the working directory)
+	// of a chart directory or .tgz archive beneath Root.
 	Chart string
-	// ValuesFiles are absolute paths of values files, merged in order
+	// ValuesFiles are paths of values files beneath Root, merged in order
 	// over the chart's values.yaml like `helm -f a -f b`.
 	ValuesFiles []string
 	// Set are values applied in order after the files, like `--set-json`:
@@ -89,24 +98,95 @@ type Hook struct {
 // Render renders r. A dependency the chart declares but does not vendor
 // under charts/ is an error naming it and the command that vendors it.
 // values.schema.json is not checked: its $refs may point at the network.
+// The chart and values files are read under the repository's rule; the
+// templates run in this process, with no bound on their time or memory:
+// a Worker with a Sandbox bounds them.
 func Render(ctx context.Context, r Release) (*Rendered, error) {
-	ch, err := loader.Load(r.Chart)
+	return NewWorker(Sandbox{}).Render(ctx, r)
+}
+
+// job is what rendering needs once the files are read: no path, no file
+// system, so that it can run in another process.
+type job struct {
+	Name        string
+	Namespace   string
+	KubeVersion string
+	APIVersions []string
+	Files       []*loader.BufferedFile // the chart's, as Helm's loader would read them
+	Values      []valuesFile
+	Set         []setValue
+}
+
+type valuesFile struct {
+	Name string // for messages
+	Data []byte
+}
+
+// setValue is a Value with its value as JSON, which keeps numbers exact
+// on their way to a child process.
+type setValue struct {
+	Key  string
+	JSON json.RawMessage
+}
+
+// readJob reads r's chart and values files under the rule of r.Root.
+func readJob(r Release) (*job, error) {
+	chartPath, err := filepath.Abs(r.Chart)
 	if err != nil {
 		return nil, fmt.Errorf("load chart: %w", err)
+	}
+	root := r.Root
+	if root == "" {
+		root = filepath.Dir(chartPath)
+	}
+	repo, err := repofs.Open(root)
+	if err != nil {
+		return nil, fmt.Errorf("load chart: %w", err)
+	}
+	defer repo.Close()
+	j := &job{Name: r.Name, Namespace: r.Namespace, KubeVersion: r.KubeVersion, APIVersions: r.APIVersions}
+	if j.Files, err = chartFiles(repo, chartPath); err != nil {
+		return nil, fmt.Errorf("load chart: %w", err)
+	}
+	for _, file := range r.ValuesFiles {
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return nil, fmt.Errorf("read values: %w", err)
+		}
+		data, err := repo.ReadFile(abs) // a file of the repository, never a URL
+		if err != nil {
+			return nil, fmt.Errorf("read values: %w", err)
+		}
+		j.Values = append(j.Values, valuesFile{Name: file, Data: data})
+	}
+	for _, v := range r.Set {
+		data, err := json.Marshal(v.Value)
+		if err != nil {
+			return nil, fmt.Errorf("set %q: %w", v.Key, err)
+		}
+		j.Set = append(j.Set, setValue{Key: v.Key, JSON: data})
+	}
+	return j, nil
+}
+
+// run renders the job in this process. An error of Helm's, which may
+// quote what a template read or printed (a `fail` message), is shown
+// through excerpt.Text.
+func (j *job) run() (*Rendered, error) {
+	ch, err := loader.LoadFiles(j.Files)
+	if err != nil {
+		return nil, fmt.Errorf("load chart: %w", excerpt.Error(err))
 	}
 	if err := checkDependencies(ch, ch.Name()); err != nil {
 		return nil, err
 	}
-	vals, err := mergeValues(r)
+	vals, err := mergeValues(j.Values, j.Set)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	files, err := renderFiles(ch, vals, r)
+	files, err := renderFiles(ch, vals, j)
 	if err != nil {
-		return nil, fmt.Errorf("render chart %s: %w", ch.Name(), err)
+		return nil, fmt.Errorf("render chart %s: %w", ch.Name(), excerpt.Error(err))
 	}
 	return sortRendered(files)
 }
@@ -115,7 +195,7 @@ func Render(ctx context.Context, r Release) (*Rendered, error) {
 // client-only dry-run install: the release name checked, dependencies
 // enabled by their conditions and tags with their import-values, the
 // chart's kubeVersion range checked, .Release and .Capabilities set.
-func renderFiles(ch *chart.Chart, vals map[string]any, r Release) (map[string]string, error) {
+func renderFiles(ch *chart.Chart, vals map[string]any, r *job) (map[string]string, error) {
 	if err := chartutil.ValidateReleaseName(r.Name); err != nil {
 		return nil, fmt.Errorf("release name %q: %w", r.Name, err)
 	}
@@ -145,7 +225,7 @@ func renderFiles(ch *chart.Chart, vals map[string]any, r Release) (map[string]st
 
 // capabilities are Helm's defaults with r's Kubernetes version and extra
 // API versions, as a client-only install sets them.
-func capabilities(r Release) (*chartutil.Capabilities, error) {
+func capabilities(r *job) (*chartutil.Capabilities, error) {
 	kubeVersion := r.KubeVersion
 	if kubeVersion == "" {
 		kubeVersion = DefaultKubeVersion
@@ -188,33 +268,25 @@ func sortRendered(files map[string]string) (*Rendered, error) {
 	return out, nil
 }
 
-// mergeValues merges the values files and Set as `helm -f a -f b
-// --set-json k=v` would: each file over the ones before, map by map, a
-// value of any other kind (a list too) replacing what was there; then
-// each Set with Helm's own parser.
-func mergeValues(r Release) (map[string]any, error) {
+// mergeValues merges the values files and the set values as `helm -f a
+// -f b --set-json k=v` would: each file over the ones before, map by map,
+// a value of any other kind (a list too) replacing what was there; then
+// each set value with Helm's own parser.
+func mergeValues(files []valuesFile, set []setValue) (map[string]any, error) {
 	vals := map[string]any{}
-	for _, file := range r.ValuesFiles {
-		data, err := os.ReadFile(file) // a local file, never a URL
-		if err != nil {
-			return nil, fmt.Errorf("read values: %w", err)
-		}
+	for _, file := range files {
 		var layer map[string]any
-		if err := yaml.Unmarshal(data, &layer); err != nil {
-			return nil, fmt.Errorf("read values: failed to parse %s: %w", file, err)
+		if err := yaml.Unmarshal(file.Data, &layer); err != nil {
+			return nil, fmt.Errorf("read values: failed to parse %s: %w", file.Name, excerpt.Error(err))
 		}
 		vals = overlay(vals, layer)
 	}
-	for _, v := range r.Set {
-		data, err := json.Marshal(v.Value)
-		if err != nil {
-			return nil, fmt.Errorf("set %q: %w", v.Key, err)
-		}
+	for _, v := range set {
 		if strings.ContainsAny(v.Key, "=,") {
 			return nil, fmt.Errorf("set %q: a key may not hold '=' or ','", v.Key)
 		}
-		if err := strvals.ParseJSON(v.Key+"="+string(data), vals); err != nil {
-			return nil, fmt.Errorf("set %q: %w", v.Key, err)
+		if err := strvals.ParseJSON(v.Key+"="+string(v.JSON), vals); err != nil {
+			return nil, fmt.Errorf("set %q: %w", v.Key, excerpt.Error(err))
 		}
 	}
 	return vals, nil

@@ -12,6 +12,8 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/imagesync/imagesync/internal/excerpt"
 )
 
 // Ref is a normalized image reference: always a domain and a full path, and
@@ -40,11 +42,12 @@ func ParseName(s string) (Ref, error) {
 
 func parse(s string, defaultTag bool) (Ref, error) {
 	if strings.TrimSpace(s) != s || s == "" {
-		return Ref{}, fmt.Errorf("invalid image reference %q: empty or surrounded by spaces", s)
+		return Ref{}, fmt.Errorf("invalid image reference %s: empty or surrounded by spaces", excerpt.Quote(s))
 	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return Ref{}, fmt.Errorf("invalid image reference %q: %w", s, err)
+		// The parser's message may repeat s: only a short reason follows the excerpt.
+		return Ref{}, fmt.Errorf("invalid image reference %s: %w", excerpt.Quote(s), excerpt.Reason(err))
 	}
 	if defaultTag {
 		named = reference.TagNameOnly(named)

@@ -1,6 +1,7 @@
 package imageref
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -73,5 +74,25 @@ func TestCompare(t *testing.T) {
 	a, b := MustParse("alpine"), MustParse("nginx")
 	if Compare(a, b) >= 0 || Compare(b, a) <= 0 || Compare(a, a) != 0 || Less(a, b) != (Compare(a, b) < 0) {
 		t.Errorf("Compare disagrees with Less")
+	}
+}
+
+// TestParseErrorExcerpt: an invalid reference is quoted escaped and cut,
+// the parser's own message too: a value read through a link to
+// /proc/self/environ once printed the whole environment here.
+func TestParseErrorExcerpt(t *testing.T) {
+	environ := "leak:s3cr3t\x00SHELL=/bin/bash\x00" + strings.Repeat("CI_SECRET_TOKEN=abcdef\x00", 100)
+	for _, s := range []string{environ, "Leak:" + strings.Repeat("A", 500), " " + environ} {
+		_, err := Parse(s)
+		if err == nil {
+			t.Fatalf("Parse(%.20q) gave no error", s)
+		}
+		msg := err.Error()
+		if strings.ContainsAny(msg, "\x00\n") || len(msg) > 400 || strings.Count(msg, "CI_SECRET_TOKEN") > 6 {
+			t.Errorf("the error is not a bounded, escaped excerpt (%d bytes): %q", len(msg), msg)
+		}
+		if !strings.HasPrefix(msg, `invalid image reference "`) {
+			t.Errorf("error %q", msg)
+		}
 	}
 }

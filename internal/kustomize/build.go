@@ -2,14 +2,14 @@
 // does, with kustomize's own library (sigs.k8s.io/kustomize/api): bases,
 // overlays, components, patches and the images: transformer. Discovery is
 // offline, so a kustomization that points at anything remote (a git
-// repository, an http URL) is refused before kustomize would fetch it, and
-// every kustomization it uses must be inside the repository.
+// repository, an http URL) is refused before kustomize would fetch it; and
+// kustomize reads through a file system that keeps every file it opens
+// inside the repository, under the rule of internal/repofs.
 package kustomize
 
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,28 +18,40 @@ import (
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/imagesync/imagesync/internal/excerpt"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // ErrRemote is wrapped by the error about a remote reference.
 var ErrRemote = errors.New("remote reference")
 
-// Build builds the kustomization in dir (absolute, inside the absolute
-// directory root) and returns its objects as one YAML stream. Plugins,
-// exec functions and Helm inflation stay disabled, as kustomize's
-// defaults have them.
-func Build(root, dir string) ([]byte, error) {
-	c := &checker{root: root, seen: map[string]bool{}}
-	if err := c.check(dir); err != nil {
+// Build builds the kustomization in dir (a slash path relative to repo,
+// or an absolute path beneath it) and returns its objects as one YAML
+// stream. Plugins, exec functions and Helm inflation stay disabled, as
+// kustomize's defaults have them.
+func Build(repo *repofs.Root, dir string) ([]byte, error) {
+	real, err := repo.Resolve(dir)
+	if err != nil {
 		return nil, err
 	}
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if fi, err := repo.Stat(real); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = fmt.Errorf("%s is %s, not a directory", repo.Rel(dir), repofs.KindOf(fi.Mode()))
+		}
+		return nil, err
+	}
+	c := &checker{repo: repo, seen: map[string]bool{}}
+	if err := c.check(real); err != nil {
+		return nil, err
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(confinedFS{repo: repo}, real)
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build: %w", err)
+		return nil, fmt.Errorf("kustomize build: %w", excerpt.Error(err))
 	}
 	data, err := m.AsYaml()
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build: %w", err)
+		return nil, fmt.Errorf("kustomize build: %w", excerpt.Error(err))
 	}
 	return data, nil
 }
@@ -53,21 +65,21 @@ func IsKustomizationFile(name string) bool {
 
 // checker walks a kustomization and the local ones it uses, once each.
 type checker struct {
-	root string
+	repo *repofs.Root
 	seen map[string]bool
 }
 
-// check refuses, in the kustomization of dir and in every local
-// kustomization it uses, a reference kustomize would fetch and a directory
-// outside the repository.
+// check refuses, in the kustomization of dir (a real path) and in every
+// local kustomization it uses, a reference kustomize would fetch and a
+// directory outside the repository.
 func (c *checker) check(dir string) error {
 	if c.seen[dir] {
 		return nil
 	}
 	c.seen[dir] = true
-	file, data := kustomizationFile(dir)
-	if file == "" {
-		return nil // kustomize says what is missing
+	file, data, err := c.kustomizationFile(dir)
+	if file == "" || err != nil {
+		return err // without a file, kustomize says what is missing
 	}
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
@@ -80,14 +92,21 @@ func (c *checker) check(dir string) error {
 				"copy it into the repository (kustomize localize does) and refer to the copy", c.rel(file), e.field, e.value, ErrRemote)
 		}
 		sub := filepath.Join(dir, filepath.FromSlash(e.value))
-		fi, err := os.Stat(sub)
+		fi, err := c.repo.Stat(sub)
+		if err == nil && !fi.IsDir() && !fi.Mode().IsRegular() {
+			err = &repofs.NotRegularError{Name: c.rel(sub), Kind: repofs.KindOf(fi.Mode())}
+		}
+		if errors.Is(err, repofs.ErrOutside) || errors.Is(err, repofs.ErrNotRegular) {
+			return fmt.Errorf("%s: %s: %q: %w", c.rel(file), e.field, e.value, err)
+		}
 		if err != nil || !fi.IsDir() {
-			continue // a file, or missing: kustomize loads it under its own root restrictions
+			continue // a file, or missing: kustomize reads it through the same rule, or says what is missing
 		}
-		if !inside(c.root, sub) {
-			return fmt.Errorf("%s: %s: %q leaves the repository", c.rel(file), e.field, e.value)
+		real, err := c.repo.Resolve(sub)
+		if err != nil {
+			return err
 		}
-		if err := c.check(sub); err != nil {
+		if err := c.check(real); err != nil {
 			return err
 		}
 	}
@@ -95,29 +114,22 @@ func (c *checker) check(dir string) error {
 }
 
 // rel names a file relative to the repository, for messages.
-func (c *checker) rel(file string) string {
-	if r, err := filepath.Rel(c.root, file); err == nil {
-		return filepath.ToSlash(r)
-	}
-	return file
-}
+func (c *checker) rel(file string) string { return c.repo.Rel(file) }
 
 // kustomizationFile returns the kustomization file of dir and its
 // content, or "" when there is none.
-func kustomizationFile(dir string) (string, []byte) {
+func (c *checker) kustomizationFile(dir string) (string, []byte, error) {
 	for _, name := range konfig.RecognizedKustomizationFileNames() {
 		file := filepath.Join(dir, name)
-		if data, err := os.ReadFile(file); err == nil {
-			return file, data
+		if ok, err := c.repo.Exists(file); err != nil {
+			return "", nil, err
+		} else if !ok {
+			continue
 		}
+		data, err := c.repo.ReadFile(file)
+		return file, data, err
 	}
-	return "", nil
-}
-
-// inside reports whether path is root or below it.
-func inside(root, path string) bool {
-	rel, err := filepath.Rel(root, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	return "", nil, nil
 }
 
 // reference is one path or URL a kustomization names.

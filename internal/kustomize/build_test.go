@@ -9,6 +9,8 @@ import (
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 func testRoot(t *testing.T) string {
@@ -20,9 +22,20 @@ func testRoot(t *testing.T) string {
 	return root
 }
 
+// build builds the kustomization dir of the repository root.
+func build(t *testing.T, root, dir string) ([]byte, error) {
+	t.Helper()
+	repo, err := repofs.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	return Build(repo, dir)
+}
+
 func TestBuildOverlay(t *testing.T) {
 	root := testRoot(t)
-	out, err := Build(root, filepath.Join(root, "overlays", "prod"))
+	out, err := build(t, root, filepath.Join(root, "overlays", "prod"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +80,7 @@ func TestBuildRefusesRemote(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeKustomization(t, filepath.Join(root, "app"), tt.kustomization)
-			_, err := Build(root, filepath.Join(root, "app"))
+			_, err := build(t, root, filepath.Join(root, "app"))
 			if !errors.Is(err, ErrRemote) || !strings.Contains(err.Error(), tt.want) ||
 				!strings.Contains(err.Error(), "app/kustomization.yaml") {
 				t.Errorf("err = %v, want %q", err, tt.want)
@@ -78,21 +91,85 @@ func TestBuildRefusesRemote(t *testing.T) {
 		root := t.TempDir()
 		writeKustomization(t, filepath.Join(root, "base"), "resources:\n  - github.com/org/repo\n")
 		writeKustomization(t, filepath.Join(root, "overlay"), "resources:\n  - ../base\n")
-		_, err := Build(root, filepath.Join(root, "overlay"))
+		_, err := build(t, root, filepath.Join(root, "overlay"))
 		if !errors.Is(err, ErrRemote) || !strings.Contains(err.Error(), "base/kustomization.yaml") {
 			t.Errorf("err = %v", err)
 		}
 	})
 }
 
+// TestBuildRefusesOutsideRepository: nothing kustomize reads may leave
+// the repository, whether a path climbs out or a link points out: a base,
+// the kustomization directory itself, a resource, a patch, a generator's
+// file. A link that stays inside is followed.
 func TestBuildRefusesOutsideRepository(t *testing.T) {
-	dir := t.TempDir()
-	writeKustomization(t, filepath.Join(dir, "outside"), "resources: []\n")
-	root := filepath.Join(dir, "repo")
-	writeKustomization(t, filepath.Join(root, "app"), "resources:\n  - ../../outside\n")
-	_, err := Build(root, filepath.Join(root, "app"))
-	if err == nil || !strings.Contains(err.Error(), "leaves the repository") {
-		t.Errorf("err = %v", err)
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+	tests := []struct {
+		name  string
+		files map[string]string // "repo/..." and "outside/..."; a value "-> x" is a link to x
+		dir   string
+		want  string // "" builds
+	}{{
+		name:  "a base that climbs out",
+		files: map[string]string{"repo/app/kustomization.yaml": "resources:\n  - ../../outside\n", "outside/kustomization.yaml": "resources: []\n"},
+		dir:   "app", want: `app/kustomization.yaml: resources: "../../outside": `,
+	}, {
+		name: "a base that is a link out",
+		files: map[string]string{"repo/app/kustomization.yaml": "resources:\n  - ../base\n", "repo/base": "-> ../outside",
+			"outside/kustomization.yaml": "resources: [cm.yaml]\n", "outside/cm.yaml": cm},
+		dir: "app", want: `app/kustomization.yaml: resources: "../base": base is a symbolic link to "../outside", outside the repository`,
+	}, {
+		name:  "the kustomization directory is a link out",
+		files: map[string]string{"repo/app": "-> ../outside", "outside/kustomization.yaml": "resources: [cm.yaml]\n", "outside/cm.yaml": cm},
+		dir:   "app", want: `app is a symbolic link to "../outside"`,
+	}, {
+		name:  "a resource file that is a link out",
+		files: map[string]string{"repo/app/kustomization.yaml": "resources: [cm.yaml]\n", "repo/app/cm.yaml": "-> ../../outside/cm.yaml", "outside/cm.yaml": cm},
+		dir:   "app", want: `app/cm.yaml is a symbolic link to "../../outside/cm.yaml", outside the repository`,
+	}, {
+		name: "a patch that links to the environment",
+		files: map[string]string{"repo/app/kustomization.yaml": "resources: [cm.yaml]\npatches:\n  - path: p.yaml\n",
+			"repo/app/cm.yaml": cm, "repo/app/p.yaml": "-> /proc/self/environ"},
+		dir: "app", want: `app/p.yaml is a symbolic link to "/proc/self/environ"`,
+	}, {
+		name: "a generator file that links out",
+		files: map[string]string{"repo/app/kustomization.yaml": "configMapGenerator:\n  - name: g\n    files: [secret]\n",
+			"repo/app/secret": "-> ../../outside/secret", "outside/secret": "CI_SECRET_TOKEN=s3cr3t"},
+		dir: "app", want: `app/secret is a symbolic link to "../../outside/secret"`,
+	}, {
+		name: "links inside are followed",
+		files: map[string]string{"repo/app/kustomization.yaml": "resources:\n  - ../base-link\n", "repo/base-link": "-> base",
+			"repo/base/kustomization.yaml": "resources: [cm.yaml]\n", "repo/base/cm.yaml": cm},
+		dir: "app",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			for name, content := range tt.files {
+				p := filepath.Join(parent, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				if target, ok := strings.CutPrefix(content, "-> "); ok {
+					err = os.Symlink(target, p)
+				} else {
+					err = os.WriteFile(p, []byte(content), 0o644)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := build(t, filepath.Join(parent, "repo"), tt.dir)
+			switch {
+			case tt.want == "" && (err != nil || !strings.Contains(string(out), "kind: ConfigMap")):
+				t.Errorf("build: %s, %v", out, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("err = %v, want %q", err, tt.want)
+			case err != nil && (strings.Contains(err.Error(), "s3cr3t") || !errors.Is(err, repofs.ErrOutside)):
+				t.Errorf("err = %v: not an ErrOutside, or it shows what lies outside", err)
+			}
+		})
 	}
 }
 

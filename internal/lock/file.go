@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 
 	"github.com/hashicorp/hcl/v2"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 const header = `# This file is maintained automatically by "imagesync lock".
@@ -38,9 +38,11 @@ func (f *File) Sum() digest.Digest { return digest.FromBytes(f.Source) }
 // Load reads a lockfile. A missing file is (nil, nil): there is no lock
 // yet. A file that cannot be read or parsed gives error diagnostics (with
 // source ranges where there are any); the parser keeps the source for
-// rendering them.
+// rendering them. The file is read under the repository's rule
+// (internal/repofs): a link out of its directory, a special file or a
+// file over the size cap is refused before a line of it is shown.
 func Load(p *hclparse.Parser, filename string) (*File, hcl.Diagnostics) {
-	src, err := os.ReadFile(filename)
+	src, err := repofs.ReadFileIn(filename, repofs.DefaultMaxFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

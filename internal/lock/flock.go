@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/imagesync/imagesync/internal/excerpt"
+	"github.com/imagesync/imagesync/internal/repofs"
 )
 
 // FileLock is an advisory lock (flock(2)) that "imagesync lock" holds
@@ -24,7 +28,10 @@ import (
 // The lock is taken on a sidecar file next to the lockfile
 // (images.lock.lock), not on the lockfile, which WriteFile replaces by
 // rename. The sidecar holds the holder's pid, for the message of a
-// waiting run, and is removed on Release.
+// waiting run, and is removed on Release. A repository can commit a
+// sidecar of its own: it is opened without following links (O_NOFOLLOW)
+// and must be a regular file, so that lock never truncates and writes a
+// file the link points to, nor waits on a FIFO.
 type FileLock struct {
 	f    *os.File
 	path string
@@ -45,7 +52,7 @@ func Acquire(ctx context.Context, lockfile string, onWait func(holder string)) (
 	path := SidecarPath(lockfile)
 	waited := false
 	for {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := openSidecar(path)
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", lockfile, err)
 		}
@@ -114,13 +121,38 @@ func sameFile(f *os.File, path string) (bool, error) {
 	return os.SameFile(fi, pi), nil
 }
 
+// openSidecar opens (or creates) the sidecar for locking and writing,
+// refusing a link and anything but a regular file.
+func openSidecar(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+	if errors.Is(err, syscall.ELOOP) {
+		target, _ := os.Readlink(path)
+		return nil, fmt.Errorf("%s is a symbolic link to %s: the lock's sidecar is never followed (imagesync writes it); remove it",
+			filepath.Base(path), excerpt.Quote(target))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = &repofs.NotRegularError{Name: filepath.Base(path), Kind: repofs.KindOf(fi.Mode())}
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
 // holderOf reads the pid a holder wrote into the sidecar, "" if none.
 func holderOf(path string) string {
-	b, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return ""
 	}
-	pid := strings.TrimSpace(string(b))
+	defer f.Close()
+	b := make([]byte, 32) // a pid and a newline
+	n, _ := f.Read(b)
+	pid := strings.TrimSpace(string(b[:n]))
 	if pid == "" {
 		return ""
 	}

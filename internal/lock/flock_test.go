@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -187,4 +188,62 @@ func readString(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestAcquireRefusesHostileSidecar: a repository that commits
+// images.lock.lock as a link (to a file of its own or outside) or as a
+// FIFO gets an error naming it, and the file a link points to is neither
+// truncated nor written.
+func TestAcquireRefusesHostileSidecar(t *testing.T) {
+	tests := []struct {
+		name    string
+		make    func(t *testing.T, dir, sidecar string)
+		wantErr string
+	}{
+		{"a link to a file outside", func(t *testing.T, dir, sidecar string) {
+			if err := os.Symlink("../victim", sidecar); err != nil {
+				t.Fatal(err)
+			}
+		}, `images.lock.lock is a symbolic link to "../victim": the lock's sidecar is never followed`},
+		{"a link to a file of the repository", func(t *testing.T, dir, sidecar string) {
+			if err := os.Symlink("Dockerfile", sidecar); err != nil {
+				t.Fatal(err)
+			}
+		}, `images.lock.lock is a symbolic link to "Dockerfile"`},
+		{"a FIFO", func(t *testing.T, dir, sidecar string) {
+			if err := syscall.Mkfifo(sidecar, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "images.lock.lock is a FIFO, not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "repo")
+			victims := map[string]string{filepath.Join(parent, "victim"): "outside, untouched\n", filepath.Join(dir, "Dockerfile"): "FROM alpine\n"}
+			for f, content := range victims {
+				if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lockfile := filepath.Join(dir, "images.lock")
+			tt.make(t, dir, SidecarPath(lockfile))
+			l, err := Acquire(context.Background(), lockfile, nil)
+			if err == nil {
+				l.Release()
+				t.Fatal("Acquire took a hostile sidecar")
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q, want %q", err, tt.wantErr)
+			}
+			for f, content := range victims {
+				if got := readString(t, f); got != content {
+					t.Errorf("%s was changed to %q", f, got)
+				}
+			}
+		})
+	}
 }

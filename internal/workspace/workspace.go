@@ -22,6 +22,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/helmrender"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
 )
@@ -45,6 +46,11 @@ type Options struct {
 	// a custom resource that is no reference, left out), once per run;
 	// the default drops them.
 	OnWarning func(msg string)
+	// HelmSandbox is where the Helm releases of discover.helm render:
+	// the zero value renders them in this process, unbounded; the command
+	// renders each in a child process bounded in time and memory
+	// (helmrender.Sandbox).
+	HelmSandbox helmrender.Sandbox
 }
 
 // Workspace is a repository with its loaded images.hcl. Its operations are
@@ -56,6 +62,7 @@ type Workspace struct {
 	logger    *slog.Logger
 	maxWait   time.Duration
 	onWarning func(string)
+	helm      helmrender.Sandbox
 
 	clientOnce sync.Once
 	client     *registry.Client
@@ -79,7 +86,8 @@ func Open(opts Options) (*Workspace, error) {
 	if opts.OnWarning == nil {
 		opts.OnWarning = func(string) {}
 	}
-	w := &Workspace{parser: hclparse.NewParser(), logger: opts.Logger, maxWait: opts.MaxWait, onWarning: opts.OnWarning}
+	w := &Workspace{parser: hclparse.NewParser(), logger: opts.Logger, maxWait: opts.MaxWait, onWarning: opts.OnWarning,
+		helm: opts.HelmSandbox}
 	cfg, diags := config.Load(w.parser, opts.ConfigFile)
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Files: w.Files(), Diags: diags}
@@ -143,7 +151,7 @@ func (w *Workspace) registry() *registry.Client {
 // Discover runs discovery on the repository and hands its warnings to
 // Options.OnWarning.
 func (w *Workspace) Discover(ctx context.Context) (*discover.Result, error) {
-	found, err := discover.Run(ctx, w.cfg)
+	found, err := discover.Run(ctx, w.cfg, discover.WithHelmSandbox(w.helm))
 	if err != nil {
 		return nil, err
 	}
