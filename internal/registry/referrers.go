@@ -98,7 +98,7 @@ func (r *Repo) GetTagged(ctx context.Context, tag string) ([]byte, string, diges
 		return nil, "", "", fmt.Errorf("get manifest %s:%s: %w", r.ep.Repo, tag, err)
 	}
 	if len(data) > MaxManifestSize {
-		return nil, "", "", fmt.Errorf("get manifest %s:%s: larger than the %d bytes allowed", r.ep.Repo, tag, MaxManifestSize)
+		return nil, "", "", fmt.Errorf("get manifest %s:%s: %w: larger than the %d bytes allowed", r.ep.Repo, tag, ErrLimit, MaxManifestSize)
 	}
 	d := digest.FromBytes(data)
 	if sent := resp.Header.Get("Docker-Content-Digest"); sent != "" && sent != d.String() {

@@ -17,10 +17,6 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// MaxManifestSize bounds a manifest read into memory; registries refuse
-// larger ones too (distribution's limit is 4 MiB).
-const MaxManifestSize = 4 << 20
-
 // ManifestAccept lists the manifest media types imagesync reads, so that a
 // registry never converts a manifest to an older schema.
 var manifestAccept = strings.Join([]string{
@@ -191,14 +187,14 @@ func (r *Repo) GetManifest(ctx context.Context, d digest.Digest) ([]byte, string
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > MaxManifestSize {
-		return nil, "", fmt.Errorf("get manifest %s@%s: %d bytes, larger than the %d bytes allowed", r.ep.Repo, d, resp.ContentLength, MaxManifestSize)
+		return nil, "", fmt.Errorf("get manifest %s@%s: %w: %d bytes, larger than the %d bytes allowed", r.ep.Repo, d, ErrLimit, resp.ContentLength, MaxManifestSize)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("get manifest %s@%s: %w", r.ep.Repo, d, err)
 	}
 	if len(data) > MaxManifestSize {
-		return nil, "", fmt.Errorf("get manifest %s@%s: larger than the %d bytes allowed", r.ep.Repo, d, MaxManifestSize)
+		return nil, "", fmt.Errorf("get manifest %s@%s: %w: larger than the %d bytes allowed", r.ep.Repo, d, ErrLimit, MaxManifestSize)
 	}
 	if got := d.Algorithm().FromBytes(data); got != d {
 		return nil, "", fmt.Errorf("get manifest %s@%s: %s served content whose digest is %s", r.ep.Repo, d, r.ep, got)
