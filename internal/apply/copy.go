@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -50,6 +51,8 @@ type job struct {
 	// present lists the blobs of the image the plan saw under the tag (an
 	// update), read from the target: where not to expect an upload.
 	present map[digest.Digest]bool
+	// children are the children of the image's graph copied so far.
+	children onceEach
 }
 
 // prepare picks the source endpoint (mirrors first) that serves the locked
@@ -130,6 +133,7 @@ func (j *job) copyManifest(ctx context.Context, m *registry.Manifest, ref string
 func (j *job) pushTree(ctx context.Context, m *registry.Manifest, ref string) (digest.Digest, error) {
 	if m.IsIndex() {
 		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(childrenAtOnce)
 		for _, child := range m.Children {
 			g.Go(func() error { return j.copyChild(gctx, child) })
 		}
@@ -142,13 +146,49 @@ func (j *job) pushTree(ctx context.Context, m *registry.Manifest, ref string) (d
 	return j.pushManifest(ctx, ref, m.MediaType, m.Data)
 }
 
-// copyChild copies an index's child by digest. Its blobs are checked even
-// when the target holds the child already (storage that lost a blob is
-// repaired rather than trusted), and a child's manifest is small: PUT it
-// again rather than ask first, one request either way, one less for the
-// usual child the target lacks.
+// childrenAtOnce bounds the children of one index copied at once: an
+// index may list a thousand, each a few requests before its blobs' turn.
+const childrenAtOnce = 16
+
+// copyChild copies an index's child by digest, once per image however many
+// indexes of its graph name it. Its blobs are checked even when the target
+// holds the child already (storage that lost a blob is repaired rather
+// than trusted), and a child's manifest is small: PUT it again rather
+// than ask first, one request either way, one less for the usual child the
+// target lacks.
 func (j *job) copyChild(ctx context.Context, child *registry.Manifest) error {
-	return j.copyManifest(ctx, child, child.Digest.String())
+	return j.children.do(child.Digest, func() error { return j.copyManifest(ctx, child, child.Digest.String()) })
+}
+
+// onceEach runs a function once per digest; later callers get the first
+// one's outcome.
+type onceEach struct {
+	mu   sync.Mutex
+	runs map[digest.Digest]*onceRun
+}
+
+type onceRun struct {
+	done chan struct{}
+	err  error
+}
+
+func (o *onceEach) do(d digest.Digest, f func() error) error {
+	o.mu.Lock()
+	if o.runs == nil {
+		o.runs = map[digest.Digest]*onceRun{}
+	}
+	r, ok := o.runs[d]
+	if !ok {
+		r = &onceRun{done: make(chan struct{})}
+		o.runs[d] = r
+	}
+	o.mu.Unlock()
+	if !ok {
+		r.err = f()
+		close(r.done)
+	}
+	<-r.done
+	return r.err
 }
 
 // blobsAtOnce bounds the blobs of one image manifest placed at once (each

@@ -221,13 +221,15 @@ func (f *Finder) ask(ctx context.Context, ep registry.Endpoint, subject digest.D
 	return []Artifact{a}, nil
 }
 
-// Manifest reads the manifest head names (an index without its children),
-// from the endpoint that resolved it.
+// Manifest reads the manifest head names, from the endpoint that resolved
+// it: an index with its nested indexes (registry.WithIndexesOnly: its
+// shape checked against the limits apply applies, without pulling the
+// image manifests it lists).
 func (f *Finder) Manifest(ctx context.Context, head registry.Head) (*registry.Manifest, error) {
 	repo, release, err := f.client.Open(ctx, head.Endpoint, registry.PullOnly)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return repo.ReadTree(ctx, head.Digest, registry.WithChildFilter(func(v1.Descriptor) bool { return false }))
+	return repo.ReadTree(ctx, head.Digest, registry.WithIndexesOnly())
 }

@@ -288,6 +288,11 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, *connWarmer, error) 
 	// have in flight, so that none is closed only to be dialled (a round
 	// trip, two with TLS) again a moment later.
 	tr.MaxIdleConnsPerHost = (c.opts.jobs + c.opts.transfers) * farFactor
+	// And no more than twice that are open at once, whatever fans out
+	// above (the children of a large index and their blobs, each a
+	// request or two before a transfer slot bounds it): a request beyond
+	// waits for a connection rather than exhaust the process's files.
+	tr.MaxConnsPerHost = 2 * tr.MaxIdleConnsPerHost
 	// A registry that accepts a request and never answers must not hang a
 	// run: the retry layer above treats the timeout as a transient fault.
 	// (The stall guard above covers bodies too; this is the same bound

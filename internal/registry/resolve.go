@@ -127,7 +127,9 @@ func classify(err error) error {
 // Platforms lists the platforms of the manifest a Head names, fetched by
 // digest from the endpoint that resolved it: the platforms of an index's
 // children (leaving out attestation manifests, "unknown/unknown"), or a
-// single image's own platform from its config.
+// single image's own platform from its config. An index is read with its
+// nested indexes (WithIndexesOnly), so that a graph apply would refuse is
+// refused here.
 func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 	h, err := c.host(head.Endpoint)
 	if err != nil {
@@ -141,7 +143,7 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree, err := repo.ReadTree(ctx, head.Digest, WithChildFilter(func(v1.Descriptor) bool { return false }))
+	tree, err := repo.ReadTree(ctx, head.Digest, WithIndexesOnly())
 	if err != nil {
 		return nil, err
 	}
