@@ -285,13 +285,9 @@ func (j *job) placeOrStream(ctx context.Context, d digest.Digest, size int64) (p
 	defer release()
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type download struct {
-		rc  io.ReadCloser
-		err error
-	}
 	started := make(chan download, 1)
 	go func() {
-		rc, _, err := j.src.GetBlob(dctx, d)
+		rc, err := j.src.GetBlob(dctx, d, size)
 		started <- download{rc, err}
 	}()
 	outcome, location, err := j.placeOrUpload(ctx, d, "")
@@ -302,9 +298,16 @@ func (j *job) placeOrStream(ctx context.Context, d digest.Digest, size int64) (p
 		}
 		return outcome, err
 	}
-	// A download that failed to start is tried again by stream.
-	dl := <-started
-	return placeUpload, j.stream(dctx, d, size, location, dl.rc)
+	// A download that failed to start on a transient fault is tried
+	// again by stream; another failure is the source's.
+	return placeUpload, j.stream(dctx, d, size, location, <-started)
+}
+
+// download is a blob download from the source started ahead of the
+// transfer it feeds: the stream, or why it could not start.
+type download struct {
+	rc  io.ReadCloser
+	err error
 }
 
 // placement is how a blob came to be in the target repository.

@@ -42,7 +42,7 @@ func (r *Repo) labels(ctx context.Context, d digest.Digest) (map[string]string, 
 			return nil, err
 		}
 		if !tree.IsIndex() {
-			cfg, err := r.readConfig(ctx, digest.Digest(tree.Blobs[0].Digest.String()))
+			cfg, err := r.readConfig(ctx, tree.Blobs[0])
 			if err != nil {
 				return nil, err
 			}
