@@ -25,7 +25,8 @@ type Supply interface {
 	Manifest(ctx context.Context, head registry.Head) (*registry.Manifest, error)
 	// Find lists the artifacts attached to each subject in ep's
 	// repository.
-	Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest) ([]referrers.Artifact, error)
+	// lim bounds what they list (images.hcl's referrers block).
+	Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest, lim referrers.Limits) ([]referrers.Artifact, error)
 }
 
 // keepSupply gives img, whose digest is prev's, prev's platform choice and
@@ -110,7 +111,7 @@ func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, ro
 	if !policy.Enabled || s == nil {
 		return nil
 	}
-	arts, err := s.Find(ctx, head.Endpoint, subjects)
+	arts, err := s.Find(ctx, head.Endpoint, subjects, referrers.Limits{PerSubject: policy.MaxPerSubject, PerImage: policy.MaxPerImage})
 	if err != nil {
 		return err
 	}
