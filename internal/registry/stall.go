@@ -136,7 +136,7 @@ type watchdog struct {
 	timer   *time.Timer
 
 	mu        sync.Mutex
-	cause     error       // why it fired, nil until then
+	cause     error // why it fired, nil until then
 	stopped   bool
 	rateTimer *time.Timer // armed by the first byte moved
 	moved     int64       // bytes moved in the current period
