@@ -139,6 +139,7 @@ type watchdog struct {
 	cause     error // why it fired, nil until then
 	stopped   bool
 	rateTimer *time.Timer // armed by the first byte moved
+	rateGen   int         // which arming of rateTimer is current
 	moved     int64       // bytes moved in the current period
 	lastKick  time.Time
 }
@@ -175,15 +176,17 @@ func (w *watchdog) kick(n int) {
 	w.moved += int64(n)
 	if n > 0 && w.minRate > 0 && w.rateTimer == nil {
 		w.moved = int64(n)
-		w.rateTimer = time.AfterFunc(w.idle, w.checkRate)
+		w.rateGen++
+		gen := w.rateGen
+		w.rateTimer = time.AfterFunc(w.idle, func() { w.checkRate(gen) })
 	}
 }
 
 // checkRate ends a period: fewer bytes than the minimum, but some, fail
 // the request.
-func (w *watchdog) checkRate() {
+func (w *watchdog) checkRate(gen int) {
 	w.mu.Lock()
-	if w.stopped || w.cause != nil {
+	if w.stopped || w.cause != nil || gen != w.rateGen || w.rateTimer == nil {
 		w.mu.Unlock()
 		return
 	}
@@ -202,6 +205,19 @@ func (w *watchdog) checkRate() {
 	}
 	w.mu.Unlock()
 	w.fireWith(&SlowError{What: w.what, Moved: moved, Period: w.idle, Min: w.minRate})
+}
+
+// sent ends the measure of throughput when the request's body is all
+// sent: the registry may take a while to answer (to check an upload's
+// digest), which the stall timer bounds; the response's body, when it
+// moves, is measured from its first byte.
+func (w *watchdog) sent() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.rateTimer != nil {
+		w.rateTimer.Stop()
+		w.rateTimer = nil
+	}
 }
 
 // done stops watching; the request is over.
@@ -229,6 +245,9 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		b.w.kick(n)
+	}
+	if errors.Is(err, io.EOF) && !b.response {
+		b.w.sent()
 	}
 	if err != nil && b.response {
 		if errors.Is(err, io.EOF) {

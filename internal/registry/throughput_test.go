@@ -93,3 +93,59 @@ func TestMinimumThroughput(t *testing.T) {
 		t.Logf("a source sending a byte every 2s failed after %v (bubble clock): %v", took, err)
 	})
 }
+
+// paced is a request body that sends chunks of size every gap, then
+// its last byte after last, then ends.
+type paced struct {
+	chunks, size int
+	gap, last    time.Duration
+	sent         int
+}
+
+func (p *paced) Read(b []byte) (int, error) {
+	switch {
+	case p.sent > p.chunks:
+		return 0, io.EOF
+	case p.sent == p.chunks:
+		time.Sleep(p.last)
+		p.sent++
+		b[0] = 'z'
+		return 1, nil
+	}
+	time.Sleep(p.gap)
+	p.sent++
+	return copy(b[:min(len(b), p.size)], bytes.Repeat([]byte("p"), p.size)), nil
+}
+
+// slowToAnswer reads a request's body and answers a while later, as a
+// registry checks an upload's digest.
+type slowToAnswer struct{ think time.Duration }
+
+func (s slowToAnswer) RoundTrip(req *http.Request) (*http.Response, error) {
+	_, _ = io.Copy(io.Discard, req.Body)
+	select {
+	case <-req.Context().Done():
+		return nil, context.Cause(req.Context())
+	case <-time.After(s.think):
+	}
+	return &http.Response{StatusCode: http.StatusCreated, Body: http.NoBody, Request: req}, nil
+}
+
+// TestMinimumThroughputEndsWithTheBody: the rule measures a body while it
+// moves; an upload whose last period carried a byte only, answered 58 s
+// later (within the stall timeout), is not too slow. (Chunks at 5..50 s,
+// the last byte at 70 s, in the period from 65 s; the answer at 128 s,
+// after that period ended at 125 s.)
+func TestMinimumThroughputEndsWithTheBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &stallGuard{next: slowToAnswer{think: 58 * time.Second}, idle: time.Minute, minRate: DefaultMinThroughput}
+		body := &paced{chunks: 10, size: 10 << 10, gap: 5 * time.Second, last: 20 * time.Second}
+		req, _ := http.NewRequest(http.MethodPut, "http://127.0.0.1:5000/v2/a/b/blobs/uploads/1", body)
+		req.ContentLength = 10*10<<10 + 1
+		resp, err := g.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("an upload answered 58 s after its last byte: %v", err)
+		}
+		resp.Body.Close()
+	})
+}
