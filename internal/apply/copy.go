@@ -346,8 +346,14 @@ func (j *job) place(ctx context.Context, d digest.Digest, other string) (placeme
 	if support == mountsUnknown {
 		g.Go(func() error { has, hasErr = j.hasBlob(gctx, d); return nil })
 	}
-	mounted, location, err := j.mount(ctx, d, other)
+	octx, stop := opening(ctx)
+	mounted, location, err := j.mount(octx, d, other)
+	stop()
+	j.e.sessions.opened(j.dst, location)
 	_ = g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
 	switch {
 	case err != nil:
 		return 0, "", err
@@ -427,7 +433,9 @@ func (j *job) cancel(ctx context.Context, location string) {
 	}
 	if err := j.dst.CancelUpload(ctx, location); err != nil {
 		j.e.opts.logger.Debug("cancel upload session", "target", j.c.Target, "err", err)
+		return // Apply tries again at its end
 	}
+	j.e.sessions.closed(location)
 }
 
 // serverError reports whether err is a registry's 5xx answer.

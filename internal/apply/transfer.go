@@ -55,7 +55,14 @@ func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location 
 	for {
 		var err error
 		if location == "" {
-			if location, err = j.dst.StartUpload(ctx); err != nil {
+			octx, stop := opening(ctx)
+			location, err = j.dst.StartUpload(octx)
+			stop()
+			j.e.sessions.opened(j.dst, location)
+			if err == nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
 				if first.rc != nil {
 					first.rc.Close()
 				}
@@ -73,6 +80,7 @@ func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location 
 		err = j.transfer(ctx, src, d, size, location, first)
 		first = download{}
 		if err == nil {
+			j.e.sessions.closed(location)
 			j.st.uploaded.Add(1)
 			j.st.bytes.Add(size)
 			return nil
