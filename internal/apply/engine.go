@@ -57,8 +57,8 @@ type Result struct {
 // Engine copies images. Create one per run: it remembers which blobs the
 // target registry holds, to mount rather than upload them.
 type Engine struct {
-	client *registry.Client
-	opts   options
+	client   *registry.Client
+	opts     options
 	blobs    *blobTracker
 	mounts   mountState
 	sessions sessions // upload sessions open on the targets
