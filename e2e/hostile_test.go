@@ -3,9 +3,12 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -189,5 +192,102 @@ func TestAmplificationGraph(t *testing.T) {
 	}
 	if puts != 3 {
 		t.Errorf("apply wrote %d manifests to the target, want 3", puts)
+	}
+}
+
+// TestInterruptedApplyCancelsSessions: apply interrupted (SIGINT) while a
+// layer's upload is under way ends the upload sessions it opened with
+// DELETE before it exits: on the target (Debian's docker-registry), every
+// session a POST opened (202) is completed (PUT 201) or deleted (204), and
+// no session is left in its _uploads directory. The target's front holds every blob
+// PUT (reads it, never forwards it), so that no cancelled PUT is still in
+// the registry's hands when the DELETE comes (that race is not covered).
+func TestInterruptedApplyCancelsSessions(t *testing.T) {
+	src := testregistry.StartT(t)
+	store := t.TempDir()
+	dst := testregistry.StartT(t, testregistry.WithMode(testregistry.ModeBinary), testregistry.WithStorageDir(store))
+	img, err := random.Image(256<<10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(src.Host()+"/library/int:1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	rc, _ := layers[0].Compressed()
+	layer, _ := io.ReadAll(rc)
+
+	// The source sends half the layer, then nothing until the client
+	// leaves; the target's front says when the layer's upload starts.
+	stalled, putting := make(chan struct{}), make(chan struct{})
+	var stallOnce, putOnce sync.Once
+	sf := startFront(t, src)
+	sf.set(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/blobs/"+ld.String()) {
+			return false
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(layer)))
+		_, _ = w.Write(layer[:len(layer)/2])
+		w.(http.Flusher).Flush()
+		stallOnce.Do(func() { close(stalled) })
+		<-r.Context().Done()
+		return true
+	})
+	df := startFront(t, dst)
+	df.set(func(_ http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			return false
+		}
+		if r.URL.Query().Get("digest") == ld.String() {
+			putOnce.Do(func() { close(putting) })
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+		return true
+	})
+	r := newRig(t, sf.host(), df.host(), []fakeupstream.Image{{Ref: "docker.io/library/int:1"}}, "")
+	r.must(0, "lock")
+	mark := len(accessLog(t, dst, 0))
+
+	cmd := exec.Command(binary, "apply", "--auto-approve")
+	cmd.Dir = r.dir
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-stalled
+	<-putting
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("interrupted apply: %v, want exit 1\n%s", err, out.String())
+	}
+	opened, deleted := 0, 0
+	for _, req := range accessLog(t, dst, mark) {
+		if k, _, _ := req.Endpoint(); k != testregistry.KindBlobUpload {
+			continue
+		}
+		switch {
+		case req.Method == http.MethodPost && req.Status == http.StatusAccepted:
+			opened++
+		case req.Method == http.MethodDelete && req.Status == http.StatusNoContent:
+			deleted++
+		}
+	}
+	if opened == 0 || deleted != opened {
+		t.Errorf("sessions opened %d, deleted %d: want every one deleted\n%s", opened, deleted, out.String())
+	}
+	// A session is its startedat file (Resume finds none without it);
+	// docker-registry 2.8 leaves a cancelled session's hashstates behind.
+	left, _ := filepath.Glob(filepath.Join(store, "docker/registry/v2/repositories/*/*/*/_uploads/*/startedat"))
+	if len(left) != 0 {
+		t.Errorf("upload sessions left on the target: %v", left)
 	}
 }
