@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -50,6 +51,8 @@ type job struct {
 	// present lists the blobs of the image the plan saw under the tag (an
 	// update), read from the target: where not to expect an upload.
 	present map[digest.Digest]bool
+	// children are the children of the image's graph copied so far.
+	children onceEach
 }
 
 // prepare picks the source endpoint (mirrors first) that serves the locked
@@ -130,6 +133,7 @@ func (j *job) copyManifest(ctx context.Context, m *registry.Manifest, ref string
 func (j *job) pushTree(ctx context.Context, m *registry.Manifest, ref string) (digest.Digest, error) {
 	if m.IsIndex() {
 		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(childrenAtOnce)
 		for _, child := range m.Children {
 			g.Go(func() error { return j.copyChild(gctx, child) })
 		}
@@ -142,13 +146,49 @@ func (j *job) pushTree(ctx context.Context, m *registry.Manifest, ref string) (d
 	return j.pushManifest(ctx, ref, m.MediaType, m.Data)
 }
 
-// copyChild copies an index's child by digest. Its blobs are checked even
-// when the target holds the child already (storage that lost a blob is
-// repaired rather than trusted), and a child's manifest is small: PUT it
-// again rather than ask first, one request either way, one less for the
-// usual child the target lacks.
+// childrenAtOnce bounds the children of one index copied at once: an
+// index may list a thousand, each a few requests before its blobs' turn.
+const childrenAtOnce = 16
+
+// copyChild copies an index's child by digest, once per image however many
+// indexes of its graph name it. Its blobs are checked even when the target
+// holds the child already (storage that lost a blob is repaired rather
+// than trusted), and a child's manifest is small: PUT it again rather
+// than ask first, one request either way, one less for the usual child the
+// target lacks.
 func (j *job) copyChild(ctx context.Context, child *registry.Manifest) error {
-	return j.copyManifest(ctx, child, child.Digest.String())
+	return j.children.do(child.Digest, func() error { return j.copyManifest(ctx, child, child.Digest.String()) })
+}
+
+// onceEach runs a function once per digest; later callers get the first
+// one's outcome.
+type onceEach struct {
+	mu   sync.Mutex
+	runs map[digest.Digest]*onceRun
+}
+
+type onceRun struct {
+	done chan struct{}
+	err  error
+}
+
+func (o *onceEach) do(d digest.Digest, f func() error) error {
+	o.mu.Lock()
+	if o.runs == nil {
+		o.runs = map[digest.Digest]*onceRun{}
+	}
+	r, ok := o.runs[d]
+	if !ok {
+		r = &onceRun{done: make(chan struct{})}
+		o.runs[d] = r
+	}
+	o.mu.Unlock()
+	if !ok {
+		r.err = f()
+		close(r.done)
+	}
+	<-r.done
+	return r.err
 }
 
 // blobsAtOnce bounds the blobs of one image manifest placed at once (each
@@ -245,13 +285,9 @@ func (j *job) placeOrStream(ctx context.Context, d digest.Digest, size int64) (p
 	defer release()
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type download struct {
-		rc  io.ReadCloser
-		err error
-	}
 	started := make(chan download, 1)
 	go func() {
-		rc, _, err := j.src.GetBlob(dctx, d)
+		rc, err := j.src.GetBlob(dctx, d, size)
 		started <- download{rc, err}
 	}()
 	outcome, location, err := j.placeOrUpload(ctx, d, "")
@@ -262,9 +298,16 @@ func (j *job) placeOrStream(ctx context.Context, d digest.Digest, size int64) (p
 		}
 		return outcome, err
 	}
-	// A download that failed to start is tried again by stream.
-	dl := <-started
-	return placeUpload, j.stream(dctx, d, size, location, dl.rc)
+	// A download that failed to start on a transient fault is tried
+	// again by stream; another failure is the source's.
+	return placeUpload, j.stream(dctx, d, size, location, <-started)
+}
+
+// download is a blob download from the source started ahead of the
+// transfer it feeds: the stream, or why it could not start.
+type download struct {
+	rc  io.ReadCloser
+	err error
 }
 
 // placement is how a blob came to be in the target repository.
@@ -303,8 +346,14 @@ func (j *job) place(ctx context.Context, d digest.Digest, other string) (placeme
 	if support == mountsUnknown {
 		g.Go(func() error { has, hasErr = j.hasBlob(gctx, d); return nil })
 	}
-	mounted, location, err := j.mount(ctx, d, other)
+	octx, stop := opening(ctx)
+	mounted, location, err := j.mount(octx, d, other)
+	stop()
+	j.e.sessions.opened(j.dst, location)
 	_ = g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
 	switch {
 	case err != nil:
 		return 0, "", err
@@ -384,7 +433,9 @@ func (j *job) cancel(ctx context.Context, location string) {
 	}
 	if err := j.dst.CancelUpload(ctx, location); err != nil {
 		j.e.opts.logger.Debug("cancel upload session", "target", j.c.Target, "err", err)
+		return // Apply tries again at its end
 	}
+	j.e.sessions.closed(location)
 }
 
 // serverError reports whether err is a registry's 5xx answer.

@@ -57,10 +57,11 @@ type Result struct {
 // Engine copies images. Create one per run: it remembers which blobs the
 // target registry holds, to mount rather than upload them.
 type Engine struct {
-	client *registry.Client
-	opts   options
-	blobs  *blobTracker
-	mounts mountState
+	client   *registry.Client
+	opts     options
+	blobs    *blobTracker
+	mounts   mountState
+	sessions sessions // upload sessions open on the targets
 
 	// The images already in the target are read once (learnKnown), so
 	// that a blob no repository of the run is known to hold is mounted
@@ -168,7 +169,8 @@ var ErrNotStarted = errors.New("not started")
 // stops cleanly instead of hammering the registry. Images that go to the
 // same target repository are copied one after the other: the distribution
 // registry can corrupt a repository's links when two pushes into it
-// overlap.
+// overlap. Upload sessions left open (a transfer broke off, or ctx ended:
+// the run was interrupted) are ended with DELETE before Apply returns.
 func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 	results := make([]Result, len(changes))
 	groups := map[string][]int{}
@@ -199,6 +201,7 @@ func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 		})
 	}
 	_ = g.Wait() // copyImage reports failures in its Result
+	e.sessions.cancelAll(ctx, e.opts.logger)
 	return results
 }
 

@@ -83,11 +83,18 @@ func (j *job) copyReferrers(ctx context.Context) {
 }
 
 // copyReferrer copies one referrer's manifest tree and returns how a
-// referrers listing names it.
+// referrers listing names it. An OCI referrer must name its locked
+// subject: a registry's listing may list anything, the bytes are what
+// they are.
 func (j *job) copyReferrer(ctx context.Context, a referrers.Artifact) (v1.Descriptor, error) {
 	m, err := j.src.ReadTree(ctx, a.Digest)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("read it from %s: %w", j.src.Endpoint(), err)
+	}
+	if a.Via == referrers.ViaReferrers {
+		if err := referrers.CheckSubject(m.Data, a.Subject); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("read it from %s: %w", j.src.Endpoint(), err)
+		}
 	}
 	ref := a.Digest.String()
 	if a.Via == referrers.ViaTag {

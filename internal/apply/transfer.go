@@ -25,24 +25,27 @@ import (
 //   - bytes that fail the digest check are fetched again: once more from
 //     the same source, then from each source after it in order (the
 //     following mirrors, then the registry itself), each into a new
-//     session; a source that fails otherwise is left for the next one;
+//     session; a source that sends more or fewer bytes than the blob's
+//     descriptor says (registry.BlobSizeError), or fails otherwise, is
+//     left for the next one at once;
 //   - anything else that breaks the transfer off on the target's side
 //     starts it again with a new session, blobRetries times.
 //
-// The target never receives a whole blob whose bytes do not match (the
-// last byte waits for the check), and drops a broken session's data.
+// The target never receives a whole blob whose bytes or size do not match
+// (the last byte waits for both checks, and no more than one byte past the
+// size is read from the source), and drops a broken session's data.
 func (j *job) upload(ctx context.Context, d digest.Digest, size int64, location string) error {
 	release, err := j.dst.AcquireTransfer(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return j.stream(ctx, d, size, location, nil)
+	return j.stream(ctx, d, size, location, download{})
 }
 
-// stream is upload within a transfer slot already held; first, if not
-// nil, is a download of the blob from j.src already started.
-func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location string, first io.ReadCloser) error {
+// stream is upload within a transfer slot already held; first, unless
+// zero, is a download of the blob from j.src already started.
+func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location string, first download) error {
 	src, srcAt, askAgain := j.src, j.srcAt, true
 	restarts := 0
 	// The first wrong bytes a source served: what the image fails with
@@ -52,11 +55,18 @@ func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location 
 	for {
 		var err error
 		if location == "" {
-			if location, err = j.dst.StartUpload(ctx); err != nil {
-				if first != nil {
-					first.Close()
-					first = nil
+			octx, stop := opening(ctx)
+			location, err = j.dst.StartUpload(octx)
+			stop()
+			j.e.sessions.opened(j.dst, location)
+			if err == nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				if first.rc != nil {
+					first.rc.Close()
 				}
+				first = download{}
 				// A registry down for longer than the retry layer's tries
 				// gets another round of them, within the restarts.
 				if !registry.Transient(err) || restarts >= j.e.opts.blobRetries {
@@ -68,8 +78,9 @@ func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location 
 			}
 		}
 		err = j.transfer(ctx, src, d, size, location, first)
-		first = nil
+		first = download{}
 		if err == nil {
+			j.e.sessions.closed(location)
 			j.st.uploaded.Add(1)
 			j.st.bytes.Add(size)
 			return nil
@@ -86,7 +97,9 @@ func (j *job) stream(ctx context.Context, d digest.Digest, size int64, location 
 			askAgain = false
 			j.e.opts.logger.Debug("fetching blob again", "blob", d.String(), "source", src.Endpoint().String(), "target", j.c.Target, "err", err)
 		case errors.As(err, &fromSource):
-			if wrongBytes == nil && errors.Is(err, registry.ErrDigestMismatch) {
+			// A source that served the wrong bytes, or more or fewer
+			// than the descriptor says, is not asked for the blob again.
+			if wrongBytes == nil && (errors.Is(err, registry.ErrDigestMismatch) || errors.Is(err, registry.ErrLimit)) {
 				wrongBytes = err
 			}
 			next, at, ok := j.nextSource(ctx, srcAt)
@@ -132,7 +145,7 @@ func (e *sourceError) Unwrap() error { return e.err }
 // location. The retry layer may ask for the stream again (a 429 before
 // the registry took the bytes); it gets a new one unless the source has
 // failed, which another PUT cannot mend.
-func (j *job) transfer(ctx context.Context, src *registry.Repo, d digest.Digest, size int64, location string, first io.ReadCloser) error {
+func (j *job) transfer(ctx context.Context, src *registry.Repo, d digest.Digest, size int64, location string, first download) error {
 	var mu sync.Mutex
 	var srcErr error
 	var streams []*sourceStream
@@ -149,11 +162,10 @@ func (j *job) transfer(ctx context.Context, src *registry.Repo, d digest.Digest,
 		if srcErr != nil {
 			return nil, srcErr
 		}
-		rc := first
-		first = nil // a stream is used once
-		var err error
-		if rc == nil {
-			rc, _, err = src.GetBlob(ctx, d)
+		rc, err := first.rc, first.err
+		first = download{} // a stream is used once
+		if rc == nil && (err == nil || registry.Transient(err)) {
+			rc, err = src.GetBlob(ctx, d, size)
 		}
 		if err != nil {
 			srcErr = err

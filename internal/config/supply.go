@@ -29,8 +29,22 @@ const (
 type Referrers struct {
 	Enabled       *bool
 	ArtifactTypes []string // nil: not set
+	// MaxPerSubject and MaxPerImage bound what is pinned (nil: not set).
+	MaxPerSubject *int
+	MaxPerImage   *int
 	Range         hcl.Range
 }
+
+// Defaults of the referrers block's limits.
+const (
+	// DefaultReferrersPerSubject is max_per_subject's default: the
+	// artifacts a registry may list for one manifest (an image's index or
+	// one of its children), counted as listed, before artifact_types.
+	DefaultReferrersPerSubject = 64
+	// DefaultReferrersPerImage is max_per_image's default: the artifacts
+	// listed for the manifests of one image, together.
+	DefaultReferrersPerImage = 256
+)
 
 // ReferrersPolicy is what is copied with one image: whether its
 // signatures, attestations, SBOMs and other referrers are, and which
@@ -38,6 +52,12 @@ type Referrers struct {
 type ReferrersPolicy struct {
 	Enabled       bool
 	ArtifactTypes []string
+	// MaxPerSubject and MaxPerImage bound the artifacts a registry may
+	// list for one manifest of the image, and for all of them; beyond,
+	// lock fails naming the registry (DefaultReferrersPerSubject,
+	// DefaultReferrersPerImage).
+	MaxPerSubject int
+	MaxPerImage   int
 }
 
 // Allows reports whether an artifact of this type is copied.
@@ -57,7 +77,7 @@ type PlatformChoice struct {
 // referrers block over the top-level one over the defaults (enabled, every
 // artifact type), attribute by attribute.
 func (c *Config) ReferrersFor(ref imageref.Ref) ReferrersPolicy {
-	p := ReferrersPolicy{Enabled: true}
+	p := ReferrersPolicy{Enabled: true, MaxPerSubject: DefaultReferrersPerSubject, MaxPerImage: DefaultReferrersPerImage}
 	blocks := []*Referrers{c.Referrers}
 	if img := c.ImageBlock(ref); img != nil {
 		blocks = append(blocks, img.Referrers)
@@ -71,6 +91,12 @@ func (c *Config) ReferrersFor(ref imageref.Ref) ReferrersPolicy {
 		}
 		if b.ArtifactTypes != nil {
 			p.ArtifactTypes = b.ArtifactTypes
+		}
+		if b.MaxPerSubject != nil {
+			p.MaxPerSubject = *b.MaxPerSubject
+		}
+		if b.MaxPerImage != nil {
+			p.MaxPerImage = *b.MaxPerImage
 		}
 	}
 	return p
@@ -99,7 +125,7 @@ func (c *Config) PlatformsFor(ref imageref.Ref) PlatformChoice {
 }
 
 var referrersSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "enabled"}, {Name: "artifact_types"}},
+	Attributes: []hcl.AttributeSchema{{Name: "enabled"}, {Name: "artifact_types"}, {Name: "max_per_subject"}, {Name: "max_per_image"}},
 }
 
 // referrersBlocks decodes the referrers blocks of a body (one at most).
@@ -129,6 +155,8 @@ func (d *decoder) referrers(block *hcl.Block) *Referrers {
 			r.Enabled = &enabled
 		}
 	}
+	r.MaxPerSubject = d.referrersLimit(content.Attributes["max_per_subject"])
+	r.MaxPerImage = d.referrersLimit(content.Attributes["max_per_image"])
 	if attr, ok := content.Attributes["artifact_types"]; ok {
 		var types []string
 		if d.decode(attr, &types) {
@@ -144,6 +172,23 @@ func (d *decoder) referrers(block *hcl.Block) *Referrers {
 		}
 	}
 	return r
+}
+
+// referrersLimit decodes max_per_subject or max_per_image: a whole number
+// of 1 or more; nil when not set.
+func (d *decoder) referrersLimit(attr *hcl.Attribute) *int {
+	if attr == nil {
+		return nil
+	}
+	var n int
+	if !d.decode(attr, &n) {
+		return nil
+	}
+	if n < 1 {
+		d.errorf(attr.Expr.Range().Ptr(), "Invalid referrers limit", "%s must be 1 or more (set enabled = false to copy no referrers), not %d.", attr.Name, n)
+		return nil
+	}
+	return &n
 }
 
 // platformChoice decodes the platforms and platform_mode attributes of a

@@ -19,16 +19,17 @@ func TestSupplyPolicies(t *testing.T) {
 	}
 	bundle := "application/vnd.dev.sigstore.bundle.v0.3+json"
 	tests := []struct {
-		ref       string
-		enabled   bool
-		types     string // "*": every type
-		platforms string
-		mode      PlatformMode
+		ref                  string
+		enabled              bool
+		types                string // "*": every type
+		platforms            string
+		mode                 PlatformMode
+		perSubject, perImage int
 	}{
-		{"memcached:1.6", true, bundle, "linux/amd64,linux/arm64", PlatformSparse},
-		{"nginx:1.27", false, bundle, "linux/amd64,linux/arm64", PlatformFilter},
-		{"redis:7", true, bundle, "", ""},
-		{"postgres:16", true, "", "linux/amd64", PlatformSparse},
+		{"memcached:1.6", true, bundle, "linux/amd64,linux/arm64", PlatformSparse, DefaultReferrersPerSubject, 100},
+		{"nginx:1.27", false, bundle, "linux/amd64,linux/arm64", PlatformFilter, DefaultReferrersPerSubject, 100},
+		{"redis:7", true, bundle, "", "", DefaultReferrersPerSubject, 100},
+		{"postgres:16", true, "", "linux/amd64", PlatformSparse, 8, 100},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
@@ -38,8 +39,8 @@ func TestSupplyPolicies(t *testing.T) {
 			if p.ArtifactTypes != nil {
 				types = strings.Join(p.ArtifactTypes, ",")
 			}
-			if p.Enabled != tt.enabled || types != tt.types {
-				t.Errorf("referrers = %+v, want enabled %v types %q", p, tt.enabled, tt.types)
+			if p.Enabled != tt.enabled || types != tt.types || p.MaxPerSubject != tt.perSubject || p.MaxPerImage != tt.perImage {
+				t.Errorf("referrers = %+v, want enabled %v types %q limits %d %d", p, tt.enabled, tt.types, tt.perSubject, tt.perImage)
 			}
 			c := cfg.PlatformsFor(ref)
 			if strings.Join(c.Platforms, ",") != tt.platforms || c.Mode != tt.mode {
@@ -59,7 +60,8 @@ func TestSupplyDefaults(t *testing.T) {
 		t.Fatal(diags)
 	}
 	ref := imageref.MustParse("nginx")
-	if p := cfg.ReferrersFor(ref); !p.Enabled || p.ArtifactTypes != nil || !p.Allows("anything/at-all") {
+	if p := cfg.ReferrersFor(ref); !p.Enabled || p.ArtifactTypes != nil || !p.Allows("anything/at-all") ||
+		p.MaxPerSubject != 64 || p.MaxPerImage != 256 {
 		t.Errorf("default referrers policy = %+v", p)
 	}
 	if c := cfg.PlatformsFor(ref); c.Mode != PlatformFilter || strings.Join(c.Platforms, ",") != "linux/amd64" {

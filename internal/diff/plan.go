@@ -85,6 +85,15 @@ type Change struct {
 	// Shard is the part (1..Plan.Shards) of a partitioned plan the change
 	// belongs to; 0 when the plan is not partitioned.
 	Shard int
+	// Manifests is the lock's count of the manifests apply reads for the
+	// image (0: lock.Image.DefaultReads); not part of the saved plan.
+	Manifests int
+}
+
+// Reads is how many manifests apply reads from the source to copy the
+// image, by lock.Image's one rule (referrers aside).
+func (c Change) Reads() int {
+	return lock.Image{MediaType: c.MediaType, Platforms: c.Platforms, MirroredPlatforms: c.MirroredPlatforms, Manifests: c.Manifests}.Reads()
 }
 
 // TargetDigest is what the target reference must resolve to once
@@ -220,7 +229,7 @@ func imageChange(img lock.Image) Change {
 	return Change{Kind: KindImage, Source: img.Ref, Target: img.Target, Digest: img.Digest,
 		MediaType: img.MediaType, Platforms: slices.Clone(img.Platforms), Sources: slices.Clone(img.Sources),
 		PlatformMode: string(img.PlatformMode), MirroredPlatforms: slices.Clone(img.MirroredPlatforms),
-		FilteredDigest: img.FilteredDigest, Referrers: slices.Clone(img.Referrers)}
+		FilteredDigest: img.FilteredDigest, Referrers: slices.Clone(img.Referrers), Manifests: img.Manifests}
 }
 
 func observe(ctx context.Context, obs Observer, img lock.Image) (Change, error) {

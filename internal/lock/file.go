@@ -17,6 +17,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/registry"
 	"github.com/imagesync/imagesync/internal/repofs"
 )
 
@@ -64,7 +65,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 var imageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "digest", Required: true}, {Name: "media_type", Required: true}, {Name: "platforms"},
 	{Name: "target", Required: true}, {Name: "sources"},
-	{Name: "platform_mode"}, {Name: "mirrored_platforms"}, {Name: "target_digest"},
+	{Name: "platform_mode"}, {Name: "mirrored_platforms"}, {Name: "target_digest"}, {Name: "manifests"},
 }, Blocks: []hcl.BlockHeaderSchema{{Type: "referrer", LabelNames: []string{"digest"}}}}
 
 var buildSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -186,6 +187,7 @@ func (d *decoder) image(block *hcl.Block, ref imageref.Ref) Image {
 			"%s is pinned to %s in its reference, but the lock says %s.", ref, ref.Digest(), img.Digest)
 	}
 	d.imageSupply(content, &img)
+	img.Manifests = d.manifests(a)
 	return img
 }
 
@@ -205,6 +207,22 @@ func (d *decoder) build(block *hcl.Block, ref imageref.Ref) Build {
 		b.Bases = append(b.Bases, r)
 	}
 	return b
+}
+
+// manifests reads an image's manifests count: 1 to the most a graph may
+// hold, 0 when absent.
+func (d *decoder) manifests(a hcl.Attributes) int {
+	attr, ok := a["manifests"]
+	if !ok {
+		return 0
+	}
+	var n int
+	d.diags = append(d.diags, gohcl.DecodeExpression(attr.Expr, nil, &n)...)
+	if n < 1 || n > registry.MaxManifestsPerImage {
+		d.errorf(attr.Expr.Range(), "Invalid manifests count in lockfile", "manifests counts the manifests of the image: 1 to %d, not %d.", registry.MaxManifestsPerImage, n)
+		return 0
+	}
+	return n
 }
 
 // services reads a build's services: `service = "x"`, as every lock
@@ -245,6 +263,9 @@ func Format(l *Lock) []byte {
 		b.SetAttributeValue("media_type", cty.StringVal(img.MediaType))
 		b.SetAttributeValue("target", cty.StringVal(img.Target.String()))
 		b.SetAttributeRaw("platforms", listTokens(img.Platforms))
+		if img.Manifests > 0 {
+			b.SetAttributeValue("manifests", cty.NumberIntVal(int64(img.Manifests)))
+		}
 		b.SetAttributeRaw("sources", listTokens(img.Sources))
 		formatSupply(b, &img)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/config"
@@ -42,6 +43,13 @@ type Image struct {
 	Digest    digest.Digest
 	MediaType string   // of the manifest or index Digest names
 	Platforms []string // sorted; "os/arch[/variant]"
+	// Manifests is how many distinct manifests apply reads from upstream
+	// to copy the image (the index, the children of the mirrored
+	// platforms, the attestation manifests and nested indexes among them,
+	// each once), what plan's pull budget counts; 0 when it is the index
+	// and one per mirrored platform, or the one manifest (DefaultReads),
+	// so that the lock says it only where it differs.
+	Manifests int
 	Target    imageref.Ref
 	Sources   []string // sorted locators
 
@@ -68,6 +76,28 @@ func (i Image) TargetDigest() digest.Digest {
 		return i.FilteredDigest
 	}
 	return i.Digest
+}
+
+// DefaultReads is how many manifests apply reads for an image whose lock
+// does not say (Manifests 0): the index and one per mirrored platform (or
+// per platform when all are), or the one manifest.
+func (i Image) DefaultReads() int {
+	if !types.MediaType(i.MediaType).IsIndex() {
+		return 1
+	}
+	if len(i.MirroredPlatforms) > 0 {
+		return 1 + len(i.MirroredPlatforms)
+	}
+	return 1 + len(i.Platforms)
+}
+
+// Reads is how many manifests apply reads from upstream to copy the image
+// (plan's pull budget, referrers aside).
+func (i Image) Reads() int {
+	if i.Manifests > 0 {
+		return i.Manifests
+	}
+	return i.DefaultReads()
 }
 
 // Build is an image the repository builds itself.

@@ -25,7 +25,8 @@ type Supply interface {
 	Manifest(ctx context.Context, head registry.Head) (*registry.Manifest, error)
 	// Find lists the artifacts attached to each subject in ep's
 	// repository.
-	Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest) ([]referrers.Artifact, error)
+	// lim bounds what they list (images.hcl's referrers block).
+	Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest, lim referrers.Limits) ([]referrers.Artifact, error)
 }
 
 // keepSupply gives img, whose digest is prev's, prev's platform choice and
@@ -34,6 +35,7 @@ type Supply interface {
 // reports false when the platform choice changed, which needs the index.
 func keepSupply(img, prev *Image, choice config.PlatformChoice, policy config.ReferrersPolicy) bool {
 	img.Referrers = allowed(prev.Referrers, policy)
+	img.Manifests = prev.Manifests
 	if prev.PlatformMode != choice.Mode || !slices.Equal(prev.MirroredPlatforms, choice.Platforms) {
 		img.PlatformMode, img.MirroredPlatforms, img.FilteredDigest = choice.Mode, choice.Platforms, prev.FilteredDigest
 		return false
@@ -55,17 +57,20 @@ func allowed(arts []referrers.Artifact, policy config.ReferrersPolicy) []referre
 // pinSupply chooses the image's platforms and pins what is attached to
 // every digest that is mirrored: the index (unless filtered, as upstream
 // signatures on it do not cover the new index) and each child kept. A
-// platform upstream does not have is an error. root is the index when it
-// was read already, else nil.
+// platform upstream does not have is an error. root is the index, read
+// with its nested indexes (registry.WithIndexesOnly), when it was read
+// already, else nil; countKnown says img.Manifests holds the count for
+// this choice already (kept from the lock), so that the index need not be
+// read for it.
 func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, root *registry.Manifest,
-	choice config.PlatformChoice, policy config.ReferrersPolicy) error {
+	choice config.PlatformChoice, policy config.ReferrersPolicy, countKnown bool) error {
 	img.PlatformMode, img.MirroredPlatforms, img.FilteredDigest, img.Referrers = choice.Mode, choice.Platforms, "", nil
 	subjects := []digest.Digest{img.Digest}
 	isIndex := types.MediaType(img.MediaType).IsIndex()
 	switch {
 	case isIndex && s == nil && choice.Platforms != nil:
 		return fmt.Errorf("choosing platforms needs the index, and no registry was given")
-	case isIndex && s != nil && (policy.Enabled || choice.Platforms != nil):
+	case isIndex && s != nil && (root != nil || policy.Enabled || choice.Platforms != nil || !countKnown):
 		m := root
 		if m == nil {
 			var err error
@@ -73,25 +78,20 @@ func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, ro
 				return err
 			}
 		}
-		kept := m.Entries
-		if choice.Platforms != nil {
-			sel, err := selectPlatforms(m.Entries, choice.Platforms, img.Platforms)
-			if err != nil {
-				return err
-			}
-			kept = sel.Kept
-			if choice.Mode == config.PlatformFilter {
-				if img.Target.IsDigestOnly() {
-					return fmt.Errorf("its target %s names the upstream digest, which a filtered index cannot have: give it a tag or use platform_mode = \"sparse\"", img.Target)
-				}
-				if _, img.FilteredDigest, err = platformfilter.Filter(m.Data, sel.Keeps); err != nil {
-					return fmt.Errorf("filter index %s: %w", img.Digest, err)
-				}
-				subjects = nil
-			}
+		kept, keep, err := choosePlatforms(img, m, choice)
+		if err != nil {
+			return err
 		}
+		if choice.Mode == config.PlatformFilter && choice.Platforms != nil {
+			subjects = nil
+		}
+		img.Manifests = countReads(img, m, keep)
+		seen := map[digest.Digest]bool{img.Digest: true}
 		for _, e := range kept {
-			subjects = append(subjects, digest.Digest(e.Digest.String()))
+			if d := digest.Digest(e.Digest.String()); !seen[d] {
+				seen[d] = true
+				subjects = append(subjects, d)
+			}
 		}
 	case !isIndex && choice.Platforms != nil:
 		// A single-platform image is mirrored whole, if it is of a
@@ -111,12 +111,44 @@ func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, ro
 	if !policy.Enabled || s == nil {
 		return nil
 	}
-	arts, err := s.Find(ctx, head.Endpoint, subjects)
+	arts, err := s.Find(ctx, head.Endpoint, subjects, referrers.Limits{PerSubject: policy.MaxPerSubject, PerImage: policy.MaxPerImage})
 	if err != nil {
 		return err
 	}
 	img.Referrers = allowed(arts, policy)
 	return nil
+}
+
+// choosePlatforms is the entries of index m that are mirrored and the
+// child filter apply reads them with: every entry, or those of the chosen
+// platforms (the filtered index's digest set in img in filter mode).
+func choosePlatforms(img *Image, m *registry.Manifest, choice config.PlatformChoice) ([]v1.Descriptor, func(v1.Descriptor) bool, error) {
+	if choice.Platforms == nil {
+		return m.Entries, func(v1.Descriptor) bool { return true }, nil
+	}
+	sel, err := selectPlatforms(m.Entries, choice.Platforms, img.Platforms)
+	if err != nil {
+		return nil, nil, err
+	}
+	if choice.Mode == config.PlatformFilter {
+		if img.Target.IsDigestOnly() {
+			return nil, nil, fmt.Errorf("its target %s names the upstream digest, which a filtered index cannot have: give it a tag or use platform_mode = \"sparse\"", img.Target)
+		}
+		if _, img.FilteredDigest, err = platformfilter.Filter(m.Data, sel.Keeps); err != nil {
+			return nil, nil, fmt.Errorf("filter index %s: %w", img.Digest, err)
+		}
+	}
+	return sel.Kept, sel.Keeps, nil
+}
+
+// countReads is the image's Manifests: how many manifests apply reads
+// with keep, 0 when that is DefaultReads.
+func countReads(img *Image, m *registry.Manifest, keep func(v1.Descriptor) bool) int {
+	img.Manifests = 0
+	if n := m.Reads(keep); n != img.DefaultReads() {
+		return n
+	}
+	return 0
 }
 
 // selectPlatforms chooses the entries of the wanted platforms, refusing a

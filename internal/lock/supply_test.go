@@ -42,7 +42,7 @@ func (f *fakeSupply) Manifest(_ context.Context, head registry.Head) (*registry.
 	return &registry.Manifest{Digest: head.Digest, MediaType: string(im.MediaType), Data: data, Entries: im.Manifests}, err
 }
 
-func (f *fakeSupply) Find(_ context.Context, _ registry.Endpoint, subjects []digest.Digest) ([]referrers.Artifact, error) {
+func (f *fakeSupply) Find(_ context.Context, _ registry.Endpoint, subjects []digest.Digest, _ referrers.Limits) ([]referrers.Artifact, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = append(f.asked, subjects...)

@@ -148,16 +148,17 @@ func Update(ctx context.Context, cfg *config.Config, found *discover.Result, old
 		reask := opts.Upgrade && opts.Supply != nil && policy.Enabled &&
 			(len(opts.UpgradeOnly) == 0 || slices.Contains(opts.UpgradeOnly, img.Ref))
 		kept := prev != nil && !upgrade(img.Ref)
+		sameChoice := false
 		if kept {
 			img.Digest, img.MediaType, img.Platforms = prev.Digest, prev.MediaType, prev.Platforms
-			if keepSupply(img, prev, choice, policy) && !reask {
+			if sameChoice = keepSupply(img, prev, choice, policy); sameChoice && !reask {
 				continue
 			}
 		}
 		g.Go(func() error {
 			var err error
 			if kept {
-				err = repinSupply(gctx, r, opts.Supply, img, choice, policy)
+				err = repinSupply(gctx, r, opts.Supply, img, choice, policy, sameChoice)
 			} else {
 				err = resolveImage(gctx, r, img, prev, opts.Supply, choice, policy)
 			}
@@ -189,12 +190,12 @@ func Update(ctx context.Context, cfg *config.Config, found *discover.Result, old
 // repinSupply pins the platform choice and referrers of an image whose
 // digest stays: lock --upgrade asks again, or images.hcl chose other
 // platforms. The digest is resolved again by digest, for the endpoint.
-func repinSupply(ctx context.Context, r Resolver, s Supply, img *Image, choice config.PlatformChoice, policy config.ReferrersPolicy) error {
+func repinSupply(ctx context.Context, r Resolver, s Supply, img *Image, choice config.PlatformChoice, policy config.ReferrersPolicy, sameChoice bool) error {
 	head, err := r.Resolve(ctx, img.Ref.WithDigest(img.Digest))
 	if err != nil {
 		return err
 	}
-	return pinSupply(ctx, s, img, head, nil, choice, policy)
+	return pinSupply(ctx, s, img, head, nil, choice, policy, sameChoice)
 }
 
 func resolveImage(ctx context.Context, r Resolver, img *Image, prev *Image, s Supply, choice config.PlatformChoice, policy config.ReferrersPolicy) error {
@@ -208,9 +209,13 @@ func resolveImage(ctx context.Context, r Resolver, img *Image, prev *Image, s Su
 	}
 	img.Digest, img.MediaType = head.Digest, head.MediaType
 	var root *registry.Manifest
+	countKnown := false
 	switch {
 	case prev != nil && prev.Digest == head.Digest:
-		img.Platforms = prev.Platforms // the manifest is the same: no need to fetch it
+		// The manifest is the same: no need to fetch it, unless for what
+		// images.hcl chooses now.
+		img.Platforms, img.Manifests = prev.Platforms, prev.Manifests
+		countKnown = prev.PlatformMode == choice.Mode && slices.Equal(prev.MirroredPlatforms, choice.Platforms)
 	case s != nil && types.MediaType(head.MediaType).IsIndex():
 		// The index is read once, for its platforms and what is pinned with it.
 		if root, err = s.Manifest(ctx, head); err != nil {
@@ -222,7 +227,7 @@ func resolveImage(ctx context.Context, r Resolver, img *Image, prev *Image, s Su
 			return err
 		}
 	}
-	return pinSupply(ctx, s, img, head, root, choice, policy)
+	return pinSupply(ctx, s, img, head, root, choice, policy, countKnown)
 }
 
 // Diff lists what changed from old to next, sorted by reference, images

@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagesync/imagesync/internal/diff"
@@ -198,19 +197,16 @@ func countPulls(pending []diff.Change) []diff.SourcePulls {
 }
 
 // manifestGets is how many manifests apply GETs from the source for c: the
-// top manifest; for an index, the children it copies (the mirrored
-// platforms when the lock chose some); and every referrer it copies. An
-// image already in place with referrers to copy is read for its top
-// manifest and those referrers only.
+// distinct manifests of its graph it copies, as the lock counted them (the
+// top manifest and, for an index, the children it copies: the mirrored
+// platforms when the lock chose some, their attestation manifests, nested
+// indexes), and every referrer it copies. An image already in place with
+// referrers to copy is read for its top manifest and those referrers only.
 func manifestGets(c diff.Change) int {
-	n := 1 + len(c.Referrers)
-	if c.Action == diff.Referrers || !types.MediaType(c.MediaType).IsIndex() {
-		return n
+	if c.Action == diff.Referrers {
+		return 1 + len(c.Referrers)
 	}
-	if len(c.MirroredPlatforms) > 0 {
-		return n + len(c.MirroredPlatforms)
-	}
-	return n + len(c.Platforms)
+	return c.Reads() + len(c.Referrers)
 }
 
 // readRateLimit sends one HEAD of the first pending image of s's registry

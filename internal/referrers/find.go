@@ -31,12 +31,19 @@ type Source interface {
 	GetManifest(ctx context.Context, d digest.Digest) ([]byte, string, error)
 }
 
+// Limits bound what a registry may list as attached to an image (images.hcl's
+// referrers block: max_per_subject, max_per_image); 0 is no bound.
+type Limits struct {
+	PerSubject int // for one manifest, counted as listed (referrers and cosign's tags)
+	PerImage   int // for the manifests of one image together
+}
+
 // Find lists what is attached to subject in src: its OCI referrers
 // (referrers API, else the fallback tag's index) and cosign's classic
 // tags. Tags are asked for with HEAD; a manifest is fetched only when its
 // listing does not say what it is, or for a tag that exists.
 func Find(ctx context.Context, src Source, subject digest.Digest) ([]Artifact, error) {
-	out, err := listed(ctx, src, subject)
+	out, err := listed(ctx, src, subject, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -54,23 +61,31 @@ func Find(ctx context.Context, src Source, subject digest.Digest) ([]Artifact, e
 }
 
 // listed is what the referrers API (or the fallback tag's index) lists
-// for subject, each artifact once.
-func listed(ctx context.Context, src Source, subject digest.Digest) ([]Artifact, error) {
+// for subject, each artifact once; more than max (0: no bound) is an
+// error wrapping registry.ErrLimit, found before any manifest is read.
+func listed(ctx context.Context, src Source, subject digest.Digest, max int) ([]Artifact, error) {
 	list, err := src.Referrers(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
-	var out []Artifact
-	seen := map[digest.Digest]bool{}
+	var descs []v1.Descriptor
+	seen := map[v1.Hash]bool{}
 	for _, desc := range list.Descriptors {
+		if !seen[desc.Digest] {
+			seen[desc.Digest] = true
+			descs = append(descs, desc)
+		}
+	}
+	if max > 0 && len(descs) > max {
+		return nil, fmt.Errorf("%d listed for %s, more than max_per_subject = %d (images.hcl's referrers block): %w", len(descs), subject, max, registry.ErrLimit)
+	}
+	var out []Artifact
+	for _, desc := range descs {
 		a, err := fromDescriptor(ctx, src, subject, desc)
 		if err != nil {
 			return nil, err
 		}
-		if !seen[a.Digest] {
-			seen[a.Digest] = true
-			out = append(out, a)
-		}
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -98,7 +113,8 @@ func cosignTagged(ctx context.Context, src Source, subject digest.Digest, suffix
 
 // fromDescriptor makes an artifact of a referrers listing's entry; the
 // manifest is read only when the entry lacks its type, or is a sigstore
-// bundle without the predicate that tells a signature from an attestation.
+// bundle without the predicate that tells a signature from an attestation,
+// and then must name subject as its subject (apply checks every one).
 func fromDescriptor(ctx context.Context, src Source, subject digest.Digest, desc v1.Descriptor) (Artifact, error) {
 	d, err := digest.Parse(desc.Digest.String())
 	if err == nil && d.Algorithm() != digest.SHA256 {
@@ -110,7 +126,14 @@ func fromDescriptor(ctx context.Context, src Source, subject digest.Digest, desc
 	a := Artifact{Digest: d, ArtifactType: desc.ArtifactType, Subject: subject, Via: ViaReferrers}
 	predicate := desc.Annotations[bundlePredicate]
 	if a.ArtifactType == "" || (a.ArtifactType == BundleType && predicate == "") {
-		facts, err := readFacts(ctx, src, d)
+		data, _, err := src.GetManifest(ctx, d)
+		if err != nil {
+			return Artifact{}, err
+		}
+		if err := CheckSubject(data, subject); err != nil {
+			return Artifact{}, fmt.Errorf("referrer %s: %w", d, err)
+		}
+		facts, err := parseFacts(data)
 		if err != nil {
 			return Artifact{}, err
 		}
@@ -176,7 +199,11 @@ func NewFinder(client *registry.Client) *Finder { return &Finder{client: client}
 // listing and each cosign tag, for every subject), each within a request
 // slot of the host. On a far registry an image's referrers then cost the
 // round trips of one question, not of a dozen in a row.
-func (f *Finder) Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest) ([]Artifact, error) {
+//
+// What each subject lists (its referrers and cosign's tags) is bounded by
+// lim.PerSubject, what they list together by lim.PerImage: beyond is an
+// error naming the registry and the limit, wrapping registry.ErrLimit.
+func (f *Finder) Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest, lim Limits) ([]Artifact, error) {
 	questions := 1 + len(cosignSuffixes)
 	found := make([][]Artifact, len(subjects)*questions)
 	errs := make([]error, len(found))
@@ -185,7 +212,7 @@ func (f *Finder) Find(ctx context.Context, ep registry.Endpoint, subjects []dige
 		for q := range questions {
 			g.Go(func() error {
 				k := i*questions + q
-				found[k], errs[k] = f.ask(ctx, ep, s, q)
+				found[k], errs[k] = f.ask(ctx, ep, s, q, lim.PerSubject)
 				return nil
 			})
 		}
@@ -194,9 +221,21 @@ func (f *Finder) Find(ctx context.Context, ep registry.Endpoint, subjects []dige
 	var out []Artifact
 	for k, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("referrers of %s: %w", subjects[k/questions], err)
+			return nil, fmt.Errorf("referrers of %s in %s: %w", subjects[k/questions], ep.Repo, err)
 		}
 		out = append(out, found[k]...)
+	}
+	for i, s := range subjects {
+		n := 0
+		for q := range questions {
+			n += len(found[i*questions+q])
+		}
+		if lim.PerSubject > 0 && n > lim.PerSubject {
+			return nil, fmt.Errorf("referrers of %s in %s: %d, more than max_per_subject = %d (images.hcl's referrers block): %w", s, ep.Repo, n, lim.PerSubject, registry.ErrLimit)
+		}
+	}
+	if lim.PerImage > 0 && len(out) > lim.PerImage {
+		return nil, fmt.Errorf("referrers in %s: %d for the image's %d manifests, more than max_per_image = %d (images.hcl's referrers block): %w", ep.Repo, len(out), len(subjects), lim.PerImage, registry.ErrLimit)
 	}
 	Sort(out)
 	return out, nil
@@ -204,14 +243,14 @@ func (f *Finder) Find(ctx context.Context, ep registry.Endpoint, subjects []dige
 
 // ask asks ep one question of Find about subject: q = 0 is the referrers
 // listing, q = 1.. cosign's tags in cosignSuffixes' order.
-func (f *Finder) ask(ctx context.Context, ep registry.Endpoint, subject digest.Digest, q int) ([]Artifact, error) {
+func (f *Finder) ask(ctx context.Context, ep registry.Endpoint, subject digest.Digest, q, max int) ([]Artifact, error) {
 	repo, release, err := f.client.Open(ctx, ep, registry.PullOnly)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	if q == 0 {
-		return listed(ctx, repo, subject)
+		return listed(ctx, repo, subject, max)
 	}
 	c := cosignSuffixes[q-1]
 	a, ok, err := cosignTagged(ctx, repo, subject, c.suffix, c.kind)
@@ -221,13 +260,15 @@ func (f *Finder) ask(ctx context.Context, ep registry.Endpoint, subject digest.D
 	return []Artifact{a}, nil
 }
 
-// Manifest reads the manifest head names (an index without its children),
-// from the endpoint that resolved it.
+// Manifest reads the manifest head names, from the endpoint that resolved
+// it: an index with its nested indexes (registry.WithIndexesOnly: its
+// shape checked against the limits apply applies, without pulling the
+// image manifests it lists).
 func (f *Finder) Manifest(ctx context.Context, head registry.Head) (*registry.Manifest, error) {
 	repo, release, err := f.client.Open(ctx, head.Endpoint, registry.PullOnly)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return repo.ReadTree(ctx, head.Digest, registry.WithChildFilter(func(v1.Descriptor) bool { return false }))
+	return repo.ReadTree(ctx, head.Digest, registry.WithIndexesOnly())
 }

@@ -7,6 +7,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
 )
 
 // Descriptor is how a referrers listing (the API's answer, or the
@@ -41,6 +42,26 @@ type manifestFields struct {
 		MediaType   string            `json:"mediaType"`
 		Annotations map[string]string `json:"annotations"`
 	} `json:"layers"`
+	Subject *struct {
+		Digest string `json:"digest"`
+	} `json:"subject"`
+}
+
+// CheckSubject makes sure a referrer's manifest names subject as its
+// subject: a listing (the registry's API, or the fallback tag's index)
+// may list anything, the manifest's bytes are what they are.
+func CheckSubject(manifest []byte, subject digest.Digest) error {
+	m, err := parseManifest(manifest)
+	if err != nil {
+		return err
+	}
+	switch {
+	case m.Subject == nil:
+		return fmt.Errorf("its manifest names no subject, it is listed for %s", subject)
+	case m.Subject.Digest != subject.String():
+		return fmt.Errorf("its manifest names the subject %s, it is listed for %s", m.Subject.Digest, subject)
+	}
+	return nil
 }
 
 func parseManifest(data []byte) (manifestFields, error) {

@@ -3,6 +3,7 @@ package referrers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -106,7 +107,7 @@ func TestFind(t *testing.T) {
 		}},
 		tags: map[string]digest.Digest{CosignTag(subject, ".sig"): sig, CosignTag(subject, ".att"): att},
 		manifests: map[digest.Digest]string{
-			digest.FromString("bundle-sbom"): `{"artifactType":"` + BundleType + `","annotations":{"dev.sigstore.bundle.predicateType":"https://spdx.dev/Document"}}`,
+			digest.FromString("bundle-sbom"): `{"artifactType":"` + BundleType + `","annotations":{"dev.sigstore.bundle.predicateType":"https://spdx.dev/Document"},"subject":{"digest":"` + subject.String() + `"}}`,
 			sig:                              `{"config":{"mediaType":"application/vnd.oci.image.config.v1+json"},"layers":[{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json"}]}`,
 			att:                              `{"config":{"mediaType":"application/vnd.oci.image.config.v1+json"},"layers":[{"mediaType":"application/vnd.dsse.envelope.v1+json","annotations":{"predicateType":"https://spdx.dev/Document"}}]}`,
 		},
@@ -188,5 +189,30 @@ func TestDescriptorAndMerge(t *testing.T) {
 	}
 	if _, _, err := MergeIndex([]byte("{"), []v1.Descriptor{d}); err == nil {
 		t.Error("a broken index was merged into")
+	}
+}
+
+// TestListedChecks: a listing longer than max_per_subject is refused
+// before any manifest is read; a referrer whose manifest is read and names
+// another subject (or none) is refused.
+func TestListedChecks(t *testing.T) {
+	subject := digest.FromString("image")
+	three := registry.ReferrerList{API: true, Descriptors: []v1.Descriptor{
+		{Digest: hash("a")}, {Digest: hash("b")}, {Digest: hash("c")}, {Digest: hash("a")},
+	}}
+	src := &fakeSource{list: three}
+	if _, err := listed(context.Background(), src, subject, 2); !errors.Is(err, registry.ErrLimit) || !strings.Contains(err.Error(), "3 listed") ||
+		!strings.Contains(err.Error(), "max_per_subject = 2") || len(src.gets) != 0 {
+		t.Errorf("err = %v after %d reads, want the limit before any read", err, len(src.gets))
+	}
+	for _, tc := range []struct{ name, manifest, want string }{
+		{"another subject", `{"artifactType":"a/b","subject":{"digest":"` + digest.FromString("other").String() + `"}}`, "names the subject " + digest.FromString("other").String()},
+		{"no subject", `{"artifactType":"a/b"}`, "names no subject"},
+	} {
+		src := &fakeSource{list: registry.ReferrerList{API: true, Descriptors: []v1.Descriptor{{Digest: hash("x")}}},
+			manifests: map[digest.Digest]string{digest.FromString("x"): tc.manifest}}
+		if _, err := listed(context.Background(), src, subject, 0); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -64,6 +64,7 @@ type options struct {
 	retry     RetryPolicy
 	maxWait   time.Duration
 	stall     time.Duration
+	minRate   int64
 }
 
 // Option configures a Client.
@@ -105,6 +106,14 @@ func WithMaxWait(d time.Duration) Option { return func(o *options) { o.maxWait =
 // guard off.
 func WithStallTimeout(d time.Duration) Option { return func(o *options) { o.stall = d } }
 
+// WithMinThroughput sets the least a body must move while it moves, in
+// bytes per second averaged over each stall timeout, before the request
+// is abandoned with a *SlowError; the default is DefaultMinThroughput
+// (1 KiB/s). 0 or less turns the rule off.
+func WithMinThroughput(bytesPerSecond int64) Option {
+	return func(o *options) { o.minRate = max(bytesPerSecond, 0) }
+}
+
 // WithUserAgent sets the User-Agent prefix; the default is "imagesync".
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
 
@@ -117,7 +126,8 @@ func WithBaseTransport(t http.RoundTripper) Option { return func(o *options) { o
 
 // New returns a Client for the registries of cfg.
 func New(cfg *config.Config, opts ...Option) *Client {
-	o := options{keychain: DefaultKeychain(), jobs: 16, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv()}
+	o := options{keychain: DefaultKeychain(), jobs: 16, transfers: 8, userAgent: "imagesync", stall: stallTimeoutFromEnv(),
+		minRate: DefaultMinThroughput}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -227,14 +237,15 @@ func (c *Client) host(ep Endpoint) (*host, error) {
 	}
 	h.warm = warm
 	h.latency = &latency{onChange: c.sizeToLink(ep, h, warm)}
-	// From the top: the ping answered from memory, debug logs of every
-	// request, the User-Agent, the one retry layer, and under it, per try,
-	// the round-trip probe and the stall guard.
-	tr = &latencyProbe{next: &stallGuard{next: tr, idle: c.opts.stall}, l: h.latency}
+	// From the top: the rule on where credentials go, the ping answered
+	// from memory, debug logs of every request, the User-Agent, the one
+	// retry layer, and under it, per try, the round-trip probe and the
+	// stall guard (with the minimum throughput).
+	tr = &latencyProbe{next: &stallGuard{next: tr, idle: c.opts.stall, minRate: c.opts.minRate}, l: h.latency}
 	logged := &requestLog{next: transport.NewUserAgent(NewRetryTransport(tr, retry), c.opts.userAgent), logger: c.logger}
 	pc := newPingCache(logged)
 	pc.plainToo, pc.warm = ep.Repo.Scheme() == "http", warm
-	h.base, h.pings = pc, pc
+	h.base, h.pings = newCredentialGuard(pc, ep.Repo.Scheme(), ep.Repo.RegistryStr()), pc
 	c.hosts[key] = h
 	return h, nil
 }
@@ -289,6 +300,11 @@ func (c *Client) transport(ep Endpoint) (http.RoundTripper, *connWarmer, error) 
 	// have in flight, so that none is closed only to be dialled (a round
 	// trip, two with TLS) again a moment later.
 	tr.MaxIdleConnsPerHost = (c.opts.jobs + c.opts.transfers) * farFactor
+	// And no more than twice that are open at once, whatever fans out
+	// above (the children of a large index and their blobs, each a
+	// request or two before a transfer slot bounds it): a request beyond
+	// waits for a connection rather than exhaust the process's files.
+	tr.MaxConnsPerHost = 2 * tr.MaxIdleConnsPerHost
 	// A registry that accepts a request and never answers must not hang a
 	// run: the retry layer above treats the timeout as a transient fault.
 	// (The stall guard above covers bodies too; this is the same bound

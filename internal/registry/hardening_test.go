@@ -269,7 +269,7 @@ func TestVerifyingReaderHoldsBackLastByte(t *testing.T) {
 		if one {
 			r = iotest.OneByteReader(r)
 		}
-		return &verifyingReader{rc: io.NopCloser(r), verifier: d.Verifier(), d: d, src: "test"}
+		return &verifyingReader{rc: io.NopCloser(r), digester: d.Algorithm().Digester(), d: d, src: "test"}
 	}
 	for _, one := range []bool{false, true} {
 		if err := iotest.TestReader(newReader(content, one), content); err != nil {

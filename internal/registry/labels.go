@@ -42,14 +42,14 @@ func (r *Repo) labels(ctx context.Context, d digest.Digest) (map[string]string, 
 			return nil, err
 		}
 		if !tree.IsIndex() {
-			cfg, err := r.readConfig(ctx, digest.Digest(tree.Blobs[0].Digest.String()))
+			cfg, err := r.readConfig(ctx, tree.Blobs[0])
 			if err != nil {
 				return nil, err
 			}
 			return cfg.Config.Labels, nil
 		}
-		if depth >= maxIndexDepth {
-			return nil, fmt.Errorf("index %s is nested more than %d deep", d, maxIndexDepth)
+		if depth >= MaxIndexDepth {
+			return nil, fmt.Errorf("%s: index %s is nested more than %d deep: %w", r.ep.Repo, d, MaxIndexDepth, ErrLimit)
 		}
 		i := slices.IndexFunc(tree.Entries, func(c v1.Descriptor) bool { return c.Platform == nil || c.Platform.OS != "unknown" })
 		if i < 0 {

@@ -93,8 +93,11 @@ func (c *Client) CheckPush(ctx context.Context, ref imageref.Ref) error {
 		return err
 	}
 	// An upload session left open would expire on its own (the registry
-	// purges stale uploads), but a check should leave nothing behind.
-	if err := repo.CancelUpload(ctx, location); err != nil {
+	// purges stale uploads), but a check should leave nothing behind, even
+	// when the run is interrupted meanwhile.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := repo.CancelUpload(cctx, location); err != nil {
 		c.logger.Debug("cancel upload session", "repository", repo.ep.Repo.String(), "err", err)
 	}
 	return nil

@@ -39,39 +39,110 @@ func FallbackTag(subject digest.Digest) string {
 
 // Referrers lists the manifests attached to subject: through the OCI
 // referrers API (GET /v2/<name>/referrers/<digest>) where the registry has
-// it, else from the index tagged FallbackTag(subject), as clients write it
-// on registries without the API. No index means no referrers.
+// it, its pages followed through their Link headers (at most
+// MaxReferrersPages, each on the registry's host, none twice), else from
+// the index tagged FallbackTag(subject), as clients write it on registries
+// without the API. No index means no referrers. A listing that names the
+// subject itself is refused: nothing is its own referrer.
 func (r *Repo) Referrers(ctx context.Context, subject digest.Digest) (ReferrerList, error) {
-	resp, err := r.do(ctx, http.MethodGet, r.base+"/referrers/"+subject.String(), nil, http.Header{"Accept": {ociIndex}},
-		http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable, http.StatusMethodNotAllowed)
+	list, api, err := r.referrersAPI(ctx, subject)
 	if err != nil {
 		return ReferrerList{}, fmt.Errorf("list referrers of %s@%s: %w", r.ep.Repo, subject, err)
 	}
-	if resp.StatusCode == http.StatusOK && mediaType(resp.Header.Get("Content-Type")) == ociIndex {
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
-		if err != nil || len(data) > MaxManifestSize {
-			return ReferrerList{}, fmt.Errorf("list referrers of %s@%s: unreadable or larger than %d bytes: %v", r.ep.Repo, subject, MaxManifestSize, err)
+	if !api {
+		data, _, d, err := r.GetTagged(ctx, FallbackTag(subject))
+		switch {
+		case isNotFound(err):
+			return ReferrerList{}, nil
+		case err != nil:
+			return ReferrerList{}, fmt.Errorf("list referrers of %s@%s: %w", r.ep.Repo, subject, err)
 		}
 		descs, err := indexEntries(data)
 		if err != nil {
-			return ReferrerList{}, fmt.Errorf("list referrers of %s@%s: %w", r.ep.Repo, subject, err)
+			return ReferrerList{}, fmt.Errorf("referrers index %s:%s: %w", r.ep.Repo, FallbackTag(subject), err)
 		}
-		return ReferrerList{Descriptors: descs, API: true}, nil
+		list = ReferrerList{Descriptors: descs, Fallback: data, FallbackDigest: d}
 	}
-	resp.Body.Close()
-	data, _, d, err := r.GetTagged(ctx, FallbackTag(subject))
-	switch {
-	case isNotFound(err):
-		return ReferrerList{}, nil
-	case err != nil:
-		return ReferrerList{}, fmt.Errorf("list referrers of %s@%s: %w", r.ep.Repo, subject, err)
+	for _, desc := range list.Descriptors {
+		if desc.Digest.String() == subject.String() {
+			return ReferrerList{}, fmt.Errorf("referrers of %s@%s: the listing names the subject itself: %w", r.ep.Repo, subject, ErrLimit)
+		}
 	}
-	descs, err := indexEntries(data)
+	return list, nil
+}
+
+// referrersAPI reads the referrers API's listing of subject, every page;
+// api is false when the registry has no referrers API.
+func (r *Repo) referrersAPI(ctx context.Context, subject digest.Digest) (list ReferrerList, api bool, err error) {
+	next := r.base + "/referrers/" + subject.String()
+	seen := map[string]bool{}
+	for page := 0; next != ""; page++ {
+		if page == MaxReferrersPages {
+			return ReferrerList{}, true, fmt.Errorf("more than %d pages (Link headers): %w", MaxReferrersPages, ErrLimit)
+		}
+		if seen[next] {
+			return ReferrerList{}, true, fmt.Errorf("the Link headers loop back to %s: %w", redactURL(next), ErrLimit)
+		}
+		seen[next] = true
+		resp, err := r.do(ctx, http.MethodGet, next, nil, http.Header{"Accept": {ociIndex}},
+			http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable, http.StatusMethodNotAllowed)
+		if err != nil {
+			return ReferrerList{}, false, err
+		}
+		if resp.StatusCode != http.StatusOK || mediaType(resp.Header.Get("Content-Type")) != ociIndex {
+			resp.Body.Close()
+			if page > 0 {
+				return ReferrerList{}, true, fmt.Errorf("page %d answered %s", page+1, resp.Status)
+			}
+			return ReferrerList{}, false, nil
+		}
+		descs, err := readListing(resp)
+		if err != nil {
+			return ReferrerList{}, true, err
+		}
+		list.Descriptors = append(list.Descriptors, descs...)
+		if next, err = r.nextPage(resp); err != nil {
+			return ReferrerList{}, true, err
+		}
+	}
+	list.API = true
+	return list, true, nil
+}
+
+// readListing reads one page of a referrers listing, and closes it.
+func readListing(resp *http.Response) ([]v1.Descriptor, error) {
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
 	if err != nil {
-		return ReferrerList{}, fmt.Errorf("referrers index %s:%s: %w", r.ep.Repo, FallbackTag(subject), err)
+		return nil, err
 	}
-	return ReferrerList{Descriptors: descs, Fallback: data, FallbackDigest: d}, nil
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("a page larger than %d bytes: %w", MaxManifestSize, ErrLimit)
+	}
+	return indexEntries(data)
+}
+
+// nextPage is the URL of the page after resp's (its Link header's
+// rel="next", resolved against the request), "" for the last. A next page
+// on another host is refused: the listing is the registry's.
+func (r *Repo) nextPage(resp *http.Response) (string, error) {
+	for _, link := range resp.Header.Values("Link") {
+		for _, l := range strings.Split(link, ",") {
+			target, params, ok := strings.Cut(strings.TrimSpace(l), ";")
+			if !ok || !strings.Contains(strings.ReplaceAll(params, " ", ""), `rel="next"`) {
+				continue
+			}
+			u, err := resp.Request.URL.Parse(strings.Trim(strings.TrimSpace(target), "<>"))
+			if err != nil {
+				return "", fmt.Errorf("unreadable Link header: %w", err)
+			}
+			if u.Host != resp.Request.URL.Host || u.Scheme != resp.Request.URL.Scheme {
+				return "", fmt.Errorf("a Link header names another host, %s: %w", u.Host, ErrLimit)
+			}
+			return u.String(), nil
+		}
+	}
+	return "", nil
 }
 
 func indexEntries(data []byte) ([]v1.Descriptor, error) {
@@ -80,7 +151,7 @@ func indexEntries(data []byte) ([]v1.Descriptor, error) {
 		return nil, fmt.Errorf("parse index: %w", err)
 	}
 	if len(im.Manifests) > MaxIndexEntries {
-		return nil, fmt.Errorf("%d entries, more than the %d allowed", len(im.Manifests), MaxIndexEntries)
+		return nil, fmt.Errorf("%d entries, more than the %d allowed: %w", len(im.Manifests), MaxIndexEntries, ErrLimit)
 	}
 	return im.Manifests, nil
 }
@@ -98,7 +169,7 @@ func (r *Repo) GetTagged(ctx context.Context, tag string) ([]byte, string, diges
 		return nil, "", "", fmt.Errorf("get manifest %s:%s: %w", r.ep.Repo, tag, err)
 	}
 	if len(data) > MaxManifestSize {
-		return nil, "", "", fmt.Errorf("get manifest %s:%s: larger than the %d bytes allowed", r.ep.Repo, tag, MaxManifestSize)
+		return nil, "", "", fmt.Errorf("get manifest %s:%s: %w: larger than the %d bytes allowed", r.ep.Repo, tag, ErrLimit, MaxManifestSize)
 	}
 	d := digest.FromBytes(data)
 	if sent := resp.Header.Get("Docker-Content-Digest"); sent != "" && sent != d.String() {

@@ -2,7 +2,14 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -82,5 +89,81 @@ func TestFallbackTag(t *testing.T) {
 	d := digest.FromString("x")
 	if got := FallbackTag(d); got != "sha256-"+d.Encoded() {
 		t.Errorf("FallbackTag = %s", got)
+	}
+}
+
+// referrersPages serves the referrers API of subject in pages: page i
+// (from 0) lists entries[i] and links to link(i) ("" for none).
+func referrersPages(t *testing.T, subject digest.Digest, entries [][]v1.Descriptor, link func(i int, host string) string) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var srv *httptest.Server
+	srv, n := fakeRegistry(t, false, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v2/a/b/referrers/"+subject.String() {
+			http.Error(w, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`, http.StatusNotFound)
+			return
+		}
+		i, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		data, _ := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: entries[i%len(entries)]})
+		if l := link(i, hostOf(srv)); l != "" {
+			w.Header().Set("Link", l)
+		}
+		w.Header().Set("Content-Type", ociIndex)
+		_, _ = w.Write(data)
+	})
+	return srv, n
+}
+
+func referrerDesc(note string) v1.Descriptor {
+	h, _ := v1.NewHash(digest.FromString(note).String())
+	return v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: 10, Digest: h, ArtifactType: "application/vnd.example+" + note}
+}
+
+// TestReferrersPages: a listing's pages are followed through their Link
+// headers, so that what page 2 lists is found; a Link that loops, more
+// pages than MaxReferrersPages, a Link to another host, and a listing
+// that names the subject itself are errors naming the registry.
+func TestReferrersPages(t *testing.T) {
+	subject := digest.FromString("subject")
+	self, _ := v1.NewHash(subject.String())
+	nextPage := func(i int) string { return fmt.Sprintf(`</v2/a/b/referrers/%s?page=%d>; rel="next"`, subject, i) }
+	for _, tc := range []struct {
+		name    string
+		entries [][]v1.Descriptor
+		link    func(i int, host string) string
+		want    int    // descriptors found
+		wantErr string // or the error
+	}{
+		{name: "signature on page 2", entries: [][]v1.Descriptor{{referrerDesc("a")}, {referrerDesc("sig")}},
+			link: func(i int, _ string) string {
+				if i == 0 {
+					return nextPage(1)
+				}
+				return ""
+			}, want: 2},
+		{name: "a Link that loops", entries: [][]v1.Descriptor{{referrerDesc("a")}, {referrerDesc("b")}},
+			link: func(i int, _ string) string { return nextPage((i + 1) % 2) }, wantErr: "the Link headers loop back"},
+		{name: "no last page", entries: [][]v1.Descriptor{{referrerDesc("a")}},
+			link: func(i int, _ string) string { return nextPage(i + 1) }, wantErr: "more than 16 pages"},
+		{name: "a Link to another host", entries: [][]v1.Descriptor{{referrerDesc("a")}},
+			link: func(int, string) string { return `<http://elsewhere.example/v2/a/b/referrers/x>; rel="next"` }, wantErr: "names another host"},
+		{name: "the subject lists itself", entries: [][]v1.Descriptor{{referrerDesc("a"), {MediaType: types.OCIManifestSchema1, Size: 10, Digest: self}}},
+			link: func(int, string) string { return "" }, wantErr: "names the subject itself"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, n := referrersPages(t, subject, tc.entries, tc.link)
+			list, err := repoOn(t, testClient(t, "", ""), srv).Referrers(context.Background(), subject)
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), hostOf(srv)+"/a/b") {
+					t.Fatalf("err = %v, want %q naming the registry", err, tc.wantErr)
+				}
+				if n.Load() > MaxReferrersPages {
+					t.Errorf("%d requests", n.Load())
+				}
+				return
+			}
+			if err != nil || !list.API || len(list.Descriptors) != tc.want {
+				t.Fatalf("list %+v, err %v; want %d descriptors", list, err, tc.want)
+			}
+		})
 	}
 }

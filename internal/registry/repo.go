@@ -17,10 +17,6 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// MaxManifestSize bounds a manifest read into memory; registries refuse
-// larger ones too (distribution's limit is 4 MiB).
-const MaxManifestSize = 4 << 20
-
 // ManifestAccept lists the manifest media types imagesync reads, so that a
 // registry never converts a manifest to an older schema.
 var manifestAccept = strings.Join([]string{
@@ -191,14 +187,14 @@ func (r *Repo) GetManifest(ctx context.Context, d digest.Digest) ([]byte, string
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > MaxManifestSize {
-		return nil, "", fmt.Errorf("get manifest %s@%s: %d bytes, larger than the %d bytes allowed", r.ep.Repo, d, resp.ContentLength, MaxManifestSize)
+		return nil, "", fmt.Errorf("get manifest %s@%s: %w: %d bytes, larger than the %d bytes allowed", r.ep.Repo, d, ErrLimit, resp.ContentLength, MaxManifestSize)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("get manifest %s@%s: %w", r.ep.Repo, d, err)
 	}
 	if len(data) > MaxManifestSize {
-		return nil, "", fmt.Errorf("get manifest %s@%s: larger than the %d bytes allowed", r.ep.Repo, d, MaxManifestSize)
+		return nil, "", fmt.Errorf("get manifest %s@%s: %w: larger than the %d bytes allowed", r.ep.Repo, d, ErrLimit, MaxManifestSize)
 	}
 	if got := d.Algorithm().FromBytes(data); got != d {
 		return nil, "", fmt.Errorf("get manifest %s@%s: %s served content whose digest is %s", r.ep.Repo, d, r.ep, got)
@@ -246,81 +242,6 @@ func (r *Repo) HasBlob(ctx context.Context, d digest.Digest) (bool, error) {
 	resp.Body.Close()
 	return true, nil
 }
-
-// GetBlob opens blob d for streaming. The reader fails at its end when the
-// bytes do not hash to d (an error wrapping ErrDigestMismatch), so
-// corrupted content is never passed on whole. A download cut off in the
-// middle (a reset, a body that ends early, a stall) is resumed where it
-// stopped, with a Range request, as often as the retry policy tries a
-// request: the reader's consumer never sees the cut.
-func (r *Repo) GetBlob(ctx context.Context, d digest.Digest) (io.ReadCloser, int64, error) {
-	resp, err := r.do(ctx, http.MethodGet, r.base+"/blobs/"+d.String(), nil, nil, http.StatusOK)
-	if err != nil {
-		return nil, 0, fmt.Errorf("get blob %s@%s: %w", r.ep.Repo, d, err)
-	}
-	body := &resumingBody{ctx: ctx, r: r, d: d, rc: resp.Body, size: resp.ContentLength, left: r.host.resumes}
-	return &verifyingReader{rc: body, verifier: d.Verifier(), d: d, src: r.ep.String()}, resp.ContentLength, nil
-}
-
-// ErrDigestMismatch is wrapped by the error of a blob reader whose bytes
-// do not hash to the blob's digest.
-var ErrDigestMismatch = errors.New("content does not match its digest")
-
-// verifyingReader checks a blob's digest as it streams, and holds back the
-// blob's last byte until the digest is checked: a reader of corrupted
-// content fails before it has passed on the whole blob, so an upload fed
-// from it never completes (the target never receives, let alone stores,
-// a whole corrupted blob).
-type verifyingReader struct {
-	rc       io.ReadCloser
-	verifier digest.Verifier
-	d        digest.Digest
-	src      string
-	pending  []byte // read and hashed, not yet passed on; its last byte is held back until EOF
-	buf      []byte // backing store of pending
-	eof      bool   // rc ended and the digest matched
-	err      error  // rc failed, or the digest did not match
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		if k := len(v.pending); k > 1 || (v.eof && k > 0) {
-			if !v.eof {
-				k-- // the last byte waits for the digest check
-			}
-			n := copy(p, v.pending[:k])
-			v.pending = v.pending[n:]
-			return n, nil
-		}
-		switch {
-		case v.eof:
-			return 0, io.EOF
-		case v.err != nil:
-			return 0, v.err
-		}
-		if v.buf == nil {
-			v.buf = make([]byte, 0, 32<<10+1)
-		}
-		held := v.pending // 0 or 1 byte
-		v.pending = append(v.buf[:0], held...)
-		m, err := v.rc.Read(v.pending[len(held):cap(v.pending)])
-		v.verifier.Write(v.pending[len(held) : len(held)+m])
-		v.pending = v.pending[:len(held)+m]
-		switch {
-		case err == io.EOF && v.verifier.Verified():
-			v.eof = true
-		case err == io.EOF:
-			v.pending, v.err = nil, fmt.Errorf("blob %s from %s: %w", v.d, v.src, ErrDigestMismatch)
-		case err != nil:
-			v.pending, v.err = nil, err
-		}
-	}
-}
-
-func (v *verifyingReader) Close() error { return v.rc.Close() }
 
 // Mount asks the registry to mount blob d from another repository of the
 // same registry. It returns true when mounted; otherwise the registry has

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -127,7 +128,9 @@ func classify(err error) error {
 // Platforms lists the platforms of the manifest a Head names, fetched by
 // digest from the endpoint that resolved it: the platforms of an index's
 // children (leaving out attestation manifests, "unknown/unknown"), or a
-// single image's own platform from its config.
+// single image's own platform from its config. An index is read with its
+// nested indexes (WithIndexesOnly), so that a graph apply would refuse is
+// refused here.
 func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 	h, err := c.host(head.Endpoint)
 	if err != nil {
@@ -141,7 +144,7 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree, err := repo.ReadTree(ctx, head.Digest, WithChildFilter(func(v1.Descriptor) bool { return false }))
+	tree, err := repo.ReadTree(ctx, head.Digest, WithIndexesOnly())
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +152,7 @@ func (c *Client) Platforms(ctx context.Context, head Head) ([]string, error) {
 	if tree.IsIndex() {
 		platforms = IndexPlatforms(tree.Entries)
 	} else {
-		cfg, err := repo.readConfig(ctx, digest.Digest(tree.Blobs[0].Digest.String()))
+		cfg, err := repo.readConfig(ctx, tree.Blobs[0])
 		if err != nil {
 			return nil, err
 		}
@@ -175,13 +178,22 @@ func IndexPlatforms(entries []v1.Descriptor) []string {
 }
 
 // readConfig fetches and parses an image config blob.
-func (r *Repo) readConfig(ctx context.Context, d digest.Digest) (*v1.ConfigFile, error) {
-	rc, _, err := r.GetBlob(ctx, d)
+func (r *Repo) readConfig(ctx context.Context, desc v1.Descriptor) (*v1.ConfigFile, error) {
+	d := digest.Digest(desc.Digest.String())
+	if desc.Size > MaxManifestSize {
+		return nil, fmt.Errorf("config %s of %s: %d bytes, larger than the %d bytes allowed: %w", d, r.ep.Repo, desc.Size, MaxManifestSize, ErrLimit)
+	}
+	rc, err := r.GetBlob(ctx, d, desc.Size)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	cfg, err := v1.ParseConfigFile(io.LimitReader(rc, MaxManifestSize))
+	// Read whole, so that the digest is checked before it is parsed.
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", d, err)
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", d, err)
 	}

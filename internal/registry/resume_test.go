@@ -84,7 +84,7 @@ func TestBlobDownloadResumes(t *testing.T) {
 				_, _ = w.Write(body)
 			})
 			c := testClient(t, "", "")
-			rc, _, err := repoOn(t, c, srv).GetBlob(context.Background(), d)
+			rc, err := repoOn(t, c, srv).GetBlob(context.Background(), d, int64(len(blob)))
 			if err != nil {
 				t.Fatal(err)
 			}

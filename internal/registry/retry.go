@@ -241,7 +241,8 @@ func Transient(err error) bool {
 	var wait *WaitTooLongError
 	var status *StatusError
 	switch {
-	case err == nil, errors.As(err, &wait), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case err == nil, errors.As(err, &wait), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, ErrLimit), errors.Is(err, ErrDigestMismatch):
 		return false
 	case errors.As(err, &status):
 		return true

@@ -42,9 +42,36 @@ func stallTimeoutFromEnv() time.Duration {
 // Timeout() true, which the retry layer retries; a stall in a response
 // body makes its Read fail with that error (the copy engine then starts
 // the blob transfer again).
+//
+// Besides, while a body moves, it must move at least minRate bytes a
+// second, averaged over each period of idle: a registry that sends a byte
+// every few seconds (never idle for long, never done) fails with a
+// *SlowError. That is not a transient fault: nothing retries or resumes
+// it, the source is left for the next (or the target's upload started
+// again, within the copy engine's restarts).
 type stallGuard struct {
-	next http.RoundTripper
-	idle time.Duration
+	next    http.RoundTripper
+	idle    time.Duration
+	minRate int64 // bytes per second; 0: no minimum
+}
+
+// DefaultMinThroughput is the least a body must move while it moves, in
+// bytes per second averaged over each stall timeout (60 KiB a minute by
+// default). A link slower than that is not one a run can finish on.
+const DefaultMinThroughput = 1024
+
+// SlowError is a request abandoned because its body moved, but more
+// slowly than the minimum throughput.
+type SlowError struct {
+	What   string        // "GET host/path"
+	Moved  int64         // bytes moved in the last period
+	Period time.Duration // the period measured
+	Min    int64         // bytes per second required
+}
+
+// Error implements error.
+func (e *SlowError) Error() string {
+	return fmt.Sprintf("%s too slow: %d bytes in %v, less than the %d bytes a second required", e.What, e.Moved, e.Period, e.Min)
 }
 
 // StallError is a request abandoned because nothing moved for a while.
@@ -70,10 +97,13 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return g.next.RoundTrip(req)
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
+	what := req.Method + " " + req.URL.Host + req.URL.EscapedPath()
 	w := &watchdog{
-		err:    &StallError{What: req.Method + " " + req.URL.Host + req.URL.EscapedPath(), Idle: g.idle},
-		idle:   g.idle,
-		cancel: cancel,
+		err:     &StallError{What: what, Idle: g.idle},
+		what:    what,
+		idle:    g.idle,
+		minRate: g.minRate,
+		cancel:  cancel,
 	}
 	w.timer = time.AfterFunc(g.idle, w.fire)
 	out := req.WithContext(ctx)
@@ -84,51 +114,109 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		w.done()
 		defer cancel(context.Canceled)
-		if w.fired() {
-			return nil, w.err
+		if cause := w.fired(); cause != nil {
+			return nil, cause
 		}
 		return nil, err
 	}
-	w.kick()
+	w.kick(0)
 	resp.Body = &guardedBody{rc: resp.Body, w: w, response: true}
 	return resp, nil
 }
 
-// watchdog cancels a request when it is not kicked for idle.
+// watchdog cancels a request when it is not kicked for idle, or, once a
+// body moves, when fewer than minRate bytes a second move in a period of
+// idle.
 type watchdog struct {
-	err    *StallError
-	idle   time.Duration
-	cancel context.CancelCauseFunc
-	timer  *time.Timer
+	err     *StallError
+	what    string
+	idle    time.Duration
+	minRate int64
+	cancel  context.CancelCauseFunc
+	timer   *time.Timer
 
-	mu       sync.Mutex
-	hasFired bool
-	stopped  bool
+	mu        sync.Mutex
+	cause     error // why it fired, nil until then
+	stopped   bool
+	rateTimer *time.Timer // armed by the first byte moved
+	rateGen   int         // which arming of rateTimer is current
+	moved     int64       // bytes moved in the current period
+	lastKick  time.Time
 }
 
-func (w *watchdog) fire() {
+func (w *watchdog) fire() { w.fireWith(w.err) }
+
+func (w *watchdog) fireWith(cause error) {
 	w.mu.Lock()
-	if w.stopped {
+	if w.stopped || w.cause != nil {
 		w.mu.Unlock()
 		return
 	}
-	w.hasFired = true
+	w.cause = cause
 	w.mu.Unlock()
-	w.cancel(w.err)
+	w.cancel(cause)
 }
 
-func (w *watchdog) fired() bool {
+// fired is why the watchdog fired, nil if it did not.
+func (w *watchdog) fired() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.hasFired
+	return w.cause
 }
 
-// kick records progress.
-func (w *watchdog) kick() {
+// kick records progress: n body bytes moved (0 for the headers).
+func (w *watchdog) kick(n int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.stopped && !w.hasFired {
-		w.timer.Reset(w.idle)
+	if w.stopped || w.cause != nil {
+		return
+	}
+	w.timer.Reset(w.idle)
+	w.lastKick = time.Now()
+	w.moved += int64(n)
+	if n > 0 && w.minRate > 0 && w.rateTimer == nil {
+		w.moved = int64(n)
+		w.rateGen++
+		gen := w.rateGen
+		w.rateTimer = time.AfterFunc(w.idle, func() { w.checkRate(gen) })
+	}
+}
+
+// checkRate ends a period: fewer bytes than the minimum, but some, fail
+// the request.
+func (w *watchdog) checkRate(gen int) {
+	w.mu.Lock()
+	if w.stopped || w.cause != nil || gen != w.rateGen || w.rateTimer == nil {
+		w.mu.Unlock()
+		return
+	}
+	moved := w.moved
+	w.moved = 0
+	// Nothing moved for a whole period: a stall, the stall timer's (a
+	// timeout, which a download resumes after).
+	if time.Since(w.lastKick) >= w.idle {
+		w.mu.Unlock()
+		return
+	}
+	if need := int64(float64(w.minRate) * w.idle.Seconds()); moved >= need {
+		w.rateTimer.Reset(w.idle)
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	w.fireWith(&SlowError{What: w.what, Moved: moved, Period: w.idle, Min: w.minRate})
+}
+
+// sent ends the measure of throughput when the request's body is all
+// sent: the registry may take a while to answer (to check an upload's
+// digest), which the stall timer bounds; the response's body, when it
+// moves, is measured from its first byte.
+func (w *watchdog) sent() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.rateTimer != nil {
+		w.rateTimer.Stop()
+		w.rateTimer = nil
 	}
 }
 
@@ -136,8 +224,12 @@ func (w *watchdog) kick() {
 func (w *watchdog) done() {
 	w.mu.Lock()
 	w.stopped = true
+	rate := w.rateTimer
 	w.mu.Unlock()
 	w.timer.Stop()
+	if rate != nil {
+		rate.Stop()
+	}
 }
 
 // guardedBody kicks the watchdog on every byte that moves. As a response
@@ -152,14 +244,17 @@ type guardedBody struct {
 func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
-		b.w.kick()
+		b.w.kick(n)
+	}
+	if errors.Is(err, io.EOF) && !b.response {
+		b.w.sent()
 	}
 	if err != nil && b.response {
 		if errors.Is(err, io.EOF) {
 			b.w.done()
-		} else if b.w.fired() {
+		} else if cause := b.w.fired(); cause != nil {
 			b.w.done()
-			return n, b.w.err
+			return n, cause
 		}
 	}
 	return n, err

@@ -134,6 +134,8 @@ func TestTransient(t *testing.T) {
 		{"canceled", fmt.Errorf("x: %w", context.Canceled), false},
 		{"not found", ErrNotFound, false},
 		{"wrong bytes", ErrDigestMismatch, false},
+		{"too slow", &SlowError{What: "GET x", Moved: 30, Period: time.Minute, Min: 1024}, false},
+		{"wrong size", &BlobSizeError{Want: 1, Got: 2}, false},
 	} {
 		if got := Transient(tc.err); got != tc.want {
 			t.Errorf("%s: Transient = %v", tc.name, got)

@@ -5,6 +5,7 @@ target {
 }
 referrers {
   artifact_types = ["application/vnd.dev.sigstore.bundle.v0.3+json"]
+  max_per_image  = 100
 }
 image "nginx:1.27" {
   platform_mode = "filter"
@@ -18,6 +19,7 @@ image "redis:7" {
 image "postgres:16" {
   platforms = ["linux/amd64"]
   referrers {
-    artifact_types = []
+    artifact_types  = []
+    max_per_subject = 8
   }
 }
