@@ -151,11 +151,27 @@ func EncodePlan(w io.Writer, p *Plan) error {
 }
 
 // DecodePlan reads a plan's JSON form, refusing other format versions and
-// anything that cannot be what plan wrote.
+// anything that cannot be what plan wrote. A plan file is untrusted input
+// (a CI artifact passed from the plan job to the apply job): its size is
+// bounded, the decoding strict (no unknown field, nothing after the
+// document), every reference, digest and tag checked. What it may ask of
+// apply is checked against images.lock apart, by CheckAgainstLock.
 func DecodePlan(r io.Reader) (*Plan, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxPlanFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the plan: %w", err)
+	}
+	if len(data) > maxPlanFile {
+		return nil, fmt.Errorf("not a saved plan: larger than %d MiB", maxPlanFile>>20)
+	}
 	var doc planJSON
-	if err := json.NewDecoder(io.LimitReader(r, maxPlanFile)).Decode(&doc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("not a saved plan: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("not a saved plan: more data after the plan's document")
 	}
 	if doc.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("format_version %q, this imagesync reads %q: run \"imagesync plan --out\" again", doc.FormatVersion, FormatVersion)
@@ -242,13 +258,20 @@ func SavePlan(filename string, p *Plan) error {
 	return atomicfile.Write(filename, b.Bytes())
 }
 
-// LoadPlan reads a plan saved by `imagesync plan --out`.
+// LoadPlan reads a plan saved by `imagesync plan --out`: a regular file,
+// never a device or a pipe, read within DecodePlan's bound.
 func LoadPlan(filename string) (*Plan, error) {
 	f, err := os.Open(filename)
 	if err != nil {
 		return nil, fmt.Errorf("read saved plan: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		if err == nil {
+			err = fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+		}
+		return nil, fmt.Errorf("read saved plan %s: %w", filename, err)
+	}
 	p, err := DecodePlan(f)
 	if err != nil {
 		return nil, fmt.Errorf("read saved plan %s: %w", filename, err)

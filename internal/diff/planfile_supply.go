@@ -51,8 +51,8 @@ func (cj changeJSON) decodeSupply(c *Change) error {
 		if a.Subject, err = digest.Parse(r.Subject); err != nil {
 			return fmt.Errorf("referrer %s subject: %w", a.Digest, err)
 		}
-		if (a.Via == referrers.ViaTag) == (a.Tag == "") || (a.Via != referrers.ViaTag && a.Via != referrers.ViaReferrers) {
-			return fmt.Errorf("referrer %s: via %q with tag %q", a.Digest, a.Via, a.Tag)
+		if err := referrers.CheckTag(a); err != nil {
+			return fmt.Errorf("referrer %s: %w", a.Digest, err)
 		}
 		c.Referrers = append(c.Referrers, a)
 	}

@@ -83,7 +83,9 @@ func finishPlan(p *diff.Plan, opts PlanOptions) (*diff.Plan, error) {
 }
 
 // LoadPlan reads a plan saved with Plan's Out and refuses it when
-// images.lock changed since, or a target moved since the plan was made.
+// images.lock changed since, when a change is not what images.lock says
+// (diff.CheckSaved: the file may have been edited), or when a target
+// moved since the plan was made.
 // With a shard it returns that part of the plan (split as the plan was,
 // or by diff.ShardOf when the plan was saved whole) and checks only the
 // part's own targets: the other parts' runners are pushing theirs.
@@ -99,6 +101,11 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string, shard diff.Shard)
 	if nc := p.NotCompared; nc != nil {
 		return nil, fmt.Errorf("the saved plan %s compared %s with %s, not with the target registry: make the plan with credentials for the target to apply it",
 			file, w.LockName(), nc.BaseLock)
+	}
+	// The plan file is untrusted (an artifact passed between jobs): every
+	// change must be what images.lock says before any request is sent.
+	if err := diff.CheckSaved(p, cur.file); err != nil {
+		return nil, err
 	}
 	if !shard.IsZero() {
 		if p, err = p.Part(shard); err != nil {
