@@ -58,7 +58,7 @@ func WriteLockCheckJSON(w io.Writer, c LockCheck) error {
 			doc.Differences = append(doc.Differences, differenceJSON{Change: changeNames[ch.Kind], Kind: kind, Reference: ch.Ref.String(), Detail: ch.Detail})
 		}
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safeJSON(w))
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
@@ -84,8 +84,7 @@ func WriteLockCheckMarkdown(w io.Writer, c LockCheck, opts MarkdownOptions) erro
 	if c.Stale != nil {
 		fmt.Fprintf(&b, "\nRun %s and commit %s.\n", mdCode(c.Fix), mdCode(c.LockName))
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // WriteVerifyMarkdown renders what verify found for a pull request or a
@@ -104,8 +103,7 @@ func WriteVerifyMarkdown(w io.Writer, rep *diff.Report, opts MarkdownOptions) er
 		}
 		t.write(&b, opts.MaxRows, "problems")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // WriteImagesMarkdown renders an image list as markdown tables: the
@@ -132,8 +130,7 @@ func WriteImagesMarkdown(w io.Writer, list ImageList, opts MarkdownOptions) erro
 		b.WriteString("\n")
 		builds.write(&b, opts.MaxRows, "builds")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // codeList is a list of code spans, comma-separated.

@@ -66,8 +66,7 @@ func WritePlanMarkdown(w io.Writer, p *diff.Plan, opts MarkdownOptions) error {
 		b.WriteString("\n</details>\n")
 	}
 	writePreflightMarkdown(&b, p.Preflight)
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // changeRow is the table row of a pending change.
