@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 
@@ -38,6 +39,11 @@ type planJSON struct {
 	// the base branch's lock, not the target; apply refuses such a plan.
 	TargetNotCompared *notComparedJSON `json:"target_not_compared,omitempty"`
 	Preflight         *preflightJSON   `json:"preflight,omitempty"`
+	// TargetRegistry is images.hcl's target.registry; OtherHosts the
+	// targets of pending changes on another host, for reviewers (derived
+	// from the changes, checked when read back).
+	TargetRegistry string   `json:"target_registry,omitempty"`
+	OtherHosts     []string `json:"targets_outside_target_registry,omitempty"`
 }
 
 type notComparedJSON struct {
@@ -116,6 +122,18 @@ type changeJSON struct {
 	TargetDigest      string         `json:"target_digest,omitempty"`
 	Referrers         []referrerJSON `json:"referrers,omitempty"`
 	Shard             int            `json:"shard,omitempty"`
+	// Upstream is what the source's tag pointed at when the plan was
+	// made; Tags and FallbackTags every tag apply writes for the change
+	// (derived, checked when read back).
+	Upstream     *upstreamJSON `json:"upstream,omitempty"`
+	Tags         []string      `json:"tags,omitempty"`
+	FallbackTags []string      `json:"fallback_tags,omitempty"`
+}
+
+type upstreamJSON struct {
+	Digest  string `json:"digest,omitempty"`
+	Unusual bool   `json:"unusual"`
+	Error   string `json:"error,omitempty"`
 }
 
 type summaryJSON struct {
@@ -130,7 +148,8 @@ type summaryJSON struct {
 // EncodePlan writes a plan's JSON form, indented, with a trailing newline.
 func EncodePlan(w io.Writer, p *Plan) error {
 	doc := planJSON{FormatVersion: FormatVersion, LockSHA256: p.LockSHA256.String(), Changes: []changeJSON{},
-		Summary: summaryJSON(p.Summary), Preflight: preflightDoc(p.Preflight), Shards: p.Shards}
+		Summary: summaryJSON(p.Summary), Preflight: preflightDoc(p.Preflight), Shards: p.Shards,
+		TargetRegistry: p.TargetRegistry, OtherHosts: otherHostTargets(p)}
 	if nc := p.NotCompared; nc != nil {
 		doc.TargetNotCompared = &notComparedJSON{Reason: nc.Reason, BaseLock: nc.BaseLock}
 	}
@@ -143,6 +162,7 @@ func EncodePlan(w io.Writer, p *Plan) error {
 			cj.Service = c.Services[0]
 		}
 		encodeSupply(&cj, c)
+		encodeReview(&cj, c)
 		doc.Changes = append(doc.Changes, cj)
 	}
 	enc := json.NewEncoder(w)
@@ -183,7 +203,7 @@ func DecodePlan(r io.Reader) (*Plan, error) {
 	if doc.Shards < 0 || doc.Shards > maxShards {
 		return nil, fmt.Errorf("shards: %d parts", doc.Shards)
 	}
-	p := &Plan{LockSHA256: sum, Summary: Summary(doc.Summary), Shards: doc.Shards}
+	p := &Plan{LockSHA256: sum, Summary: Summary(doc.Summary), Shards: doc.Shards, TargetRegistry: doc.TargetRegistry}
 	if nc := doc.TargetNotCompared; nc != nil {
 		p.NotCompared = &NotCompared{Reason: nc.Reason, BaseLock: nc.BaseLock}
 	}
@@ -199,6 +219,9 @@ func DecodePlan(r io.Reader) (*Plan, error) {
 	}
 	if p.Summary != summarize(p.Changes) {
 		return nil, fmt.Errorf("its summary does not match its changes")
+	}
+	if !slices.Equal(doc.OtherHosts, otherHostTargets(p)) {
+		return nil, fmt.Errorf("targets_outside_target_registry does not match its changes")
 	}
 	return p, nil
 }
@@ -245,6 +268,9 @@ func (cj changeJSON) change() (Change, error) {
 		if *d.into, err = digest.Parse(d.value); err != nil {
 			return Change{}, fmt.Errorf("%s: %w", c.Source, err)
 		}
+	}
+	if err := cj.decodeReview(&c); err != nil {
+		return Change{}, fmt.Errorf("%s: %w", c.Source, err)
 	}
 	return c, nil
 }

@@ -57,7 +57,11 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	b.WriteString("\nimagesync will perform the following actions:\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, c := range shown {
-		fmt.Fprintf(tw, "  %s %s\t-> %s\t%s\n", symbols[c.Action], c.Source, c.Target, changeDetail(c))
+		mark := ""
+		if c.Unusual() {
+			mark = "  ! unusual digest, see below"
+		}
+		fmt.Fprintf(tw, "  %s %s\t-> %s\t%s%s\n", symbols[c.Action], c.Source, c.Target, changeDetail(c), mark)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -68,6 +72,7 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	} else {
 		fmt.Fprintf(&b, "No changes. %s\n", noChangesDetail(p, "images.lock"))
 	}
+	writeReview(&b, p)
 	if err := writePreflight(&b, p.Preflight); err != nil {
 		return err
 	}

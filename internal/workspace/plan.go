@@ -25,6 +25,10 @@ type PlanOptions struct {
 	// asked (registry.Client.Preconnect): the plan is to be carried out
 	// at once. No request goes to a source.
 	ForApply bool
+	// Upstream asks the source registry, with one HEAD, what the tag of
+	// each image to create or update points at now, to mark a locked
+	// digest it does not (diff.Change.Unusual). Review sets it.
+	Upstream bool
 }
 
 // Plan compares images.lock, which must be current, with the target
@@ -53,7 +57,14 @@ func (w *Workspace) makePlan(ctx context.Context, opts PlanOptions) (*current, *
 		}
 		w.registry().Preconnect(sources)
 	}
-	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(), opts.diffOptions())
+	do := opts.diffOptions()
+	if opts.Upstream {
+		do.Upstream = w.registry()
+	}
+	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(), do)
+	if p != nil {
+		p.TargetRegistry = w.cfg.Target.Registry
+	}
 	return cur, p, err
 }
 
@@ -107,6 +118,7 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string, shard diff.Shard)
 	if err := diff.CheckSaved(p, cur.file); err != nil {
 		return nil, err
 	}
+	p.TargetRegistry = w.cfg.Target.Registry
 	if !shard.IsZero() {
 		if p, err = p.Part(shard); err != nil {
 			return nil, fmt.Errorf("read saved plan %s: %w", file, err)
