@@ -94,7 +94,9 @@ type LockedUpstream struct {
 
 // Unusual reports whether the locked digest is not what the tag points
 // at upstream now.
-func (u LockedUpstream) Unusual() bool { return u.Upstream.Digest != "" && u.Upstream.Digest != u.Locked }
+func (u LockedUpstream) Unusual() bool {
+	return u.Upstream.Digest != "" && u.Upstream.Digest != u.Locked
+}
 
 // CheckLockUpstream asks upstream about every image of l whose reference
 // is a tag (one HEAD each, at most upstreamJobs at once) and returns
