@@ -3,7 +3,6 @@ package diff
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -127,13 +126,6 @@ func CheckLockUpstream(ctx context.Context, l *lock.Lock, r Resolver) ([]LockedU
 		}
 	}
 	return out, nil
-}
-
-// UnusualText says, for people, what an unusual digest is: both digests
-// and the two ways it comes about.
-func UnusualText(src imageref.Ref, locked, upstream digest.Digest) string {
-	return fmt.Sprintf("%s is locked at %s, but the tag points at %s upstream now: images.lock was edited by hand, or the tag moved since it was locked (which of the two cannot be told)",
-		src, locked, upstream)
 }
 
 // TargetHost is the registry host of target.registry
