@@ -19,7 +19,11 @@ type MismatchError struct{ Problems []string }
 
 func (e *MismatchError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "the saved plan does not match images.lock (%d problems); nothing was pushed", len(e.Problems))
+	problems := "1 problem"
+	if len(e.Problems) != 1 {
+		problems = fmt.Sprintf("%d problems", len(e.Problems))
+	}
+	fmt.Fprintf(&b, "the saved plan does not match images.lock (%s); nothing was pushed", problems)
 	for _, p := range e.Problems {
 		b.WriteString("\n  " + p)
 	}
