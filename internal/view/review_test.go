@@ -39,7 +39,7 @@ func (u fixtureUpstream) Resolve(_ context.Context, ref imageref.Ref) (registry.
 
 // reviewPlan is diff.Make's plan of testdata/fixture-supply.lock, with an
 // image an image block sends to another registry host, asked upstream.
-func reviewPlan(t *testing.T) *diff.Plan {
+func reviewPlan(t testing.TB) *diff.Plan {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join("testdata", "fixture-supply.lock"))
 	if err != nil {
