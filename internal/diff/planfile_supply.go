@@ -69,9 +69,9 @@ func encodeReview(cj *changeJSON, c Change) {
 	cj.Tags, cj.FallbackTags = c.WrittenTags()
 }
 
-// decodeReview reads them back; the tags and the unusual mark must be
-// what the change implies, so that a plan file shows nothing apply does
-// not do.
+// decodeReview reads them back; the tags (when listed: a plan of an
+// earlier imagesync has none) and the unusual mark must be what the
+// change implies, so that a plan file shows nothing apply does not do.
 func (cj changeJSON) decodeReview(c *Change) error {
 	if u := cj.Upstream; u != nil {
 		c.Upstream = &Upstream{Err: u.Error}
@@ -85,6 +85,9 @@ func (cj changeJSON) decodeReview(c *Change) error {
 		if u.Unusual != c.Unusual() {
 			return fmt.Errorf("upstream: unusual is %v, its digests say %v", u.Unusual, c.Unusual())
 		}
+	}
+	if cj.Tags == nil && cj.FallbackTags == nil {
+		return nil // a plan written before the tags were listed
 	}
 	tags, fallback := c.WrittenTags()
 	if !slices.Equal(cj.Tags, tags) || !slices.Equal(cj.FallbackTags, fallback) {

@@ -3,6 +3,7 @@ package diff
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -252,4 +253,25 @@ func FuzzDecodePlan(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodePlanWithoutTags: a plan written before the tags were listed
+// still reads (apply does not read them); one that lists them must list
+// those apply writes (TestDecodePlanStrict).
+func TestDecodePlanWithoutTags(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(savedPlan(t, 0)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range doc["changes"].([]any) {
+		delete(c.(map[string]any), "tags")
+		delete(c.(map[string]any), "fallback_tags")
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodePlan(bytes.NewReader(data)); err != nil {
+		t.Errorf("a plan without tags: %v", err)
+	}
 }
