@@ -13,12 +13,14 @@ import (
 // a diagnostic's source line) is escaped before it reaches a terminal or a
 // CI job's log, with one function per sink:
 //
-//   - TerminalText: everything the text views write (plans, summaries,
-//     progress, errors, diagnostics), for terminals and job logs;
+//   - TerminalText: everything the text and markdown views write (plans,
+//     summaries, progress, errors, diagnostics, documents for pull
+//     requests, which go to the job log when printed), through writeText;
+//     mdCell, mdText and mdCode only keep a value inside its markdown
+//     cell or line;
 //   - escapeData and escapeProperty: the data and the properties of a
 //     GitHub Actions workflow command (annotations);
-//   - mdSafe (under mdCell, mdText, mdCode): markdown, which also goes to
-//     the job log when printed.
+//   - safeJSON: JSON documents.
 //
 // In a job log, GitHub's runner takes a line that starts with "::" (after
 // leading white space) for a workflow command, and "##[" anywhere in a
