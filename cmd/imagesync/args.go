@@ -134,6 +134,7 @@ type lockArgs struct {
 	globals
 	output
 	Check   bool
+	Online  bool
 	Upgrade bool
 	MaxWait time.Duration
 	Refs    []string       // with Upgrade: only these references
@@ -142,6 +143,7 @@ type lockArgs struct {
 
 func (a *lockArgs) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.Check, "check", false, "exit 1 if images.lock is not up to date; writes nothing, no network")
+	fs.BoolVar(&a.Online, "online", false, "with --check: also exit 1 if a locked digest is not what its tag points at upstream now (one HEAD per image)")
 	fs.BoolVar(&a.Upgrade, "upgrade", false, "re-resolve every tag (or only the REFs given)")
 	a.output.define(fs)
 	defineMaxWait(fs, &a.MaxWait)
@@ -156,6 +158,9 @@ func (a *lockArgs) operands(args []string) error {
 	}
 	if a.Check && a.Upgrade {
 		return fmt.Errorf("--check and --upgrade cannot be combined")
+	}
+	if a.Online && !a.Check {
+		return fmt.Errorf("--online is for lock --check")
 	}
 	if err := a.output.resolve(); err != nil {
 		return err

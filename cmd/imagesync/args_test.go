@@ -64,6 +64,8 @@ func TestParseCommandLine(t *testing.T) {
 			&lockArgs{globals: globals{Dir: "repo", Config: "ci.hcl", Lockfile: "ci.lock", Debug: true}, output: text, MaxWait: wait5m}, ""},
 		{"--config a.hcl lock --config b.hcl", &lockArgs{globals: globals{Config: "b.hcl", Lockfile: "images.lock"}, output: text, MaxWait: wait5m}, ""},
 		{"lock --check --upgrade", nil, "lock: --check and --upgrade cannot be combined"},
+		{"lock --check --online", &lockArgs{globals: defaults, output: text, MaxWait: wait5m, Check: true, Online: true}, ""},
+		{"lock --online", nil, "lock: --online is for lock --check"},
 		{"lock redis", nil, "lock: references given without --upgrade: redis"},
 		{"lock --upgrade Redis", nil, `lock: --upgrade: invalid image reference "Redis"`},
 		{"lock --nope", nil, "lock: unknown flag: --nope"},

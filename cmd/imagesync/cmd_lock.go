@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/imagesync/imagesync/internal/view"
 	"github.com/imagesync/imagesync/internal/workspace"
@@ -33,7 +34,12 @@ func (a *lockArgs) check(ctx context.Context, e *env, w *workspace.Workspace) (i
 	if err != nil && !errors.As(err, &stale) {
 		return exitError, err
 	}
-	c := view.LockCheck{LockName: w.LockName(), Lock: l, Stale: stale, Fix: e.fixLock}
+	c := view.LockCheck{LockName: w.LockName(), Lock: l, Stale: stale, Fix: e.fixLock, Online: a.Online && stale == nil}
+	if c.Online {
+		if c.Upstream, err = w.CheckLockUpstream(ctx); err != nil {
+			return exitError, err
+		}
+	}
 	var werr error
 	switch a.format {
 	case view.JSON:
@@ -41,13 +47,21 @@ func (a *lockArgs) check(ctx context.Context, e *env, w *workspace.Workspace) (i
 	case view.Markdown:
 		c.LockName = e.markdownOptions(w).LockName
 		werr = view.WriteLockCheckMarkdown(e.stdout, c, e.markdownOptions(w))
-	default:
+	case view.Text:
 		if stale == nil {
 			werr = view.WriteLockUpToDate(e.stdout, w.LockName(), l)
 		}
+		if c.Online && werr == nil {
+			werr = view.WriteLockUpstream(e.stdout, l, c.Upstream)
+		}
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return exitError, err
+	case werr != nil:
+		return exitError, werr
+	case len(c.Upstream) > 0:
+		return exitError, fmt.Errorf("lock --check --online: %s; the list is above", view.UpstreamProblems(c.Upstream))
 	}
-	return exitOK, werr
+	return exitOK, nil
 }

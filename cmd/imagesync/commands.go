@@ -46,13 +46,16 @@ file. Without --target it asks for the registry on a terminal.`,
 			args: func() arguments { return &initArgs{} },
 		},
 		{
-			name: "lock", synopsis: "[--check [--format text|json|markdown]] [--upgrade [REF...]]",
+			name: "lock", synopsis: "[--check [--online] [--format text|json|markdown]] [--upgrade [REF...]]",
 			summary: "discover images, resolve them to digests, write images.lock",
 			help: `Discovers the images of the repository, resolves new ones to digests and
 writes images.lock. Locked digests are kept unless --upgrade is given.
 --check writes nothing and needs no network: it exits 1 when images.lock
 does not match the config and files, naming the command that updates it
-(in a GitHub Actions job, also as annotations on images.lock).`,
+(in a GitHub Actions job, also as annotations on images.lock). --online also
+asks upstream, one HEAD per image, what each locked tag points at now, and
+exits 1 listing the locked digests it does not (a lock edited by hand, or a
+tag moved since) and the tags it could not check.`,
 			args: func() arguments { return &lockArgs{} },
 		},
 		{
@@ -93,10 +96,15 @@ what apply would create, update, build or rebuild.
 Preflight, changing nothing: every target repository the plan writes to is
 checked (ok, will be created on push, missing, no push permission, could not
 check), and the pulls apply sends to each source registry are counted and
-compared with its rate limit, read from one HEAD of a locked manifest: the only
-request plan sends to a source. --no-preflight skips the checks and that HEAD.
-Plan exits 1 when apply is certain to fail (a repository missing, or no push
-permission).
+compared with its rate limit, read from one HEAD of a locked manifest.
+--no-preflight skips the checks and that HEAD. Plan exits 1 when apply is
+certain to fail (a repository missing, or no push permission).
+
+Review: the tag of every image to create or update is asked upstream (one HEAD
+each, alongside the target's), and a locked digest the tag does not point at
+now is marked as unusual, with both digests; a change that writes outside
+target.registry's host is said on a line of its own, and every tag apply
+writes besides the targets' own is listed.
 
 Without credentials for the target (a pull request from a fork), --base-lock
 FILE compares images.lock with the base branch's lock instead ("target not

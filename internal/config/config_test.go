@@ -154,6 +154,10 @@ func TestTargetFor(t *testing.T) {
 image "docker.io/library/memcached:1.6" { target = "cache/memcached:1.6" }
 image "quay.io/a/b:1" { target = "other.example.com/x/b" }
 image "ghcr.io/a/c:2" { target = "c" }
+image "docker.io/library/app1:1" { target = "app1:1" }
+image "docker.io/library/app2:2" { target = "app2" }
+image "docker.io/library/app3:3" { target = "localhost:5000/x/app3:3" }
+image "docker.io/library/app4:4" { target = "team.v2/app4:4" }
 `
 	tests := []struct {
 		layout, src, want string
@@ -172,6 +176,12 @@ image "ghcr.io/a/c:2" { target = "c" }
 		{"nested", "memcached:1.6", "reg.example.com/aim/cache/memcached:1.6"},
 		{"nested", "quay.io/a/b:1", "other.example.com/x/b:1"},
 		{"nested", "ghcr.io/a/c:2", "reg.example.com/aim/c:2"},
+		// Issue 19 case 7: a target without a host is under
+		// target.registry, never docker.io/library/app1:1.
+		{"nested", "app1:1", "reg.example.com/aim/app1:1"},
+		{"flat", "app2:2", "reg.example.com/aim/app2:2"},
+		{"nested", "app3:3", "localhost:5000/x/app3:3"},
+		{"nested", "app4:4", "team.v2/app4:4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.layout+"/"+tt.src, func(t *testing.T) {

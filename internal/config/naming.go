@@ -14,10 +14,25 @@ func splitHost(s string) (host, rest string) {
 	return host, rest
 }
 
+// overrideHost is the registry host an image block's target names, ""
+// when it names none and is a path under target.registry. As docker reads
+// a reference, the first element is a host only when more elements
+// follow and it has a dot or a port, or is localhost: "app1:1" is the
+// repository app1 with the tag 1 under target.registry, never
+// docker.io/library/app1:1 (a public registry), and a target is never
+// normalized to Docker Hub.
+func overrideHost(target string) string {
+	first, rest, ok := strings.Cut(target, "/")
+	if ok && rest != "" && imageref.LooksLikeHost(first) {
+		return first
+	}
+	return ""
+}
+
 // validateOverride checks an image block's target attribute.
 func validateOverride(target string) error {
 	full := target
-	if first, _ := splitHost(target); !imageref.LooksLikeHost(first) {
+	if overrideHost(target) == "" {
 		full = "registry.invalid/" + target
 	}
 	if _, err := imageref.ParseName(full); err != nil {
@@ -27,13 +42,14 @@ func validateOverride(target string) error {
 }
 
 // TargetFor returns where src is mirrored to. An image block's target
-// overrides the layout; an override without tag or digest keeps the
-// source's. A reference pinned by digest only keeps its digest.
+// overrides the layout: a path under target.registry unless its first
+// element is a host (overrideHost); an override without tag or digest
+// keeps the source's. A reference pinned by digest only keeps its digest.
 func (c *Config) TargetFor(src imageref.Ref) (imageref.Ref, error) {
 	var name string
 	if block := c.ImageBlock(src); block != nil && block.Target != "" {
 		name = block.Target
-		if first, _ := splitHost(name); !imageref.LooksLikeHost(first) {
+		if overrideHost(name) == "" {
 			name = c.Target.Registry + "/" + name
 		}
 	} else {

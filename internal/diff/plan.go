@@ -88,6 +88,11 @@ type Change struct {
 	// Manifests is the lock's count of the manifests apply reads for the
 	// image (0: lock.Image.DefaultReads); not part of the saved plan.
 	Manifests int
+	// Upstream is what the source's tag pointed at upstream when `plan`
+	// was made, for an image it creates or updates (Unusual); nil when
+	// not asked (a reference pinned by digest, another action, apply's
+	// own plan).
+	Upstream *Upstream
 }
 
 // Reads is how many manifests apply reads from the source to copy the
@@ -138,6 +143,10 @@ type Plan struct {
 	Shards    int
 	Shard     int
 	Elsewhere []Change
+	// TargetRegistry is images.hcl's target.registry, so that a change
+	// writing to another host is shown as such (OtherHosts); "" when not
+	// known.
+	TargetRegistry string
 }
 
 // Observer is what planning needs from the target registry.
@@ -161,11 +170,18 @@ type Options struct {
 	// SkipBuilds leaves the repository's own builds out of the plan, for
 	// teams that build elsewhere.
 	SkipBuilds bool
+	// Upstream, when set, is asked what the tag of every image the plan
+	// creates or updates points at now (one HEAD each, in the same
+	// bounded fan-out as the target's), so that a reviewer sees a locked
+	// digest the tag does not point at (Change.Unusual). Nil asks no
+	// source registry anything.
+	Upstream Resolver
 }
 
 // Make plans the changes that bring the target registry to the lock. It
-// sends one HEAD per image to the target registry and nothing to any
-// source registry: the lock is the desired state.
+// sends one HEAD per image to the target registry: the lock is the
+// desired state. With opts.Upstream, each image to create or update costs
+// one HEAD of its tag upstream too, and nothing else goes to a source.
 func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer, opts Options) (*Plan, error) {
 	images, builds, err := selectEntries(l, opts.Targets)
 	if err != nil {
@@ -185,6 +201,9 @@ func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer
 			c, err := observe(gctx, obs, img)
 			if err == nil && c.Action == NoOp {
 				err = observeReferrers(gctx, obs, img, &c)
+			}
+			if err == nil && opts.Upstream != nil && (c.Action == Create || c.Action == Update) {
+				c.Upstream, err = askUpstream(gctx, opts.Upstream, img.Ref)
 			}
 			p.Changes[i] = c
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 
@@ -38,6 +39,11 @@ type planJSON struct {
 	// the base branch's lock, not the target; apply refuses such a plan.
 	TargetNotCompared *notComparedJSON `json:"target_not_compared,omitempty"`
 	Preflight         *preflightJSON   `json:"preflight,omitempty"`
+	// TargetRegistry is images.hcl's target.registry; OtherHosts the
+	// targets of pending changes on another host, for reviewers (derived
+	// from the changes, checked when read back).
+	TargetRegistry string   `json:"target_registry,omitempty"`
+	OtherHosts     []string `json:"targets_outside_target_registry,omitempty"`
 }
 
 type notComparedJSON struct {
@@ -116,6 +122,18 @@ type changeJSON struct {
 	TargetDigest      string         `json:"target_digest,omitempty"`
 	Referrers         []referrerJSON `json:"referrers,omitempty"`
 	Shard             int            `json:"shard,omitempty"`
+	// Upstream is what the source's tag pointed at when the plan was
+	// made; Tags and FallbackTags every tag apply writes for the change
+	// (derived, checked when read back).
+	Upstream     *upstreamJSON `json:"upstream,omitempty"`
+	Tags         []string      `json:"tags,omitempty"`
+	FallbackTags []string      `json:"fallback_tags,omitempty"`
+}
+
+type upstreamJSON struct {
+	Digest  string `json:"digest,omitempty"`
+	Unusual bool   `json:"unusual"`
+	Error   string `json:"error,omitempty"`
 }
 
 type summaryJSON struct {
@@ -130,7 +148,8 @@ type summaryJSON struct {
 // EncodePlan writes a plan's JSON form, indented, with a trailing newline.
 func EncodePlan(w io.Writer, p *Plan) error {
 	doc := planJSON{FormatVersion: FormatVersion, LockSHA256: p.LockSHA256.String(), Changes: []changeJSON{},
-		Summary: summaryJSON(p.Summary), Preflight: preflightDoc(p.Preflight), Shards: p.Shards}
+		Summary: summaryJSON(p.Summary), Preflight: preflightDoc(p.Preflight), Shards: p.Shards,
+		TargetRegistry: p.TargetRegistry, OtherHosts: otherHostTargets(p)}
 	if nc := p.NotCompared; nc != nil {
 		doc.TargetNotCompared = &notComparedJSON{Reason: nc.Reason, BaseLock: nc.BaseLock}
 	}
@@ -143,6 +162,7 @@ func EncodePlan(w io.Writer, p *Plan) error {
 			cj.Service = c.Services[0]
 		}
 		encodeSupply(&cj, c)
+		encodeReview(&cj, c)
 		doc.Changes = append(doc.Changes, cj)
 	}
 	enc := json.NewEncoder(w)
@@ -151,11 +171,27 @@ func EncodePlan(w io.Writer, p *Plan) error {
 }
 
 // DecodePlan reads a plan's JSON form, refusing other format versions and
-// anything that cannot be what plan wrote.
+// anything that cannot be what plan wrote. A plan file is untrusted input
+// (a CI artifact passed from the plan job to the apply job): its size is
+// bounded, the decoding strict (no unknown field, nothing after the
+// document), every reference, digest and tag checked. What it may ask of
+// apply is checked against images.lock apart, by CheckAgainstLock.
 func DecodePlan(r io.Reader) (*Plan, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxPlanFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the plan: %w", err)
+	}
+	if len(data) > maxPlanFile {
+		return nil, fmt.Errorf("not a saved plan: larger than %d MiB", maxPlanFile>>20)
+	}
 	var doc planJSON
-	if err := json.NewDecoder(io.LimitReader(r, maxPlanFile)).Decode(&doc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("not a saved plan: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("not a saved plan: more data after the plan's document")
 	}
 	if doc.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("format_version %q, this imagesync reads %q: run \"imagesync plan --out\" again", doc.FormatVersion, FormatVersion)
@@ -167,7 +203,7 @@ func DecodePlan(r io.Reader) (*Plan, error) {
 	if doc.Shards < 0 || doc.Shards > maxShards {
 		return nil, fmt.Errorf("shards: %d parts", doc.Shards)
 	}
-	p := &Plan{LockSHA256: sum, Summary: Summary(doc.Summary), Shards: doc.Shards}
+	p := &Plan{LockSHA256: sum, Summary: Summary(doc.Summary), Shards: doc.Shards, TargetRegistry: doc.TargetRegistry}
 	if nc := doc.TargetNotCompared; nc != nil {
 		p.NotCompared = &NotCompared{Reason: nc.Reason, BaseLock: nc.BaseLock}
 	}
@@ -183,6 +219,9 @@ func DecodePlan(r io.Reader) (*Plan, error) {
 	}
 	if p.Summary != summarize(p.Changes) {
 		return nil, fmt.Errorf("its summary does not match its changes")
+	}
+	if !slices.Equal(doc.OtherHosts, otherHostTargets(p)) {
+		return nil, fmt.Errorf("targets_outside_target_registry does not match its changes")
 	}
 	return p, nil
 }
@@ -230,6 +269,9 @@ func (cj changeJSON) change() (Change, error) {
 			return Change{}, fmt.Errorf("%s: %w", c.Source, err)
 		}
 	}
+	if err := cj.decodeReview(&c); err != nil {
+		return Change{}, fmt.Errorf("%s: %w", c.Source, err)
+	}
 	return c, nil
 }
 
@@ -242,13 +284,20 @@ func SavePlan(filename string, p *Plan) error {
 	return atomicfile.Write(filename, b.Bytes())
 }
 
-// LoadPlan reads a plan saved by `imagesync plan --out`.
+// LoadPlan reads a plan saved by `imagesync plan --out`: a regular file,
+// never a device or a pipe, read within DecodePlan's bound.
 func LoadPlan(filename string) (*Plan, error) {
 	f, err := os.Open(filename)
 	if err != nil {
 		return nil, fmt.Errorf("read saved plan: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		if err == nil {
+			err = fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+		}
+		return nil, fmt.Errorf("read saved plan %s: %w", filename, err)
+	}
 	p, err := DecodePlan(f)
 	if err != nil {
 		return nil, fmt.Errorf("read saved plan %s: %w", filename, err)

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 
@@ -51,10 +52,55 @@ func (cj changeJSON) decodeSupply(c *Change) error {
 		if a.Subject, err = digest.Parse(r.Subject); err != nil {
 			return fmt.Errorf("referrer %s subject: %w", a.Digest, err)
 		}
-		if (a.Via == referrers.ViaTag) == (a.Tag == "") || (a.Via != referrers.ViaTag && a.Via != referrers.ViaReferrers) {
-			return fmt.Errorf("referrer %s: via %q with tag %q", a.Digest, a.Via, a.Tag)
+		if err := referrers.CheckTag(a); err != nil {
+			return fmt.Errorf("referrer %s: %w", a.Digest, err)
 		}
 		c.Referrers = append(c.Referrers, a)
 	}
 	return nil
+}
+
+// encodeReview writes what a change tells its reviewer beyond what apply
+// reads: what upstream said of its tag and every tag apply writes.
+func encodeReview(cj *changeJSON, c Change) {
+	if up := c.Upstream; up != nil {
+		cj.Upstream = &upstreamJSON{Digest: up.Digest.String(), Unusual: c.Unusual(), Error: up.Err}
+	}
+	cj.Tags, cj.FallbackTags = c.WrittenTags()
+}
+
+// decodeReview reads them back; the tags (when listed: a plan of an
+// earlier imagesync has none) and the unusual mark must be what the
+// change implies, so that a plan file shows nothing apply does not do.
+func (cj changeJSON) decodeReview(c *Change) error {
+	if u := cj.Upstream; u != nil {
+		c.Upstream = &Upstream{Err: u.Error}
+		if u.Digest != "" {
+			d, err := digest.Parse(u.Digest)
+			if err != nil {
+				return fmt.Errorf("upstream: %w", err)
+			}
+			c.Upstream.Digest = d
+		}
+		if u.Unusual != c.Unusual() {
+			return fmt.Errorf("upstream: unusual is %v, its digests say %v", u.Unusual, c.Unusual())
+		}
+	}
+	if cj.Tags == nil && cj.FallbackTags == nil {
+		return nil // a plan written before the tags were listed
+	}
+	tags, fallback := c.WrittenTags()
+	if !slices.Equal(cj.Tags, tags) || !slices.Equal(cj.FallbackTags, fallback) {
+		return fmt.Errorf("tags %v and fallback_tags %v are not those apply writes (%v, %v)", cj.Tags, cj.FallbackTags, tags, fallback)
+	}
+	return nil
+}
+
+// otherHostTargets are the targets of p.OtherHosts, for the plan file.
+func otherHostTargets(p *Plan) []string {
+	var out []string
+	for _, c := range p.OtherHosts() {
+		out = append(out, c.Target.String())
+	}
+	return out
 }

@@ -87,6 +87,29 @@ func missingReferrers(ctx context.Context, obs any, img lock.Image) ([]referrers
 	return missing, nil
 }
 
+// WrittenTags are the tags apply writes for the change in its target's
+// repository: the target's own tag for an image to create or update and
+// for a build, then its referrers' (referrers.WrittenTags); fallback are
+// the fallback tags of the subjects of OCI referrers, written only on a
+// registry without the referrers API. None for a change apply leaves
+// alone.
+func (c Change) WrittenTags() (tags, fallback []string) {
+	if c.Action == NoOp {
+		return nil, nil
+	}
+	if c.Action != Referrers && c.Target.Tag() != "" {
+		tags = append(tags, c.Target.Tag())
+	}
+	for _, w := range referrers.WrittenTags(c.Referrers) {
+		if w.Fallback {
+			fallback = append(fallback, w.Tag)
+		} else {
+			tags = append(tags, w.Tag)
+		}
+	}
+	return tags, fallback
+}
+
 // describe names an artifact in a problem: "signature sha256:... of
 // sha256:..." or "signature tag sha256-....sig".
 func describe(a referrers.Artifact) string {

@@ -38,9 +38,8 @@ func (e *StaleError) Error() string {
 // landed: CheckStale turns such changes into no-ops and counts p.Summary
 // again, so that running the plan again finishes the job.
 func CheckStale(ctx context.Context, p *Plan, lockSum digest.Digest, obs Observer) error {
-	if p.LockSHA256 != lockSum {
-		return &StaleError{Reasons: []string{fmt.Sprintf("images.lock changed since the plan was made (sha256 %s, plan was made from %s)",
-			imageref.ShortDigest(lockSum), imageref.ShortDigest(p.LockSHA256))}}
+	if err := checkSum(p, lockSum); err != nil {
+		return err
 	}
 	var mu sync.Mutex
 	var reasons []string

@@ -66,6 +66,13 @@ func (d *decoder) referrer(block *hcl.Block) (referrers.Artifact, bool) {
 		d.errorf(attr.NameRange, "Unexpected tag in lockfile", "Only a referrer found through a cosign tag (via = \"tag\") has a tag.")
 	case art.Via != referrers.ViaTag && art.Via != referrers.ViaReferrers && a["via"] != nil:
 		d.errorf(a["via"].Expr.Range(), "Invalid via in lockfile", "%q: want \"referrers\" or \"tag\".", art.Via)
+	case art.Via == referrers.ViaTag && hasTag && art.Subject.Validate() == nil && knownKind(art.Kind):
+		// Apply writes this tag into the image's repository: a lock,
+		// which a pull request can edit, may name only the tag the
+		// scheme implies for the subject, never any tag (or a path).
+		if err := referrers.CheckTag(art); err != nil {
+			d.errorf(attr.Expr.Range(), "Invalid referrer tag in lockfile", "%v.", err)
+		}
 	}
 	return art, len(d.diags.Errs()) == before
 }

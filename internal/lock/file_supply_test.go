@@ -83,6 +83,12 @@ func TestSupplyParseErrors(t *testing.T) {
 		{"bad via", `via           = "tag"`, `via           = "smoke"`, "Invalid via in lockfile"},
 		{"tag without via tag", `via           = "tag"`, `via           = "referrers"`, "Unexpected tag in lockfile"},
 		{"via tag without tag", tag, "", "Missing tag in lockfile"},
+		// Issue 19 case 9: a lock may not make apply write any tag.
+		{"arbitrary tag", tag, `    tag           = "latest"` + "\n", "Invalid referrer tag in lockfile"},
+		{"path in tag", tag, `    tag           = "../../v2/x/manifests/latest"` + "\n", "is not a valid tag"},
+		{"tag of another subject", tag, `    tag           = "sha256-` + dg("other").Encoded() + `.sig"` + "\n", "is not cosign's tag of the subject"},
+		{"fallback tag", tag, `    tag           = "sha256-` + dg("nginx").Encoded() + `"` + "\n", "is not cosign's tag of the subject"},
+		{"suffix of another kind", tag, `    tag           = "sha256-` + dg("nginx").Encoded() + `.sbom"` + "\n", "holds a sbom, not a signature"},
 		{"missing subject", `    subject       = "` + dg("nginx").String() + `"` + "\n", "", "Missing required argument"},
 		{"unknown attribute", `kind          = "sbom"`, `kind          = "sbom"` + "\n    size = 3", "Unsupported argument"},
 	}
@@ -98,6 +104,11 @@ func TestSupplyParseErrors(t *testing.T) {
 			}
 			if !strings.Contains(diags.Error(), tt.want) {
 				t.Errorf("diags = %v, want %q", diags, tt.want)
+			}
+			for _, d := range diags {
+				if d.Subject == nil || d.Subject.Start.Line == 0 {
+					t.Errorf("diagnostic without a place: %v", d)
+				}
 			}
 		})
 	}

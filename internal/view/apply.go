@@ -30,14 +30,19 @@ func (p *LineProgress) Started(c diff.Change) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c.Kind == diff.KindBuild {
-		fmt.Fprintf(p.w, "%s: building %s\n", c.Target, ServicesLabel(c.Services))
+		p.printf("%s: building %s\n", c.Target, ServicesLabel(c.Services))
 		return
 	}
 	if c.Action == diff.Referrers {
-		fmt.Fprintf(p.w, "%s: copying referrers of %s@%s (%s)\n", c.Target, c.Source, imageref.ShortDigest(c.TargetDigest()), referrers.Summary(c.Referrers))
+		p.printf("%s: copying referrers of %s@%s (%s)\n", c.Target, c.Source, imageref.ShortDigest(c.TargetDigest()), referrers.Summary(c.Referrers))
 		return
 	}
-	fmt.Fprintf(p.w, "%s: copying %s@%s\n", c.Target, c.Source, imageref.ShortDigest(c.Digest))
+	p.printf("%s: copying %s@%s\n", c.Target, c.Source, imageref.ShortDigest(c.Digest))
+}
+
+// printf writes one line, escaped: an error may quote a registry.
+func (p *LineProgress) printf(format string, args ...any) {
+	_ = writeText(p.w, fmt.Sprintf(format, args...))
 }
 
 // Sized implements apply.Progress.
@@ -51,14 +56,14 @@ func (p *LineProgress) Finished(r apply.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if r.Err != nil {
-		fmt.Fprintf(p.w, "%s: failed after %.1fs: %v\n", r.Change.Target, r.Duration.Seconds(), r.Err)
+		p.printf("%s: failed after %.1fs: %v\n", r.Change.Target, r.Duration.Seconds(), r.Err)
 		return
 	}
 	if r.Change.Kind == diff.KindBuild {
-		fmt.Fprintf(p.w, "%s: built and pushed in %.1fs\n", r.Change.Target, r.Duration.Seconds())
+		p.printf("%s: built and pushed in %.1fs\n", r.Change.Target, r.Duration.Seconds())
 		return
 	}
-	fmt.Fprintf(p.w, "%s: done in %.1fs, %s uploaded, %s mounted, %d already there%s\n",
+	p.printf("%s: done in %.1fs, %s uploaded, %s mounted, %d already there%s\n",
 		r.Change.Target, r.Duration.Seconds(), Bytes(r.BytesUploaded), Plural(r.BlobsMounted, "blob"), r.BlobsSkipped, referrersDone(r))
 }
 
@@ -131,8 +136,7 @@ func WriteApplyCancelled(w io.Writer) { fmt.Fprintln(w, "\nApply cancelled.") }
 
 // WriteApplyingSavedPlan introduces the apply of a saved plan.
 func WriteApplyingSavedPlan(w io.Writer, file string, p *diff.Plan) error {
-	_, err := fmt.Fprintf(w, "Applying the saved plan %s: %s", file, strings.TrimPrefix(SummaryLine(p), "Plan: "))
-	return err
+	return writeText(w, fmt.Sprintf("Applying the saved plan %s: %s", file, strings.TrimPrefix(SummaryLine(p), "Plan: ")))
 }
 
 // Plural writes a count with its noun: "1 blob", "2 blobs".

@@ -106,8 +106,7 @@ func WriteApplySummary(w io.Writer, res *workspace.ApplyResult) error {
 	if res.Stopped != nil || len(t.failed) > 0 {
 		b.WriteString(againText(res.Stopped) + "\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // stoppedText says why a run stopped and what it did until then.
@@ -166,8 +165,7 @@ func WriteApplyMarkdown(w io.Writer, res *workspace.ApplyResult, opts MarkdownOp
 	if res.Stopped != nil || len(t.failed) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", mdText(againText(res.Stopped)))
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // applyJSON is the JSON form of what apply did.
@@ -224,7 +222,7 @@ func WriteApplyJSON(w io.Writer, res *workspace.ApplyResult) error {
 		}
 		doc.Results = append(doc.Results, rj)
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safeJSON(w))
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }

@@ -34,8 +34,7 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 			fmt.Fprintf(&b, "  %s\n", d.Detail)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // writeSnippet prints the first line of rng with carets under its columns.

@@ -21,6 +21,10 @@ type LockCheck struct {
 	Lock     *lock.Lock                // when up to date
 	Stale    *workspace.StaleLockError // when not
 	Fix      string                    // the command that updates the lock
+	// Online is set by --online: Upstream lists the images whose tag
+	// does not point at the locked digest, or could not be asked.
+	Online   bool
+	Upstream []diff.LockedUpstream
 }
 
 // lockCheckJSON is the JSON form of a LockCheck.
@@ -32,6 +36,10 @@ type lockCheckJSON struct {
 	Builds      int              `json:"builds,omitempty"`
 	Differences []differenceJSON `json:"differences"`
 	Fix         string           `json:"fix,omitempty"`
+	// Upstream is set with --online: the images whose locked digest is
+	// not what the tag points at upstream, or could not be checked.
+	Online   bool           `json:"online,omitempty"`
+	Upstream []upstreamJSON `json:"upstream,omitempty"`
 }
 
 type differenceJSON struct {
@@ -48,6 +56,9 @@ func WriteLockCheckJSON(w io.Writer, c LockCheck) error {
 	doc := lockCheckJSON{Lockfile: c.LockName, UpToDate: c.Stale == nil, Differences: []differenceJSON{}}
 	if c.Stale == nil {
 		doc.Images, doc.Builds = len(c.Lock.Images), len(c.Lock.Builds)
+		if c.Online {
+			doc.Online, doc.Upstream = true, upstreamDoc(c.Upstream)
+		}
 	} else {
 		doc.Missing, doc.Fix = c.Stale.Missing, c.Fix
 		for _, ch := range c.Stale.Changes {
@@ -58,7 +69,7 @@ func WriteLockCheckJSON(w io.Writer, c LockCheck) error {
 			doc.Differences = append(doc.Differences, differenceJSON{Change: changeNames[ch.Kind], Kind: kind, Reference: ch.Ref.String(), Detail: ch.Detail})
 		}
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safeJSON(w))
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
@@ -71,6 +82,9 @@ func WriteLockCheckMarkdown(w io.Writer, c LockCheck, opts MarkdownOptions) erro
 	switch {
 	case c.Stale == nil:
 		fmt.Fprintf(&b, ":white_check_mark: %s is up to date: %d images, %d builds.\n", mdCode(c.LockName), len(c.Lock.Images), len(c.Lock.Builds))
+		if c.Online {
+			writeUpstreamMarkdown(&b, c, opts)
+		}
 	case c.Stale.Missing:
 		fmt.Fprintf(&b, ":x: %s does not exist.\n", mdCode(c.LockName))
 	default:
@@ -84,8 +98,7 @@ func WriteLockCheckMarkdown(w io.Writer, c LockCheck, opts MarkdownOptions) erro
 	if c.Stale != nil {
 		fmt.Fprintf(&b, "\nRun %s and commit %s.\n", mdCode(c.Fix), mdCode(c.LockName))
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // WriteVerifyMarkdown renders what verify found for a pull request or a
@@ -104,8 +117,7 @@ func WriteVerifyMarkdown(w io.Writer, rep *diff.Report, opts MarkdownOptions) er
 		}
 		t.write(&b, opts.MaxRows, "problems")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // WriteImagesMarkdown renders an image list as markdown tables: the
@@ -132,8 +144,7 @@ func WriteImagesMarkdown(w io.Writer, list ImageList, opts MarkdownOptions) erro
 		b.WriteString("\n")
 		builds.write(&b, opts.MaxRows, "builds")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // codeList is a list of code spans, comma-separated.

@@ -12,7 +12,8 @@ import (
 const ErrorPrefix = "imagesync: "
 
 // WriteError writes err as one error message; the lines after its first
-// are written as they are.
+// are written as they are, escaped (TerminalText): an error may quote a
+// registry's answer.
 func WriteError(w io.Writer, err error) {
-	fmt.Fprintf(w, "%s%v\n", ErrorPrefix, err)
+	_ = writeText(w, fmt.Sprintf("%s%v\n", ErrorPrefix, err))
 }

@@ -51,14 +51,18 @@ func WriteAnnotations(w io.Writer, as []Annotation) error {
 }
 
 // escapeData escapes a workflow command's message, as the Actions
-// toolkit does: the runner reads "%", CR and LF encoded.
+// toolkit does: the runner reads "%", CR and LF encoded, so that a
+// message (a registry's error text) stays on its line and cannot start
+// another command; the other control characters, which the log would
+// act on, are written as Go escapes (escapeControls).
 func escapeData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+	return escapeControls(strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s))
 }
 
-// escapeProperty escapes a property value, which may not hold ":" or ",".
+// escapeProperty escapes a property value (a file, a title), which may
+// not hold ":" or "," either: they end the property.
 func escapeProperty(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+	return escapeControls(strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s))
 }
 
 // DiagnosticAnnotations are HCL diagnostics as annotations on their
@@ -115,8 +119,10 @@ func StaleLockAnnotations(e *workspace.StaleLockError, lockFile *hcl.File, lockP
 func FailedImageAnnotations(res *workspace.ApplyResult, lockFile *hcl.File, lockPath string) []Annotation {
 	var out []Annotation
 	for _, r := range tally(res.Results).failed {
+		// An image that landed while some of its referrers did not has
+		// no error of its own: the message lists the referrers.
 		out = append(out, Annotation{Level: "error", File: lockPath, Line: blockLine(lockFile, string(r.Change.Kind), r.Change.Source),
-			Title: "imagesync apply failed for " + r.Change.Target.String(), Message: r.Err.Error()})
+			Title: "imagesync apply failed for " + r.Change.Target.String(), Message: failureText(r)})
 	}
 	if res.Stopped != nil {
 		out = append(out, Annotation{Level: "error", Title: "imagesync apply stopped", Message: stoppedText(res.Stopped, tally(res.Results)) + "\n" + againText(res.Stopped)})

@@ -126,7 +126,7 @@ func nonNil(s []string) []string {
 
 // WriteImagesJSON writes the list as one indented JSON document.
 func WriteImagesJSON(w io.Writer, list ImageList) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safeJSON(w))
 	enc.SetIndent("", "  ")
 	return enc.Encode(list)
 }

@@ -40,6 +40,5 @@ func WriteInit(w io.Writer, res *scaffold.Result, next string) error {
 		fmt.Fprintf(&b, "  %-12s %s\n", r[0], r[1])
 	}
 	fmt.Fprintf(&b, "\nAdd a registry block for an upstream registry you reach through a mirror (see the\ncomments), then pin every image to a digest in images.lock:\n  %s\n", next)
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }

@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/workspace"
@@ -14,9 +15,10 @@ func WriteLockChanges(w io.Writer, name string, l *lock.Lock, changes []lock.Cha
 	if len(changes) == 0 {
 		return WriteLockUpToDate(w, name, l)
 	}
+	var b strings.Builder
 	var added, removed, upgraded, moved int
 	for _, c := range changes {
-		fmt.Fprintf(w, "  %s\n", c)
+		fmt.Fprintf(&b, "  %s\n", c)
 		switch c.Kind {
 		case lock.Added:
 			added++
@@ -32,20 +34,19 @@ func WriteLockChanges(w io.Writer, name string, l *lock.Lock, changes []lock.Cha
 	if created {
 		verb = "Created"
 	}
-	_, err := fmt.Fprintf(w, "%s %s: %d images, %d builds (%d added, %d upgraded, %d changed, %d removed).\n",
+	fmt.Fprintf(&b, "%s %s: %d images, %d builds (%d added, %d upgraded, %d changed, %d removed).\n",
 		verb, name, len(l.Images), len(l.Builds), added, upgraded, moved, removed)
-	return err
+	return writeText(w, b.String())
 }
 
 // WriteLockUpToDate says that the lock matches the config and files.
 func WriteLockUpToDate(w io.Writer, name string, l *lock.Lock) error {
-	_, err := fmt.Fprintf(w, "%s is up to date: %d images, %d builds.\n", name, len(l.Images), len(l.Builds))
-	return err
+	return writeText(w, fmt.Sprintf("%s is up to date: %d images, %d builds.\n", name, len(l.Images), len(l.Builds)))
 }
 
 // WriteLockWait says that lock waits for another imagesync.
 func WriteLockWait(w io.Writer, holder, name string) {
-	fmt.Fprintf(w, "Waiting for another imagesync (%s) to finish with %s...\n", holder, name)
+	_ = writeText(w, fmt.Sprintf("Waiting for another imagesync (%s) to finish with %s...\n", holder, name))
 }
 
 // WriteStaleLock reports a lock that does not match the config and files,
@@ -54,15 +55,17 @@ func WriteLockWait(w io.Writer, holder, name string) {
 // command line with the flags that read the same files). It is an error
 // message, and starts like one.
 func WriteStaleLock(w io.Writer, e *workspace.StaleLockError, fix string) {
+	var b strings.Builder
 	if e.Missing {
-		fmt.Fprintf(w, "%s%s does not exist\n", ErrorPrefix, e.LockName)
+		fmt.Fprintf(&b, "%s%s does not exist\n", ErrorPrefix, e.LockName)
 	} else {
-		fmt.Fprintf(w, "%s%s is out of date (%d differences):\n", ErrorPrefix, e.LockName, len(e.Changes))
+		fmt.Fprintf(&b, "%s%s is out of date (%d differences):\n", ErrorPrefix, e.LockName, len(e.Changes))
 	}
 	for _, c := range e.Changes {
-		fmt.Fprintf(w, "  %s %s: %s\n", changeSymbol(c), subject(c), staleDetail(c, e.LockName))
+		fmt.Fprintf(&b, "  %s %s: %s\n", changeSymbol(c), subject(c), staleDetail(c, e.LockName))
 	}
-	fmt.Fprintln(w, FixLock(fix, e.LockName))
+	fmt.Fprintln(&b, FixLock(fix, e.LockName))
+	_ = writeText(w, b.String())
 }
 
 // FixLock is the line that names the command that brings a lock up to

@@ -38,8 +38,7 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	}
 	if !p.Summary.HasChanges() && !verbose {
 		fmt.Fprintf(&b, "No changes. %s\n", noChangesDetail(p, "images.lock"))
-		_, err := io.WriteString(w, b.String())
-		return err
+		return writeText(w, b.String())
 	}
 	var shown []diff.Change
 	used := map[diff.Action]bool{}
@@ -58,7 +57,11 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	b.WriteString("\nimagesync will perform the following actions:\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, c := range shown {
-		fmt.Fprintf(tw, "  %s %s\t-> %s\t%s\n", symbols[c.Action], c.Source, c.Target, changeDetail(c))
+		mark := ""
+		if c.Unusual() {
+			mark = "  ! unusual digest, see below"
+		}
+		fmt.Fprintf(tw, "  %s %s\t-> %s\t%s%s\n", symbols[c.Action], c.Source, c.Target, changeDetail(c), mark)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -69,11 +72,11 @@ func WritePlan(w io.Writer, p *diff.Plan, verbose bool) error {
 	} else {
 		fmt.Fprintf(&b, "No changes. %s\n", noChangesDetail(p, "images.lock"))
 	}
+	writeReview(&b, p)
 	if err := writePreflight(&b, p.Preflight); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // changeDetail is the last column of a plan line: the digest an image goes
@@ -127,12 +130,11 @@ func SummaryLine(p *diff.Plan) string {
 
 // WritePlanSaved says where the plan was saved and how to apply it.
 func WritePlanSaved(w io.Writer, file string) error {
-	_, err := fmt.Fprintf(w, "\nSaved the plan to %s. To apply exactly this plan, run:\n  imagesync apply %s\n", file, file)
-	return err
+	return writeText(w, fmt.Sprintf("\nSaved the plan to %s. To apply exactly this plan, run:\n  imagesync apply %s\n", file, file))
 }
 
 // WritePlanJSON renders a plan as one JSON document, the same model as the
 // text and what `plan --out` saves.
 func WritePlanJSON(w io.Writer, p *diff.Plan) error {
-	return diff.EncodePlan(w, p)
+	return diff.EncodePlan(safeJSON(w), p)
 }

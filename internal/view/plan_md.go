@@ -42,6 +42,7 @@ func WritePlanMarkdown(w io.Writer, p *diff.Plan, opts MarkdownOptions) error {
 	} else {
 		fmt.Fprintf(&b, "**No changes.** %s\n", noChangesDetail(p, mdCode(opts.LockName)))
 	}
+	writeReviewMarkdown(&b, p, opts)
 	for _, g := range planGroups {
 		t := &mdTable{header: g.columns}
 		for _, c := range p.Changes {
@@ -66,8 +67,7 @@ func WritePlanMarkdown(w io.Writer, p *diff.Plan, opts MarkdownOptions) error {
 		b.WriteString("\n</details>\n")
 	}
 	writePreflightMarkdown(&b, p.Preflight)
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // changeRow is the table row of a pending change.
@@ -85,6 +85,9 @@ func changeRow(c diff.Change) []string {
 		return []string{src, dst, mdCell(strings.Join(c.Services, ", ")), inputs}
 	}
 	d := mdCode(imageref.ShortDigest(c.Digest))
+	if c.Unusual() {
+		d += " :warning: unusual"
+	}
 	platforms := mdCell(strings.Join(c.Platforms, ", "))
 	if c.Action == diff.Update {
 		locators := make([]string, len(c.Sources))

@@ -13,17 +13,14 @@ func WriteRenderNotes(w io.Writer, notes []string) error {
 	for _, n := range notes {
 		fmt.Fprintf(&b, "imagesync: left alone: %s\n", n)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // WriteRendered says what render wrote to a file: "Wrote
 // compose.mirror.yaml: 12 services from the target registry by digest."
 func WriteRendered(w io.Writer, kind, file string, services int) error {
 	if kind == "compose" {
-		_, err := fmt.Fprintf(w, "Wrote %s: %s from the target registry by digest.\n", file, Plural(services, "service"))
-		return err
+		return writeText(w, fmt.Sprintf("Wrote %s: %s from the target registry by digest.\n", file, Plural(services, "service")))
 	}
-	_, err := fmt.Fprintf(w, "Wrote %s.\n", file)
-	return err
+	return writeText(w, fmt.Sprintf("Wrote %s.\n", file))
 }

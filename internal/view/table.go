@@ -33,7 +33,16 @@ func table(w io.Writer, header []string, rows [][]string) error {
 		tablewriter.WithPadding(tw.Padding{Left: "", Right: "   ", Overwrite: true}),
 	)
 	t.Header(header)
-	if err := t.Bulk(rows); err != nil {
+	// Cells are escaped before the widths are measured, so that the
+	// columns line up with what the terminal shows.
+	safe := make([][]string, len(rows))
+	for i, r := range rows {
+		safe[i] = make([]string, len(r))
+		for j, cell := range r {
+			safe[i][j] = TerminalText(cell)
+		}
+	}
+	if err := t.Bulk(safe); err != nil {
 		return err
 	}
 	if err := t.Render(); err != nil {
@@ -46,6 +55,5 @@ func table(w io.Writer, header []string, rows [][]string) error {
 		out.WriteString(strings.TrimRight(line, " \n"))
 		out.WriteByte('\n')
 	}
-	_, err := io.WriteString(w, out.String())
-	return err
+	return writeText(w, out.String())
 }

@@ -22,8 +22,7 @@ func WriteVerify(w io.Writer, rep *diff.Report, lockName string) error {
 			fmt.Fprintf(&b, "  %s (%s): %s\n", p.Target, p.Source, p.Detail)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeText(w, b.String())
 }
 
 // verifiedDepth says what a verify without problems checked.
@@ -53,7 +52,7 @@ func WriteVerifyJSON(w io.Writer, rep *diff.Report) error {
 	for _, p := range rep.Problems {
 		doc.Problems = append(doc.Problems, problemJSON{Source: p.Source.String(), Target: p.Target.String(), Detail: p.Detail})
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safeJSON(w))
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }

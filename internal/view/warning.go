@@ -8,5 +8,5 @@ import (
 // WriteWarning writes one warning that is not an HCL diagnostic (one of
 // discovery's) as diagnostics' warnings read: "imagesync: warning: msg".
 func WriteWarning(w io.Writer, msg string) {
-	fmt.Fprintf(w, "%swarning: %s\n", ErrorPrefix, msg)
+	_ = writeText(w, fmt.Sprintf("%swarning: %s\n", ErrorPrefix, msg))
 }

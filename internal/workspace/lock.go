@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
@@ -78,6 +79,19 @@ func (w *Workspace) CheckLock(ctx context.Context) (*lock.Lock, error) {
 		return nil, err
 	}
 	return cur.file.Lock, nil
+}
+
+// CheckLockUpstream asks upstream what the tag of every image of the
+// current images.lock points at now (one HEAD each, bounded fan-out), for
+// `lock --check --online`, and returns the images whose locked digest is
+// not that one, or whose tag could not be asked; references pinned by
+// digest are exempt. A stale lock is a *StaleLockError first.
+func (w *Workspace) CheckLockUpstream(ctx context.Context) ([]diff.LockedUpstream, error) {
+	cur, err := w.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return diff.CheckLockUpstream(ctx, cur.file.Lock, w.registry())
 }
 
 // current is images.lock known to match the config and files, with what

@@ -25,6 +25,10 @@ type PlanOptions struct {
 	// asked (registry.Client.Preconnect): the plan is to be carried out
 	// at once. No request goes to a source.
 	ForApply bool
+	// Upstream asks the source registry, with one HEAD, what the tag of
+	// each image to create or update points at now, to mark a locked
+	// digest it does not (diff.Change.Unusual). Review sets it.
+	Upstream bool
 }
 
 // Plan compares images.lock, which must be current, with the target
@@ -53,7 +57,14 @@ func (w *Workspace) makePlan(ctx context.Context, opts PlanOptions) (*current, *
 		}
 		w.registry().Preconnect(sources)
 	}
-	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(), opts.diffOptions())
+	do := opts.diffOptions()
+	if opts.Upstream {
+		do.Upstream = w.registry()
+	}
+	p, err := diff.Make(ctx, cur.file.Lock, cur.file.Sum(), w.registry(), do)
+	if p != nil {
+		p.TargetRegistry = w.cfg.Target.Registry
+	}
 	return cur, p, err
 }
 
@@ -83,7 +94,9 @@ func finishPlan(p *diff.Plan, opts PlanOptions) (*diff.Plan, error) {
 }
 
 // LoadPlan reads a plan saved with Plan's Out and refuses it when
-// images.lock changed since, or a target moved since the plan was made.
+// images.lock changed since, when a change is not what images.lock says
+// (diff.CheckSaved: the file may have been edited), or when a target
+// moved since the plan was made.
 // With a shard it returns that part of the plan (split as the plan was,
 // or by diff.ShardOf when the plan was saved whole) and checks only the
 // part's own targets: the other parts' runners are pushing theirs.
@@ -100,6 +113,12 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string, shard diff.Shard)
 		return nil, fmt.Errorf("the saved plan %s compared %s with %s, not with the target registry: make the plan with credentials for the target to apply it",
 			file, w.LockName(), nc.BaseLock)
 	}
+	// The plan file is untrusted (an artifact passed between jobs): every
+	// change must be what images.lock says before any request is sent.
+	if err := diff.CheckSaved(p, cur.file); err != nil {
+		return nil, err
+	}
+	p.TargetRegistry = w.cfg.Target.Registry
 	if !shard.IsZero() {
 		if p, err = p.Part(shard); err != nil {
 			return nil, fmt.Errorf("read saved plan %s: %w", file, err)

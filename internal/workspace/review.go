@@ -26,11 +26,13 @@ type ReviewOptions struct {
 
 // Review is the plan a reviewer reads (`imagesync plan`): Plan, with its
 // preflight, so that what would make apply fail is found now and not at
-// merge time. When the target refuses to be read without credentials and
+// merge time, and with the tag of each image to create or update asked
+// upstream, so that a locked digest the tag does not point at is marked. When the target refuses to be read without credentials and
 // BaseLock is given, images.lock is compared with that lock instead, and
 // the plan says the target was not compared. With Out the plan is saved,
 // atomically; apply refuses a plan that did not compare the target.
 func (w *Workspace) Review(ctx context.Context, opts ReviewOptions) (*diff.Plan, error) {
+	opts.Upstream = true
 	cur, p, err := w.makePlan(ctx, opts.PlanOptions)
 	var aerr *registry.AuthError
 	switch {
@@ -39,6 +41,12 @@ func (w *Workspace) Review(ctx context.Context, opts ReviewOptions) (*diff.Plan,
 		if base, err = w.baseLock(opts.BaseLock); err == nil {
 			nc := diff.NotCompared{Reason: aerr.Error(), BaseLock: opts.BaseLock}
 			p, err = diff.AgainstLock(cur.file.Lock, cur.file.Sum(), base, nc, opts.diffOptions())
+		}
+		if err == nil {
+			// A fork's pull request, which edits images.lock, is where an
+			// unusual digest matters most.
+			p.TargetRegistry = w.cfg.Target.Registry
+			err = diff.CheckUpstream(ctx, p, w.registry())
 		}
 	case errors.As(err, &aerr) && aerr.Anonymous:
 		err = fmt.Errorf("%w\nWithout credentials for the target (a pull request from a fork), \"imagesync plan --base-lock FILE\" compares %s with the base branch's lock instead", err, w.LockName())
