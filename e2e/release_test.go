@@ -114,13 +114,11 @@ func releaseClone(t *testing.T, dir string) {
 	}
 }
 
-// snapshotRelease runs goreleaser check and goreleaser release --snapshot
-// --clean --skip=publish,sign in a clone of the working tree tagged
-// releaseTag, once, and returns the clone's dist directory.
-func snapshotRelease(t *testing.T) (dist, clone string) {
+// requireReleaseTests skips a release test unless it was asked for.
+func requireReleaseTests(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("the snapshot release cross-compiles six binaries: skipped with -short")
+		t.Skip("the release cross-compiles six binaries: skipped with -short")
 	}
 	// A plain go test ./... on a developer's machine would spend most of
 	// an hour here the first time: CI (CI=true) runs these tests, and so
@@ -128,6 +126,14 @@ func snapshotRelease(t *testing.T) (dist, clone string) {
 	if os.Getenv("CI") != "true" && os.Getenv("IMAGESYNC_RELEASE_TESTS") != "1" {
 		t.Skip("the release tests run with CI=true or IMAGESYNC_RELEASE_TESTS=1 (minutes once the build cache is warm, most of an hour before)")
 	}
+}
+
+// snapshotRelease runs goreleaser check and goreleaser release --snapshot
+// --clean --skip=publish,sign in a clone of the working tree tagged
+// releaseTag, once, and returns the clone's dist directory.
+func snapshotRelease(t *testing.T) (dist, clone string) {
+	t.Helper()
+	requireReleaseTests(t)
 	gr, sy := goreleaser(t), syft(t)
 	releaseOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "imagesync-release-")
