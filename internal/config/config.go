@@ -94,8 +94,8 @@ type Discover struct {
 	// ComposeProjects are the compose_project blocks, in file order: each
 	// an independent project. Never set together with Compose or EnvFiles.
 	ComposeProjects []*ComposeProject
-	Env      map[string]string // every project's; wins over env files
-	UseOSEnv bool              // the OS environment is read only when true
+	Env             map[string]string // every project's; wins over env files
+	UseOSEnv        bool              // the OS environment is read only when true
 	// Dockerfiles are doublestar globs of further Dockerfiles to scan.
 	Dockerfiles []Pattern
 	// Exclude are doublestar globs of paths never scanned by the
