@@ -24,11 +24,9 @@ import (
 // of the run, and the Result is nil then.
 func Run(ctx context.Context, cfg *config.Config) (*Result, error) {
 	c := newCollector(cfg)
-	project, err := LoadProject(ctx, cfg)
+	projects, err := LoadProjects(ctx, cfg)
 	c.errs.add(err)
-	if project != nil {
-		c.compose(project)
-	}
+	c.compose(projects)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
