@@ -212,8 +212,22 @@ func (d *Discovery) excludes(root string, r *Repo, failing []LeftOut) {
 		}
 	}
 	for _, f := range r.Leftovers {
-		d.LeftOut = append(d.LeftOut, LeftOut{Path: f, Reason: "a template or backup (" + leftoverSuffix(path.Base(f)) + ")"})
+		d.LeftOut = append(d.LeftOut, LeftOut{Path: f, Reason: leftoverReason(path.Base(f))})
 	}
+}
+
+// leftoverReason says what a template or backup is: a compose template
+// gets the hint discovery gives for one.
+func leftoverReason(name string) string {
+	suffix := leftoverSuffix(name)
+	stem := strings.TrimSuffix(name, suffix)
+	switch {
+	case suffix == ".tpl" && !isDockerfile(stem):
+		return composeTemplateHint
+	case suffix == ".tpl":
+		return "a Dockerfile template the repository renders itself: render it first, and scan the rendered file"
+	}
+	return "a backup (" + suffix + ")"
 }
 
 // hasDockerfile reports whether a directory init did not walk (node_modules)

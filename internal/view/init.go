@@ -51,7 +51,11 @@ func initRows(res *scaffold.Result) [][2]string {
 	var projects, releases, overlays, args []string
 	for _, p := range d.Projects {
 		if p.LeftOut == "" {
-			projects = append(projects, p.Name+": "+strings.Join(p.Files, ", "))
+			row := p.Name + ": " + strings.Join(p.Files, ", ")
+			if len(p.EnvFiles) > 0 {
+				row += " (env_files " + strings.Join(p.EnvFiles, ", ") + ")"
+			}
+			projects = append(projects, row)
 		}
 	}
 	add("compose", projects)
