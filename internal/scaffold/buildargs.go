@@ -190,10 +190,10 @@ func ciValues(rel string, data []byte) map[string]string {
 }
 
 // literal drops the values that are not written out (interpolated,
-// templated, empty).
+// templated, empty), and names that are none.
 func literal(values map[string]string) map[string]string {
 	for k, v := range values {
-		if v == "" || strings.Contains(v, "$") || strings.Contains(v, "{{") {
+		if k == "" || v == "" || strings.Contains(v, "$") || strings.Contains(v, "{{") {
 			delete(values, k)
 		}
 	}
