@@ -153,13 +153,15 @@ func (c *collector) kustomization(dir string, r rendered) error {
 	for _, w := range r.kust.Warnings {
 		c.kustomizeNotices[w] = true
 	}
-	objs, err := kube.Decode(r.kust.YAML)
-	if err != nil {
-		return fmt.Errorf("%s: built objects: %w", where, err)
-	}
-	located := make([]locatedObject, len(objs))
-	for i, o := range objs {
-		located[i] = locatedObject{Object: o}
+	var located []locatedObject
+	for i, content := range r.kust.Objects {
+		objs, err := kube.FromContent(content)
+		if err != nil {
+			return fmt.Errorf("%s: built object %d: %w", where, i+1, err)
+		}
+		for _, o := range objs {
+			located = append(located, locatedObject{Object: o})
+		}
 	}
 	c.kubeObjects("kustomize:"+dir, "default", located)
 	return nil

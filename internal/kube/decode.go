@@ -80,6 +80,13 @@ func Decode(data []byte) ([]Object, error) {
 	return objs, errors.Join(errs...)
 }
 
+// FromContent is the objects of one decoded document (as Decode decodes
+// it: maps are map[string]any, lists []any): itself, or the items of a
+// List.
+func FromContent(content map[string]any) ([]Object, error) {
+	return objects(content, 0)
+}
+
 // ErrNotObject is wrapped by the error about a document that is no
 // Kubernetes object (not a mapping, or without apiVersion or kind), as
 // opposed to YAML that cannot be read at all.

@@ -26,8 +26,10 @@ var ErrRemote = errors.New("remote reference")
 
 // Built is what a kustomization builds to.
 type Built struct {
-	// YAML is the objects as one YAML stream.
-	YAML []byte
+	// Objects are the objects built, in kustomize's order, each decoded as
+	// a YAML mapping (maps are map[string]any, lists []any): what `kustomize
+	// build` prints, without printing and reading it back.
+	Objects []map[string]any
 	// Warnings are kustomize's deprecation notices, one per deprecated
 	// field of each kustomization used, "file: notice" with file relative
 	// to the root, in the order the kustomizations were reached.
@@ -54,11 +56,15 @@ func Build(root, dir string) (*Built, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build: %w", err)
 	}
-	data, err := m.AsYaml()
-	if err != nil {
-		return nil, fmt.Errorf("kustomize build: %w", err)
+	out := &Built{Warnings: c.warnings, Used: c.used}
+	for _, res := range m.Resources() {
+		obj, err := res.Map()
+		if err != nil {
+			return nil, fmt.Errorf("kustomize build: %s: %w", res.CurId(), err)
+		}
+		out.Objects = append(out.Objects, obj)
 	}
-	return &Built{YAML: data, Warnings: c.warnings, Used: c.used}, nil
+	return out, nil
 }
 
 // IsKustomizationFile reports whether a file name is one kustomize reads

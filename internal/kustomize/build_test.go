@@ -1,13 +1,17 @@
 package kustomize
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"reflect"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -27,7 +31,30 @@ func TestBuildOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := string(built.YAML)
+	// The objects are those kustomize build prints.
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "overlays", "prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed, err := m.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(printed))
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, obj)
+	}
+	if !reflect.DeepEqual(built.Objects, want) {
+		t.Errorf("objects differ from kustomize build's:\n%v\n%v", built.Objects, want)
+	}
+	got := string(printed)
 	for _, want := range []string{
 		"name: prod-web", "namespace: prod", "name: prod-cleanup",
 		"image: registry.example.com/mirror/nginx:1.28-alpine", // renamed by images:
