@@ -46,11 +46,11 @@ func TestImagesDiscovered(t *testing.T) {
 
 func TestFoldRef(t *testing.T) {
 	for ref, want := range map[string]string{
-		"docker.io/library/nginx:1.27-alpine": "docker.io/library/nginx:1.27-alpine",
+		"docker.io/library/nginx:1.27-alpine":                                                  "docker.io/library/nginx:1.27-alpine",
 		"quay.io/prometheus-community/postgres-exporter-with-a-long-name:v0.15.0-debian-12-r3": "quay.io/prometheus-community/\npostgres-exporter-with-a-long-name\n:v0.15.0-debian-12-r3",
 		"a/b/c": "a/b/c",
 		"ghcr.io/example-organisation/backup-tools@sha256:4f5e8a2b1c9d0e7f6a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f": "ghcr.io/example-organisation/\nbackup-tools@sha256:4f5e8a2b1c9d…",
-		"registry.example.com/platform/mirror/nginx:1.27-alpine": "registry.example.com/platform/mirror/\nnginx:1.27-alpine",
+		"registry.example.com/platform/mirror/nginx:1.27-alpine":                                                            "registry.example.com/platform/mirror/\nnginx:1.27-alpine",
 	} {
 		if got := foldRef(ref); got != want {
 			t.Errorf("foldRef(%s) =\n%s\nwant\n%s", ref, got, want)
