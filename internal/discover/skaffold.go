@@ -66,14 +66,20 @@ var dockerfileBuilders = []string{"image", "context", "docker", "sync", "require
 // configuration's own build before its profiles'). No file is no
 // artifact.
 func (c *collector) readSkaffold() (*skaffoldConfig, error) {
-	sk := &skaffoldConfig{artifacts: map[string]skaffoldArtifact{}}
 	data, err := c.readRepoFile(skaffoldFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return sk, nil
+		return &skaffoldConfig{artifacts: map[string]skaffoldArtifact{}}, nil
 	}
 	if err != nil {
-		return sk, err
+		return &skaffoldConfig{artifacts: map[string]skaffoldArtifact{}}, err
 	}
+	return parseSkaffold(data)
+}
+
+// parseSkaffold reads the artifacts of skaffold.yaml's content: what
+// parses before a problem comes with it.
+func parseSkaffold(data []byte) (*skaffoldConfig, error) {
+	sk := &skaffoldConfig{artifacts: map[string]skaffoldArtifact{}}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc skaffoldDocument
