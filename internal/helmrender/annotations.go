@@ -30,8 +30,10 @@ type DeclaredImage struct {
 }
 
 // annotationEntry is one entry of an image annotation: HIP-0015's name,
-// image and dependency, with the condition some charts add (a values path
-// decided as a dependency's condition is, in the chart's own values).
+// image and dependency (left out unless the release renders that
+// subchart: a disabled dependency is no longer among the chart's), with
+// the condition some charts add (a values path decided as a dependency's
+// condition is, in the chart's own values).
 type annotationEntry struct {
 	Name       string `json:"name"`
 	Image      string `json:"image"`
@@ -57,7 +59,7 @@ func declaredImages(ch *chart.Chart, vals chartutil.Values, path string) ([]Decl
 			continue
 		}
 		for i, e := range entries {
-			if e.Image == "" || !conditionHolds(e.Condition, vals) || (e.Dependency != "" && !hasSubchart(ch, e.Dependency)) {
+			if e.Image == "" || !conditionHolds(e.Condition, vals) || (e.Dependency != "" && !vendored(ch, e.Dependency)) {
 				continue
 			}
 			out = append(out, DeclaredImage{Chart: path, Annotation: annotation, Name: e.Name, Index: i, Image: e.Image})
@@ -89,15 +91,4 @@ func conditionHolds(condition string, vals chartutil.Values) bool {
 		}
 	}
 	return true
-}
-
-// hasSubchart reports whether ch renders a subchart called name (its alias
-// when it has one): a disabled dependency has been left out of ch.
-func hasSubchart(ch *chart.Chart, name string) bool {
-	for _, sub := range ch.Dependencies() {
-		if sub.Name() == name {
-			return true
-		}
-	}
-	return false
 }
