@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -25,7 +24,7 @@ import (
 // unless discover.dockerfile_targets names the one it is built for.
 func (c *collector) dockerfiles() {
 	ds := c.cfg.Discover
-	files, err := globFiles(c.cfg.Dir, ds.Dockerfiles, ds.Exclude)
+	files, err := c.globFiles(ds.Dockerfiles)
 	if err != nil {
 		c.errs.add(err)
 		return
@@ -91,11 +90,11 @@ func rangeString(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
-// globFiles expands doublestar patterns relative to root into sorted,
-// slash-separated regular files, less the exclude patterns.
-func globFiles(root string, patterns, exclude []config.Pattern) ([]string, error) {
+// globFiles expands doublestar patterns relative to the root into sorted,
+// slash-separated regular files, less discover.exclude.
+func (c *collector) globFiles(patterns []config.Pattern) ([]string, error) {
 	seen := map[string]bool{}
-	fsys := os.DirFS(root)
+	fsys := os.DirFS(c.cfg.Dir)
 	for _, p := range patterns {
 		// Symbolic links to directories are not followed, as docker does
 		// not follow them in a build context: a link loop would otherwise
@@ -108,7 +107,7 @@ func globFiles(root string, patterns, exclude []config.Pattern) ([]string, error
 			if fi, err := fs.Stat(fsys, m); err == nil && fi.IsDir() {
 				continue // WithNoFollow lists a link to a directory as a file
 			}
-			if !excluded(m, exclude) {
+			if !c.excludedPath(m) {
 				seen[m] = true
 			}
 		}
@@ -119,19 +118,6 @@ func globFiles(root string, patterns, exclude []config.Pattern) ([]string, error
 	}
 	sort.Strings(files)
 	return files, nil
-}
-
-// excluded reports whether a path, or a directory above it, matches one of
-// the exclude patterns.
-func excluded(rel string, exclude []config.Pattern) bool {
-	for _, p := range exclude {
-		for dir := rel; dir != "." && dir != "/"; dir = path.Dir(dir) {
-			if ok, _ := doublestar.Match(p.Glob, dir); ok {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // realPath is abs with its symbolic links resolved, so that one file

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/liblog"
 )
 
 // ProjectOptions are the options of every compose project images.hcl's
@@ -64,22 +65,26 @@ func rootEnvFiles(cfg *config.Config) []string {
 // declares (see ProjectOptions), as Run does; a repository without compose
 // file has none. Rendering for deployments needs the projects' services
 // themselves, not only the images found in them. An error about one project
-// (or some of its services) comes with the others.
-func LoadProjects(ctx context.Context, cfg *config.Config) ([]*ComposeProject, error) {
-	var projects []*ComposeProject
+// (or some of its services) comes with the others. What compose-go prints
+// comes back as warnings.
+func LoadProjects(ctx context.Context, cfg *config.Config) ([]*ComposeProject, []string, error) {
+	c := newCollector(cfg)
+	capture := liblog.Start()
+	projects := c.loadProjects(ctx, capture)
+	c.libraryWarnings(capture.Stop())
+	return projects, c.warnings, c.errs.err()
+}
+
+// loadProject loads one compose project; a problem is said to be in it
+// when it is one of several.
+func loadProject(ctx context.Context, opts ComposeOptions) (*ComposeProject, error) {
+	p, err := LoadCompose(ctx, opts)
 	var errs Errors
-	all := ProjectOptions(cfg)
-	for _, opts := range all {
-		p, err := LoadCompose(ctx, opts)
-		for _, e := range flatten(err) {
-			if opts.Qualifier != "" {
-				e = fmt.Errorf("compose project %s: %w", opts.Qualifier, e)
-			}
-			errs = append(errs, e)
+	for _, e := range flatten(err) {
+		if opts.Qualifier != "" {
+			e = fmt.Errorf("compose project %s: %w", opts.Qualifier, e)
 		}
-		if p != nil {
-			projects = append(projects, p)
-		}
+		errs = append(errs, e)
 	}
-	return projects, errs.err()
+	return p, errs.err()
 }

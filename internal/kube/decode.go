@@ -80,6 +80,18 @@ func Decode(data []byte) ([]Object, error) {
 	return objs, errors.Join(errs...)
 }
 
+// FromContent is the objects of one decoded document (as Decode decodes
+// it: maps are map[string]any, lists []any): itself, or the items of a
+// List.
+func FromContent(content map[string]any) ([]Object, error) {
+	return objects(content, 0)
+}
+
+// ErrNotObject is wrapped by the error about a document that is no
+// Kubernetes object (not a mapping, or without apiVersion or kind), as
+// opposed to YAML that cannot be read at all.
+var ErrNotObject = errors.New("not a Kubernetes object")
+
 // maxListDepth bounds Lists nested in Lists, which Kubernetes never
 // produces but a hostile file could.
 const maxListDepth = 8
@@ -89,13 +101,13 @@ const maxListDepth = 8
 func objects(v any, depth int) ([]Object, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("not a Kubernetes object: a YAML %s, not a mapping", yamlKind(v))
+		return nil, fmt.Errorf("%w: a YAML %s, not a mapping", ErrNotObject, yamlKind(v))
 	}
 	o := Object{Content: m}
 	o.APIVersion, _ = m["apiVersion"].(string)
 	o.Kind, _ = m["kind"].(string)
 	if o.APIVersion == "" || o.Kind == "" {
-		return nil, fmt.Errorf("not a Kubernetes object: no apiVersion or kind")
+		return nil, fmt.Errorf("%w: no apiVersion or kind", ErrNotObject)
 	}
 	if strings.HasSuffix(o.Kind, "List") {
 		if items, isList := m["items"].([]any); isList {

@@ -103,9 +103,12 @@ func (w *Workspace) Render(ctx context.Context, opts RenderOptions) (*RenderResu
 }
 
 func (w *Workspace) renderCompose(ctx context.Context, l *lock.Lock, out, name string) (*RenderResult, error) {
-	projects, err := discover.LoadProjects(ctx, w.cfg)
+	projects, warnings, err := discover.LoadProjects(ctx, w.cfg)
 	if err != nil {
 		return nil, err
+	}
+	for _, msg := range warnings {
+		w.onWarning(msg)
 	}
 	project, err := w.composeProject(projects, name)
 	if err != nil {
