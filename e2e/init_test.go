@@ -13,25 +13,35 @@ import (
 )
 
 // TestInitPatterns is a newcomer's first commands on repositories shaped
-// like those of issue 20 (testdata/init/<pattern>/repo, written for the
-// test), against the real binary: init, then `images --discovered` with no
-// edit lists exactly testdata/init/<pattern>/want.txt; a second run lists
-// the same; the same tree under another folder name gets the same
-// images.hcl and, locked against the stand-in registries, the same lock.
+// like those of issue 20, written for the tests, against the real binary:
+// init, then `images --discovered` with no edit lists exactly
+// testdata/init/<pattern>/want.txt (the images and builds with the places
+// each was found, then the warnings); a second run lists the same; the
+// same tree under another folder name gets the same images.hcl and,
+// locked against the stand-in registries, the same images.lock.
 func TestInitPatterns(t *testing.T) {
 	s := startStack(t)
-	for _, pattern := range []string{
-		"layered",   // compose.yaml with layers, a "published images" stack, a test stack in a subfolder, a build without image
-		"kustomize", // overlays over a shared base and a component, a directory of manifests, a CI workflow
-		"from-arg",  // FROM ${FROM} without default: the value .env gives, and one a CI file passes
-		"vendored",  // a vendored project's compose file, chart and Dockerfiles, a submodule, the repository's own compose template
+	for _, p := range []struct{ name, tree string }{
+		// compose.yaml with layers, a "published images" stack, a test stack in a subfolder, a build without image
+		{"layered", "init/layered/repo"},
+		// overlays over a shared base and a component, a directory of manifests, a CI workflow
+		{"kustomize", "init/kustomize/repo"},
+		// FROM ${FROM} without default: the value .env gives, and one a CI file passes
+		{"from-arg", "init/from-arg/repo"},
+		// a vendored project's compose file, chart and Dockerfiles, a submodule, the repository's own compose template
+		{"vendored", "init/vendored/repo"},
+		// the trees of TestTestdataRepos, less their hand-written images.hcl: a chart with a randAlphaNum test hook
+		// and image annotations, skaffold placeholders, overlays with manifests, layered compose with a test stack
+		{"chart-random", "repos/chart-random"},
+		{"skaffold", "repos/skaffold"},
+		{"kustomize-manifests", "repos/kustomize-manifests"},
+		{"layered-compose", "repos/layered-compose"},
 	} {
-		t.Run(pattern, func(t *testing.T) { testInitPattern(t, s, pattern) })
+		t.Run(p.name, func(t *testing.T) { testInitPattern(t, s, p.name, filepath.Join("testdata", p.tree)) })
 	}
 }
 
-func testInitPattern(t *testing.T, s *stack, pattern string) {
-	src := filepath.Join("testdata", "init", pattern, "repo")
+func testInitPattern(t *testing.T, s *stack, pattern, src string) {
 	target := s.target.Host() + "/" + pattern
 	dirs := []string{filepath.Join(t.TempDir(), pattern), filepath.Join(t.TempDir(), "another-clone")}
 	var configs, locks []string
@@ -39,10 +49,15 @@ func testInitPattern(t *testing.T, s *stack, pattern string) {
 		if err := demo.CopyTree(src, dir); err != nil {
 			t.Fatal(err)
 		}
+		for _, theirs := range []string{"images.hcl", "discovered.txt"} {
+			if err := os.Remove(filepath.Join(dir, theirs)); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
 		writeFile(t, filepath.Join(dir, ".gitignore"), "node_modules/\n")
 		r := run(t, dir, 0, "init", "--target", target)
-		if !strings.Contains(r.stdout, "\n  .gitignore   added .imagesync/") || !strings.Contains(r.stdout, "With it, discovery finds ") {
-			t.Errorf("init:\n%s", r.stdout)
+		if !strings.Contains(r.stdout, "\n  .gitignore   added .imagesync/") || !strings.Contains(r.stdout, "With it, discovery finds ") || r.stderr != "" {
+			t.Errorf("init: %v", r)
 		}
 		if got := readFile(t, filepath.Join(dir, ".gitignore")); got != "node_modules/\n\n# imagesync's cache (charts it fetches)\n/.imagesync/\n" {
 			t.Errorf(".gitignore after init: %q", got)
@@ -58,15 +73,18 @@ func testInitPattern(t *testing.T, s *stack, pattern string) {
 		if again := discovered(t, dir); again != found {
 			t.Errorf("a second images --discovered differs:\n%s\nfirst:\n%s", again, found)
 		}
+		s.seedDiscovered(t, dir)
 	}
 	if configs[0] != configs[1] {
 		t.Errorf("init under another folder name wrote another images.hcl:\n%s\nfirst:\n%s", configs[1], configs[0])
 	}
 	for _, dir := range dirs {
-		// init cannot know that this machine reaches docker.io only through
-		// the test's stand-in registries: the registry block a user adds.
+		// init cannot know that this machine reaches docker.io and quay.io
+		// only through the test's stand-in registries: the registry blocks
+		// a user adds for their mirrors.
 		cfg := filepath.Join(dir, "images.hcl")
-		writeFile(t, cfg, readFile(t, cfg)+fmt.Sprintf("\nregistry \"docker.io\" {\n  mirrors = [%q]\n}\n", s.hub.URL()))
+		writeFile(t, cfg, readFile(t, cfg)+fmt.Sprintf("\nregistry \"docker.io\" {\n  mirrors = [%q]\n}\n\nregistry \"quay.io\" {\n  mirrors = [%q]\n}\n",
+			s.hub.URL(), s.quay.URL()))
 		run(t, dir, 0, "lock")
 		run(t, dir, 0, "lock", "--check")
 		locks = append(locks, readFile(t, filepath.Join(dir, "images.lock")))
