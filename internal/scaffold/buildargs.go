@@ -153,9 +153,11 @@ func changedBy(args []BuildArg, scans []dockerfileScan) {
 }
 
 // envValues reads an env file's variables with compose's own dotenv
-// parser, never looking anything up in the OS environment.
+// parser, never looking anything up in the OS environment: a variable a
+// value uses is put back as written, "$" and all, so that literal drops
+// the value (and dotenv has no unset variable to warn about).
 func envValues(data []byte) map[string]string {
-	values, err := dotenv.UnmarshalBytesWithLookup(data, func(string) (string, bool) { return "", false })
+	values, err := dotenv.UnmarshalBytesWithLookup(data, func(name string) (string, bool) { return "${" + name + "}", true })
 	if err != nil {
 		return nil
 	}

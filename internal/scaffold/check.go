@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/dockerfile"
 	"github.com/imagesync/imagesync/internal/helmrender"
+	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/kustomize"
 )
 
@@ -33,6 +36,7 @@ import (
 func loadProjects(ctx context.Context, rd reader, projects []ComposeProject, files map[string]ComposeFile) ([]*discover.ComposeProject, []LeftOut) {
 	loaded := make([]*discover.ComposeProject, len(projects))
 	var left []LeftOut
+	built := builtBy{}
 	for i := range projects {
 		p := &projects[i]
 		for p.LeftOut == "" {
@@ -43,7 +47,15 @@ func loadProjects(ctx context.Context, rd reader, projects []ComposeProject, fil
 			}
 			service, problem := brokenBuild(rd, cp)
 			if problem == "" {
+				problem = built.conflict(p.Name, cp)
+			}
+			if problem == "" {
+				built.add(p.Name, cp)
 				loaded[i] = cp
+				break
+			}
+			if service == "" {
+				p.LeftOut = "it " + problem
 				break
 			}
 			file := lastBuilding(p.Files, files, service)
@@ -56,6 +68,58 @@ func loadProjects(ctx context.Context, rd reader, projects []ComposeProject, fil
 		}
 	}
 	return loaded, left
+}
+
+// builtBy maps an image a compose service names and builds to the
+// project that builds it and how: discovery refuses one image built from
+// two definitions (a Windows variant building the Linux stack's tags with
+// other arguments), so the later project is left out.
+type builtBy map[imageref.Ref]struct{ project, definition string }
+
+func (m builtBy) add(project string, p *discover.ComposeProject) {
+	for _, svc := range p.Services {
+		if ref, def, ok := namedBuild(svc); ok {
+			if _, seen := m[ref]; !seen {
+				m[ref] = struct{ project, definition string }{project, def}
+			}
+		}
+	}
+}
+
+// conflict says how the project builds an image another project builds
+// from another definition, "" when it does not.
+func (m builtBy) conflict(project string, p *discover.ComposeProject) string {
+	for _, svc := range p.Services {
+		ref, def, ok := namedBuild(svc)
+		if prev, seen := m[ref]; ok && seen && prev.definition != def {
+			return fmt.Sprintf("builds %s (service %s) from another definition than project %s does: discovery refuses one image built two ways",
+				ref, svc.Name, prev.project)
+		}
+	}
+	return ""
+}
+
+// namedBuild is the image a service builds under the name it gives, and
+// what decides the build; ok is false for a service that builds nothing
+// or names no image (its image is named after its project).
+func namedBuild(svc discover.ComposeService) (imageref.Ref, string, bool) {
+	b := svc.Build
+	if b == nil || svc.Image == "" {
+		return imageref.Ref{}, "", false
+	}
+	ref, err := imageref.Parse(svc.Image)
+	if err != nil {
+		return imageref.Ref{}, "", false
+	}
+	args := make([]string, 0, len(b.Args))
+	for _, k := range slices.Sorted(maps.Keys(b.Args)) {
+		args = append(args, k+"="+b.Args[k])
+	}
+	contexts := make([]string, 0, len(b.AdditionalContexts))
+	for _, k := range slices.Sorted(maps.Keys(b.AdditionalContexts)) {
+		contexts = append(contexts, k+"="+b.AdditionalContexts[k])
+	}
+	return ref, fmt.Sprintf("%s|%s|%s|%s|%v|%v|%v", b.Context, b.Dockerfile, b.Inline, b.Target, args, contexts, b.Platforms), true
 }
 
 // brokenBuild finds a build of the project whose Dockerfile cannot be

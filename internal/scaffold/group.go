@@ -47,9 +47,8 @@ func (p *ComposeProject) drop(file string) {
 //     the base's project kept as it is: both sets of images count. So is
 //     each of two layers that change one service differently.
 //  4. A file that can run alone (every service has an image, a build or
-//     extends) and defines every service of the base again, with another
-//     image or build for some, replaces the base: a stack of its own (a
-//     "use published images" variant, a swarm stack). So is a file in a
+//     extends) and replaces the base (see replaces: a swarm stack, a "use
+//     published images" file) is a stack of its own. So is a file in a
 //     folder without base.
 //  5. A file that cannot run alone is layered on the project whose
 //     distinguishing name part its name holds (docker-compose.override.
@@ -128,7 +127,7 @@ func folderProjects(dir string, files []ComposeFile) ([]ComposeProject, []LeftOu
 		f, base := byName[n], merge(head)
 		switch redef := redefines(f, base); {
 		case isHead[f.Path]:
-		case runsAlone(f) && (len(head) == 0 || redef.any() && definesAll(f, base)):
+		case runsAlone(f) && (len(head) == 0 || redef.any() && replaces(f, base)):
 			stacks = append(stacks, &stack{own: f, why: aloneWhy(f, head, redef)})
 		case redef.any():
 			stacks = append(stacks, &stack{own: f, variant: true, why: fmt.Sprintf("it changes what %s of %s run%s", redef,
@@ -193,7 +192,11 @@ func aloneWhy(f ComposeFile, head []ComposeFile, redef serviceList) string {
 	if len(head) == 0 {
 		return "its folder has no compose.yaml or docker-compose.yml"
 	}
-	return fmt.Sprintf("it defines every service of %s again, with another image or build for %s", path.Base(head[0].Path), redef)
+	base := path.Base(head[0].Path)
+	if definesAll(f, merge(head)) {
+		return fmt.Sprintf("it defines every service of %s again, with another image or build for %s", base, redef)
+	}
+	return fmt.Sprintf("it runs images for %s, which %s builds, and the rest of its stack", redef, base)
 }
 
 // splitConflicts makes a project of its own of each layer that redefines
@@ -210,6 +213,29 @@ func splitConflicts(layers []ComposeFile, stacks []*stack) ([]ComposeFile, []*st
 		}
 	}
 	return kept, stacks
+}
+
+// replaces reports whether f, which can run alone and redefines some
+// services of base, is another stack rather than a layer: it defines
+// every service of base again (a swarm stack), or it runs published
+// images for services base builds and carries base's other services too
+// (a "use published images" file). Layered on base, such a file would
+// silently rename base's builds to its images.
+func replaces(f, base ComposeFile) bool {
+	if definesAll(f, base) {
+		return true
+	}
+	published, others := false, ComposeFile{Services: map[string]ComposeService{}}
+	for name, b := range base.Services {
+		s, ok := f.Services[name]
+		switch {
+		case b.Build == "":
+			others.Services[name] = b
+		case ok && s.Image != "" && s.Build == "":
+			published = true
+		}
+	}
+	return published && len(others.Services) > 0 && definesAll(f, others)
 }
 
 // definesAll reports whether f defines every service of base.

@@ -51,6 +51,14 @@ func TestComposeProjects(t *testing.T) {
 			{Name: "app-images", Files: []string{"docker-compose.images.yml"}, own: "docker-compose.images.yml",
 				Why: "docker-compose.images.yml: a stack of its own (it defines every service of docker-compose.yml again, with another image or build for web)"}},
 	}, {
+		name: "a file that runs published images for the base's builds, with its other services, is a stack of its own",
+		files: map[string]string{"docker-compose.yml": app + "  seed:\n    build: seed\n    profiles: [seed]\n",
+			"docker-stack.yml": "services:\n  web:\n    image: example/web\n    deploy: {replicas: 2}\n  db:\n    image: postgres:16\n"},
+		want: []ComposeProject{
+			{Name: "app", Files: []string{"docker-compose.yml"}, base: true, own: "docker-compose.yml", Why: "docker-compose.yml: the folder's default compose file"},
+			{Name: "app-docker-stack", Files: []string{"docker-stack.yml"}, own: "docker-stack.yml",
+				Why: "docker-stack.yml: a stack of its own (it runs images for web, which docker-compose.yml builds, and the rest of its stack)"}},
+	}, {
 		name: "a file that changes what some services run is layered on the base in a project of its own",
 		files: map[string]string{"compose.yaml": app, "compose.prod.yaml": "services:\n  web:\n    image: registry.example.com/web:prod\n",
 			"compose.test.yaml": "services:\n  web:\n    build: {context: web, target: test}\n  sut:\n    build: tests\n"},

@@ -14,6 +14,7 @@ import (
 	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/liblog"
 )
 
 // ErrExist is returned (wrapped) by Init when the config file exists.
@@ -49,11 +50,16 @@ func Init(ctx context.Context, configPath, target string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What the libraries print while init reads and loads each source is
+	// dropped: the discovery run on the file reports it, once, as warnings.
+	capture := liblog.Start()
 	repo, err := Scan(ctx, root)
 	if err != nil {
+		capture.Stop()
 		return nil, err
 	}
 	d := Propose(ctx, root, repo)
+	capture.Stop()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -159,6 +159,10 @@ func TestInitLeavesOutWhatFails(t *testing.T) {
 		"windows/compose.yaml":               "services:\n  web:\n    image: ${WEB_IMAGE:?set it}\n",
 		"deploy/broken/kustomization.yaml":   "resources:\n- missing.yaml\n",
 		"deploy/broken/other/Dockerfile.txt": "notes\n",
+		"os/compose.yaml":                    "services:\n  api:\n    image: example/api:1\n    build: api\n",
+		"os/compose.windows.yaml":            "services:\n  api:\n    image: example/api:1\n    build: {context: api, dockerfile: Dockerfile.windows}\n",
+		"os/api/Dockerfile":                  "FROM alpine:3.20\n",
+		"os/api/Dockerfile.windows":          "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\n",
 	})
 	res, err := Init(context.Background(), filepath.Join(root, "images.hcl"), "registry.example.com/team")
 	if err != nil {
@@ -172,6 +176,7 @@ func TestInitLeavesOutWhatFails(t *testing.T) {
 		"# Left out: deploy/prod/kustomization names \"github.com/org/repo//deploy?ref=v1\", which kustomize would fetch",
 		"# Left out: it fails to load: ", "required variable WEB_IMAGE is missing a value",
 		"# Left out: it fails to build: ",
+		"# Left out: it builds docker.io/example/api:1 (service api) from another definition than project os does: discovery refuses one image built two ways\n  # compose_project \"os-windows\" {",
 	} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("images.hcl lacks %q:\n%s", want, text)
@@ -180,7 +185,7 @@ func TestInitLeavesOutWhatFails(t *testing.T) {
 	if strings.Contains(string(text), root) {
 		t.Errorf("images.hcl names the checkout's folder %s: it would differ in another clone:\n%s", root, text)
 	}
-	if res.Problems != nil || len(res.Found.Images) != 1 || len(res.Found.Builds) != 1 {
+	if res.Problems != nil || len(res.Found.Images) != 3 || len(res.Found.Builds) != 2 {
 		t.Errorf("discovery with what init kept: %v %+v\n%s", res.Problems, res.Found, text)
 	}
 }

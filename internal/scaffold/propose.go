@@ -13,7 +13,6 @@ import (
 
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/dockerfile"
-	"github.com/imagesync/imagesync/internal/liblog"
 )
 
 // Discovery is the discover block init writes for a repository.
@@ -57,13 +56,10 @@ type KustomizeDir struct {
 }
 
 // Propose decides what init writes for the repository Scan found under
-// root, and loads each source as discovery would (see check.go).
+// root, and loads each source as discovery would (see check.go). The
+// libraries it calls print on their own: Init captures their output.
 func Propose(ctx context.Context, root string, r *Repo) *Discovery {
 	d := &Discovery{Vendored: r.Vendored, LeftOut: slices.Clone(r.LeftOut), root: root}
-	// What the libraries print while init loads each source is dropped:
-	// the discovery run on the written file reports it, once, as warnings.
-	capture := liblog.Start()
-	defer capture.Stop()
 	d.compose(ctx, root, r)
 	scans := d.dockerfileScans(r)
 	var failing []LeftOut
