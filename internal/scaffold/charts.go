@@ -28,6 +28,9 @@ type HelmRelease struct {
 	Name   string // the block label: a valid release name, unique in the file
 	Chart  string
 	Values []string
+	// ValuesFrom names the script whose values files Values starts with:
+	// the chart needs values from outside it, as the script passes them.
+	ValuesFrom string
 	// LeftOut, when set, is why the block is proposed commented out.
 	LeftOut string
 }

@@ -157,7 +157,7 @@ func lastBuilding(files []string, byPath map[string]ComposeFile, service string)
 
 // checkKube renders every release and builds every overlay proposed, at
 // most one per CPU at a time, and sets LeftOut on those that fail.
-func checkKube(ctx context.Context, root string, releases []HelmRelease, overlays []KustomizeDir) {
+func checkKube(ctx context.Context, root string, releases []HelmRelease, overlays []KustomizeDir, scripts []scriptValues) {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range releases {
@@ -166,11 +166,16 @@ func checkKube(ctx context.Context, root string, releases []HelmRelease, overlay
 			continue
 		}
 		g.Go(func() error {
-			r := helmrender.Release{Name: h.Name, Chart: filepath.Join(root, filepath.FromSlash(h.Chart))}
-			for _, v := range h.Values {
-				r.ValuesFiles = append(r.ValuesFiles, filepath.Join(root, filepath.FromSlash(v)))
+			err := render(ctx, root, h.Name, h.Chart, h.Values)
+			if sv := valuesFor(h.Chart, scripts); err != nil && sv != nil {
+				// Its templates may need the values its deploy script
+				// passes: rendered with them, it is proposed with them.
+				values := slices.Concat(sv.files, h.Values)
+				if render(ctx, root, h.Name, h.Chart, values) == nil {
+					h.Values, h.ValuesFrom, err = values, sv.script, nil
+				}
 			}
-			if _, err := helmrender.Render(ctx, r); err != nil && ctx.Err() == nil {
+			if err != nil && ctx.Err() == nil {
 				h.LeftOut = "it fails to render: " + libraryMessage(root, err)
 			}
 			return nil
@@ -189,6 +194,17 @@ func checkKube(ctx context.Context, root string, releases []HelmRelease, overlay
 		})
 	}
 	_ = g.Wait() // the goroutines return no error: each failure is a LeftOut
+}
+
+// render renders a chart as discovery will, with values files relative
+// to the root.
+func render(ctx context.Context, root, name, chart string, values []string) error {
+	r := helmrender.Release{Name: name, Chart: filepath.Join(root, filepath.FromSlash(chart))}
+	for _, v := range values {
+		r.ValuesFiles = append(r.ValuesFiles, filepath.Join(root, filepath.FromSlash(v)))
+	}
+	_, err := helmrender.Render(ctx, r)
+	return err
 }
 
 // maxReason bounds a library's message quoted as a reason: the first

@@ -185,9 +185,13 @@ func (w *walker) valueSources() {
 			r.sources = append(r.sources, valueSource{where: rel, values: envValues(data)})
 		}
 	}
+	isYAML := func(rel string) bool { return slices.Contains(r.tree.yaml[path.Dir(rel)], rel) }
 	for _, rel := range slices.Sorted(slices.Values(slices.Concat(r.CIFiles, w.scripts))) {
 		if data, err := w.rd.read(rel); err == nil {
 			r.sources = append(r.sources, valueSource{where: rel, values: ciValues(rel, data)})
+			if sv := helmValuesOf(rel, data, isYAML); sv != nil {
+				r.helmValues = append(r.helmValues, *sv)
+			}
 		}
 	}
 }

@@ -294,3 +294,34 @@ func TestHelmReleases(t *testing.T) {
 		}
 	}
 }
+
+// TestInitChartValuesFromScript: a chart whose templates need values
+// from files outside it is rendered with the values files its deploy
+// script passes to helm, and proposed with them.
+func TestInitChartValuesFromScript(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"deploy/helm/app.yaml":                 "app:\n  image: example/api:1\n",
+		"deploy/helm/api/Chart.yaml":           "apiVersion: v2\nname: api\nversion: 1.0.0\n",
+		"deploy/helm/api/templates/api.yaml":   deployment("api", "{{ .Values.app.image }}"),
+		"deploy/helm/deploy.sh":                "#!/bin/sh\nfor c in api; do\n  helm install \"$c\" --values app.yaml -f $EXTRA $c\ndone\n",
+		"deploy/helm/other/Chart.yaml":         "apiVersion: v2\nname: other\nversion: 1.0.0\n",
+		"deploy/helm/other/templates/bad.yaml": deployment("x", "{{ .Values.missing.image }}"),
+	})
+	res, err := Init(context.Background(), filepath.Join(root, "images.hcl"), "registry.example.com/team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := os.ReadFile(filepath.Join(root, "images.hcl"))
+	for _, want := range []string{
+		"  helm \"api\" {\n    chart = \"deploy/helm/api\"\n    # The chart needs values from outside it: those deploy/helm/deploy.sh passes to helm first.\n" +
+			"    values = [\"deploy/helm/app.yaml\"]\n",
+		"# Left out: it fails to render: ",
+	} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("images.hcl lacks %q:\n%s", want, text)
+		}
+	}
+	if res.Problems != nil || len(res.Found.Images) != 1 || res.Found.Images[0].Ref.String() != "docker.io/example/api:1" {
+		t.Errorf("discovery: %v %+v", res.Problems, res.Found)
+	}
+}

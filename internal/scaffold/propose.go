@@ -72,7 +72,7 @@ func Propose(ctx context.Context, root string, r *Repo) *Discovery {
 	}))
 	d.excludes(root, r, failing)
 	d.kube(r)
-	checkKube(ctx, root, d.Helm, d.Kustomize)
+	checkKube(ctx, root, d.Helm, d.Kustomize, r.helmValues)
 	slices.SortFunc(d.LeftOut, func(a, b LeftOut) int { return strings.Compare(a.Path, b.Path) })
 	return d
 }

@@ -93,6 +93,9 @@ func helmSection(b *strings.Builder, releases []HelmRelease) {
 	for _, h := range releases {
 		var t strings.Builder
 		fmt.Fprintf(&t, "helm %s {\n  chart = %s\n", quote(h.Name), quote(h.Chart))
+		if h.ValuesFrom != "" {
+			fmt.Fprintf(&t, "  # The chart needs values from outside it: those %s passes to helm first.\n", h.ValuesFrom)
+		}
 		if len(h.Values) > 0 {
 			fmt.Fprintf(&t, "  values = %s\n", list(h.Values))
 		}

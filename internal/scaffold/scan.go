@@ -60,8 +60,9 @@ type Repo struct {
 	// each with the reason.
 	LeftOut []LeftOut
 
-	tree    tree
-	sources []valueSource // where build arguments' values may come from
+	tree       tree
+	sources    []valueSource  // where build arguments' values may come from
+	helmValues []scriptValues // values files scripts pass to helm
 }
 
 // Vendored is a directory of other projects' code.
