@@ -325,3 +325,32 @@ func TestInitChartValuesFromScript(t *testing.T) {
 		t.Errorf("discovery: %v %+v", res.Problems, res.Found)
 	}
 }
+
+// TestInitRootComposeLeftOut: when the root's default compose file fails
+// to load, the file init writes keeps discovery from loading it by
+// default: `compose = []` without a compose_project block, nothing beside
+// one (where the attribute is an error).
+func TestInitRootComposeLeftOut(t *testing.T) {
+	broken := "services:\n  web:\n    image: ${WEB_IMAGE:?set it}\n"
+	for _, tt := range []struct {
+		name      string
+		files     map[string]string
+		noCompose bool
+	}{
+		{"alone", map[string]string{"compose.yaml": broken}, true},
+		{"beside another project", map[string]string{"compose.yaml": broken, "tools/compose.yaml": "services:\n  t:\n    image: alpine:3.20\n"}, false},
+	} {
+		root := writeTree(t, tt.files)
+		path := filepath.Join(root, "images.hcl")
+		if _, err := Init(context.Background(), path, "registry.example.com/team"); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		text, _ := os.ReadFile(path)
+		if strings.Contains(string(text), "\n  compose = []\n") != tt.noCompose || !strings.Contains(string(text), "# Left out: it fails to load: ") {
+			t.Errorf("%s:\n%s", tt.name, text)
+		}
+		if _, diags := config.Load(hclparse.NewParser(), path); diags.HasErrors() {
+			t.Errorf("%s: %v", tt.name, diags)
+		}
+	}
+}

@@ -22,8 +22,10 @@ type Discovery struct {
 	// to load).
 	Projects []ComposeProject
 	// NoCompose is set when the root has a compose file by a default name
-	// that no project proposed uses: `compose = []` keeps discovery from
-	// loading it by default.
+	// and no compose_project block is proposed (the root's is left out):
+	// `compose = []` keeps discovery from loading that file by default.
+	// With a block, discovery loads only the blocks' projects (and the
+	// attribute beside blocks is an error).
 	NoCompose   bool
 	Dockerfiles []string // doublestar globs covering every Dockerfile found
 	BuildArgs   []BuildArg
@@ -102,16 +104,9 @@ func (d *Discovery) compose(ctx context.Context, root string, r *Repo) {
 	}
 	d.loaded, left = loadProjects(ctx, reader{root: root}, d.Projects, byPath)
 	d.LeftOut = append(d.LeftOut, left...)
-	used := map[string]bool{}
-	for i, p := range d.Projects {
-		if d.loaded[i] != nil {
-			for _, f := range p.Files {
-				used[f] = true
-			}
-		}
-	}
+	active := slices.ContainsFunc(d.loaded, func(p *discover.ComposeProject) bool { return p != nil })
 	for _, f := range own {
-		if isComposeName(f.Path) && !used[f.Path] {
+		if isComposeName(f.Path) && !active {
 			d.NoCompose = true // a root default file discovery would load alone
 		}
 	}
