@@ -126,7 +126,8 @@ profiles:
 	"src/cartservice/src/Dockerfile.prod":      "FROM mcr.microsoft.com/dotnet/sdk:9.0 AS build\nFROM mcr.microsoft.com/dotnet/runtime-deps:9.0 AS release\n",
 	"src/emailservice/Dockerfile":              "FROM python:3.12-slim\n",
 	"src/frontend/Dockerfile":                  "FROM golang:1.25\n",
-	"compose.yaml":                             "services:\n  frontend:\n    build: src/frontend\n",
+	"compose.yaml":                             "services:\n  frontend:\n    build: src/frontend\n  tools:\n    image: team/tools\n",
+	"kubernetes-manifests/tools.yaml":          deployment("tools", "team/tools"),
 	"kubernetes-manifests/adservice.yaml":      deployment("adservice", "adservice"),
 	"kubernetes-manifests/cartservice.yaml":    deployment("cartservice", "cartservice"),
 	"kubernetes-manifests/emailservice.yaml":   deployment("emailservice", "emailservice"),
@@ -150,8 +151,9 @@ func deployment(name, image string) string {
 
 // TestDiscoverPlaceholders: a bare name in a manifest is the build it
 // names (a compose service's, or skaffold's artifact, made a build from
-// skaffold.yaml), never docker.io/library/<name>:latest; one that names
-// no build is a warning with its exclude entry. A `**/*.yaml` glob skips
+// skaffold.yaml), or the image of that name found elsewhere, never
+// docker.io/library/<name>:latest on its own; any other is a warning with
+// its exclude entry. A `**/*.yaml` glob skips
 // what is not a manifest, in one line.
 func TestDiscoverPlaceholders(t *testing.T) {
 	root := newRepo(t, skaffoldRepo)
@@ -168,6 +170,8 @@ func TestDiscoverPlaceholders(t *testing.T) {
 		"image docker.io/library/golang:1.25 <- src/frontend/Dockerfile#FROM 0",
 		"image docker.io/library/python:3.12-slim <- src/emailservice/Dockerfile#FROM 0",
 		"image docker.io/library/redis:7-alpine <- kubernetes-manifests/redis-tagged.yaml#Deployment/redis-tagged.containers[server]",
+		// a bare name that is an image found elsewhere is that image
+		"image docker.io/team/tools:latest <- compose.yaml#services.tools.image, kubernetes-manifests/tools.yaml#Deployment/tools.containers[server]",
 		// the build stage of cartservice's Dockerfile is not reached from its target
 		"image mcr.microsoft.com/dotnet/runtime-deps:9.0 <- src/cartservice/src/Dockerfile.prod#FROM release",
 		"build docker.io/library/adservice:latest service=skaffold/adservice context=src/adservice dockerfile=src/adservice/Dockerfile args=JDK=21" +
@@ -189,7 +193,7 @@ func TestDiscoverPlaceholders(t *testing.T) {
 			"or kustomization files; 4 without apiVersion and kind (.github/workflows/ci.yaml, compose.yaml, docs/notes.yaml, and 1 more)",
 		`skaffold.yaml#build.artifacts[loadgenerator]: built with skaffold's jib builder, not from a Dockerfile`,
 		`kubernetes-manifests/loadgenerator.yaml#Deployment/loadgenerator.containers[server]: "loadgenerator" names no registry, tag or digest`,
-		`kubernetes-manifests/redis.yaml#Deployment/redis-cart.containers[server]: "redis" names no registry, tag or digest, and no image this repository builds`,
+		`kubernetes-manifests/redis.yaml#Deployment/redis-cart.containers[server]: "redis" names no registry, tag or digest, no image this repository builds`,
 	}
 	if len(r.Warnings) != len(wantWarnings) {
 		t.Fatalf("warnings:\n%s", strings.Join(r.Warnings, "\n"))

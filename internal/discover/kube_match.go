@@ -17,8 +17,10 @@ import (
 //     canonical name) is that build;
 //   - a placeholder, a name with neither registry, tag nor digest
 //     (kube.Bare), is the build it names (by a compose service or the
-//     build's own name, or a skaffold artifact); one that names no build
-//     is left out with a warning, never Docker Hub's ":latest";
+//     build's own name, or a skaffold artifact), or the image of that name
+//     found elsewhere (a compose file's `image: org/app` is the same
+//     ":latest"); one that is neither is left out with a warning, never
+//     Docker Hub's ":latest" on its own;
 //   - a reference into target.registry (production values often point
 //     global.imageRegistry at the mirror itself) is the target of an image
 //     the lock mirrors or builds: the locator joins that entry, and the
@@ -26,14 +28,14 @@ import (
 //     is an error;
 //   - anything else is an image to mirror.
 func (c *collector) resolveKube() {
-	var intoTarget []kubeFinding
+	var intoTarget, placeholders []kubeFinding
 	for _, f := range c.kubeFound {
 		if b, ok := c.builds[f.ref]; ok {
 			b.Sources = append(b.Sources, f.locator)
 			continue
 		}
 		if kube.Bare(f.value) {
-			c.placeholder(f)
+			placeholders = append(placeholders, f) // once every other image is known
 			continue
 		}
 		if c.inTargetRegistry(f.ref) {
@@ -42,11 +44,20 @@ func (c *collector) resolveKube() {
 		}
 		c.addImage(f.ref, f.locator)
 	}
-	if len(intoTarget) == 0 {
+	c.intoTarget(intoTarget)
+	for _, f := range placeholders {
+		c.placeholder(f)
+	}
+}
+
+// intoTarget files the references into target.registry: each joins the
+// image or build whose target it is.
+func (c *collector) intoTarget(found []kubeFinding) {
+	if len(found) == 0 {
 		return
 	}
 	byTarget := c.byTarget()
-	for _, f := range intoTarget {
+	for _, f := range found {
 		if join, ok := byTarget[f.ref]; ok {
 			join(f.locator)
 			continue
@@ -65,8 +76,13 @@ func (c *collector) placeholder(f kubeFinding) {
 		b.Sources = append(b.Sources, f.locator)
 		return
 	}
-	c.warnings = append(c.warnings, fmt.Sprintf("%s: %q names no registry, tag or digest, and no image this repository builds "+
-		"(a compose build, or an artifact of skaffold.yaml): left out, as such a name is most often a placeholder a deploy tool replaces; "+
+	if _, ok := c.images[f.ref]; ok {
+		c.addImage(f.ref, f.locator)
+		return
+	}
+	c.warnings = append(c.warnings, fmt.Sprintf("%s: %q names no registry, tag or digest, no image this repository builds "+
+		"(a compose build, or an artifact of skaffold.yaml) and no image found elsewhere: left out, as such a name is most often "+
+		"a placeholder a deploy tool replaces; "+
 		"if it is Docker Hub's %s, write that reference, else silence this by adding %s to the top-level exclude",
 		f.locator, f.value, f.ref, excludePattern(f.locator)))
 }
