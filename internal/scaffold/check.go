@@ -64,7 +64,11 @@ func loadProjects(ctx context.Context, rd reader, projects []ComposeProject, fil
 				break
 			}
 			p.drop(file)
-			left = append(left, LeftOut{Path: file, Reason: fmt.Sprintf("layered on %s, its build of %s %s", p.Files[0], service, problem)})
+			// A layer two projects share (the base and a variant) is said once.
+			out := LeftOut{Path: file, Reason: fmt.Sprintf("layered on %s, its build of %s %s", p.Files[0], service, problem)}
+			if !slices.Contains(left, out) {
+				left = append(left, out)
+			}
 		}
 	}
 	return loaded, left
