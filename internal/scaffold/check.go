@@ -160,32 +160,21 @@ func lastBuilding(files []string, byPath map[string]ComposeFile, service string)
 	return last
 }
 
-// checkKube renders every release and builds every overlay proposed, at
+// checkKube renders every release, one after the other through one
+// Worker (a child process when the sandbox says so: a chart's templates
+// are the repository's programs), and builds every overlay proposed, at
 // most one per CPU at a time, and sets LeftOut on those that fail.
-func checkKube(ctx context.Context, root string, releases []HelmRelease, overlays []KustomizeDir, scripts []scriptValues) {
+func checkKube(ctx context.Context, root string, sb helmrender.Sandbox, releases []HelmRelease, overlays []KustomizeDir, scripts []scriptValues) {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range releases {
-		h := &releases[i]
-		if h.LeftOut != "" {
-			continue
+	g.Go(func() error {
+		w := helmrender.NewWorker(sb)
+		defer w.Close()
+		for i := range releases {
+			checkRelease(ctx, w, root, &releases[i], scripts)
 		}
-		g.Go(func() error {
-			err := render(ctx, root, h.Name, h.Chart, h.Values)
-			if sv := valuesFor(h.Chart, scripts); err != nil && sv != nil {
-				// Its templates may need the values its deploy script
-				// passes: rendered with them, it is proposed with them.
-				values := slices.Concat(sv.files, h.Values)
-				if render(ctx, root, h.Name, h.Chart, values) == nil {
-					h.Values, h.ValuesFrom, err = values, sv.script, nil
-				}
-			}
-			if err != nil && ctx.Err() == nil {
-				h.LeftOut = "it fails to render: " + libraryMessage(root, err)
-			}
-			return nil
-		})
-	}
+		return nil
+	})
 	for i := range overlays {
 		k := &overlays[i]
 		if k.LeftOut != "" {
@@ -206,14 +195,34 @@ func checkKube(ctx context.Context, root string, releases []HelmRelease, overlay
 	_ = g.Wait() // the goroutines return no error: each failure is a LeftOut
 }
 
+// checkRelease renders h as discovery will and sets its LeftOut when it
+// fails; a release its deploy script passes values to is tried with them.
+func checkRelease(ctx context.Context, w *helmrender.Worker, root string, h *HelmRelease, scripts []scriptValues) {
+	if h.LeftOut != "" || ctx.Err() != nil {
+		return
+	}
+	err := render(ctx, w, root, h.Name, h.Chart, h.Values)
+	if sv := valuesFor(h.Chart, scripts); err != nil && sv != nil {
+		// Its templates may need the values its deploy script
+		// passes: rendered with them, it is proposed with them.
+		values := slices.Concat(sv.files, h.Values)
+		if render(ctx, w, root, h.Name, h.Chart, values) == nil {
+			h.Values, h.ValuesFrom, err = values, sv.script, nil
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		h.LeftOut = "it fails to render: " + libraryMessage(root, err)
+	}
+}
+
 // render renders a chart as discovery will, with values files relative
 // to the root.
-func render(ctx context.Context, root, name, chart string, values []string) error {
+func render(ctx context.Context, w *helmrender.Worker, root, name, chart string, values []string) error {
 	r := helmrender.Release{Name: name, Chart: filepath.Join(root, filepath.FromSlash(chart))}
 	for _, v := range values {
 		r.ValuesFiles = append(r.ValuesFiles, filepath.Join(root, filepath.FromSlash(v)))
 	}
-	_, err := helmrender.Render(ctx, r)
+	_, err := w.Render(ctx, r)
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/helmrender"
 	"github.com/imagesync/imagesync/internal/liblog"
 )
 
@@ -39,7 +40,13 @@ type Result struct {
 // writes a config mirroring to target there, atomically, and never
 // replaces an existing file. The text is checked to decode with
 // internal/config, and run through discovery, before it is written.
-func Init(ctx context.Context, configPath, target string) (*Result, error) {
+// Charts render as the options say: give WithHelmSandbox, since init
+// runs the templates of a repository it has not yet been told to trust.
+func Init(ctx context.Context, configPath, target string, opts ...Option) (*Result, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if _, err := os.Lstat(configPath); err == nil {
 		return nil, existsError(configPath)
 	}
@@ -58,7 +65,7 @@ func Init(ctx context.Context, configPath, target string) (*Result, error) {
 		capture.Stop()
 		return nil, err
 	}
-	d := Propose(ctx, root, repo)
+	d := Propose(ctx, root, repo, opts...)
 	capture.Stop()
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -70,7 +77,7 @@ func Init(ctx context.Context, configPath, target string) (*Result, error) {
 		return nil, fmt.Errorf("the images.hcl init generated does not decode (please report this): %s", summary(diags))
 	}
 	res := &Result{Path: configPath, Target: target, Repo: repo, Discovery: d}
-	res.Found, res.Problems = discover.Run(ctx, cfg)
+	res.Found, res.Problems = discover.Run(ctx, cfg, discover.WithHelmSandbox(o.helm))
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -82,6 +89,20 @@ func Init(ctx context.Context, configPath, target string) (*Result, error) {
 	}
 	res.Gitignore = ignoreCache(root)
 	return res, nil
+}
+
+// Option changes how Init and Propose load what they find.
+type Option func(*options)
+
+type options struct {
+	helm helmrender.Sandbox
+}
+
+// WithHelmSandbox renders the charts init proposes in a child process as
+// s says, each bounded in time and memory, as discovery does; without it
+// they render in this process, unbounded (see helmrender.Sandbox).
+func WithHelmSandbox(s helmrender.Sandbox) Option {
+	return func(o *options) { o.helm = s }
 }
 
 func existsError(path string) error { return &existError{path: path} }

@@ -60,7 +60,12 @@ type KustomizeDir struct {
 // Propose decides what init writes for the repository Scan found under
 // root, and loads each source as discovery would (see check.go). The
 // libraries it calls print on their own: Init captures their output.
-func Propose(ctx context.Context, root string, r *Repo) *Discovery {
+// The Helm releases render as the options say (WithHelmSandbox).
+func Propose(ctx context.Context, root string, r *Repo, opts ...Option) *Discovery {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	d := &Discovery{Vendored: r.Vendored, LeftOut: slices.Clone(r.LeftOut), root: root}
 	d.compose(ctx, root, r)
 	scans := d.dockerfileScans(r)
@@ -74,7 +79,7 @@ func Propose(ctx context.Context, root string, r *Repo) *Discovery {
 	}))
 	d.excludes(root, r, failing)
 	d.kube(r)
-	checkKube(ctx, root, d.Helm, d.Kustomize, r.helmValues)
+	checkKube(ctx, root, o.helm, d.Helm, d.Kustomize, r.helmValues)
 	slices.SortFunc(d.LeftOut, func(a, b LeftOut) int { return strings.Compare(a.Path, b.Path) })
 	return d
 }
