@@ -45,8 +45,8 @@ func TestInitThenLock(t *testing.T) {
 		t.Errorf("init without --target: %v", r)
 	}
 	r = run(t, dir, 0, "init", "--target", target)
-	for _, want := range []string{"Wrote images.hcl, mirroring to " + target, "compose      docker-compose.yml\n",
-		"env_files    .env\n", "dockerfiles  src/**/Dockerfile* (8 Dockerfiles)\n"} {
+	for _, want := range []string{"Wrote images.hcl, mirroring to " + target, "compose      ai-infra-matrix: docker-compose.yml (env_files .env)\n",
+		"dockerfiles  src/**/Dockerfile* (8 Dockerfiles)\n", "With it, discovery finds 15 images and 5 builds"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("init output lacks %q:\n%s", want, r.stdout)
 		}

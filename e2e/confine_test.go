@@ -214,3 +214,22 @@ func TestHelmBombBounded(t *testing.T) {
 		t.Fatalf("images --discovered: %v", r)
 	}
 }
+
+// TestInitHelmBombBounded: init renders the charts it finds to check them
+// before it proposes them, in the same bounded child process as discovery:
+// a chart that allocates gigabytes is proposed commented out, with why,
+// and init finishes.
+func TestInitHelmBombBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  app:\n    image: nginx:1.27\n")
+	writeFile(t, filepath.Join(dir, "chart/Chart.yaml"), "apiVersion: v2\nname: bomb\nversion: 1.0.0\n")
+	writeFile(t, filepath.Join(dir, "chart/templates/bomb.yaml"), `data: {{ repeat 3000000000 "x" | len }}`+"\n")
+	r := imagesync(t, dir, "init", "--target", "registry.example.com/team")
+	if r.code != 0 {
+		t.Fatalf("init: %v", r)
+	}
+	hcl := readFile(t, filepath.Join(dir, "images.hcl"))
+	if !strings.Contains(hcl, "rendering used more than 1024 MiB of memory") || !strings.Contains(hcl, `# helm "bomb"`) {
+		t.Errorf("images.hcl does not leave the bomb out, saying why:\n%s", hcl)
+	}
+}

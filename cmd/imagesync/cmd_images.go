@@ -17,7 +17,7 @@ func (a *imagesArgs) run(ctx context.Context, e *env) (int, error) {
 		if err != nil {
 			return exitError, err
 		}
-		list = view.DiscoveredImages(found)
+		list = view.DiscoveredImages(found, w.Config().TargetFor)
 	} else {
 		l, err := w.LockedImages()
 		if err != nil {

@@ -23,7 +23,11 @@ func (a *initArgs) run(ctx context.Context, e *env) (int, error) {
 			return exitError, err
 		}
 	}
-	res, err := scaffold.Init(ctx, a.Config, target)
+	sb, err := helmSandbox()
+	if err != nil {
+		return exitError, err
+	}
+	res, err := scaffold.Init(ctx, a.Config, target, scaffold.WithHelmSandbox(sb))
 	if err != nil {
 		return exitError, err
 	}

@@ -29,12 +29,13 @@ func runInit(t *testing.T, stdin string, tty bool, args ...string) (code int, st
 func TestInitCommand(t *testing.T) {
 	// With --target: the config written, the next command printed.
 	code, stdout, stderr, path := runInit(t, "", false, "--target", "registry.example.com/team")
-	if code != exitOK || stderr != "" || !strings.Contains(stdout, "  compose      compose.yaml\n") ||
+	if code != exitOK || stderr != "" || !strings.Contains(stdout, "  compose      app: compose.yaml\n") ||
 		!strings.HasSuffix(stdout, "\n  imagesync --config "+path+" lock\n") {
 		t.Errorf("init --target: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	cfg, diags := config.Load(hclparse.NewParser(), path)
-	if diags.HasErrors() || cfg.Target.Registry != "registry.example.com/team" || strings.Join(cfg.Discover.Compose, ",") != "compose.yaml" {
+	if diags.HasErrors() || cfg.Target.Registry != "registry.example.com/team" || len(cfg.Discover.ComposeProjects) != 1 ||
+		strings.Join(cfg.Discover.ComposeProjects[0].Files, ",") != "compose.yaml" {
 		t.Errorf("written config: %+v %v", cfg, diags)
 	}
 

@@ -20,7 +20,7 @@ import (
 func renderCommands() []command {
 	return []command{
 		{
-			name: "compose", synopsis: "[-o FILE]",
+			name: "compose", synopsis: "[-o FILE] [--project NAME]",
 			summary: "a compose override running every service from the target registry",
 			help: `Writes a compose override file that sets, for every service of the compose
 project (every profile), image: <target repository>@<digest>, and for the
@@ -30,7 +30,9 @@ mirrored image instead of building it:
   docker compose -f docker-compose.yml -f compose.mirror.yaml up
 
 Services whose image images.lock does not hold are left as they are and listed
-on stderr. A built image must be in the target with the locked inputs.`,
+on stderr. A built image must be in the target with the locked inputs. When
+images.hcl declares several compose_project blocks, --project names the one
+to write the override of.`,
 			args: func() arguments { return &renderArgs{kind: workspace.RenderCompose, Out: "compose.mirror.yaml"} },
 		},
 		{
@@ -84,10 +86,11 @@ func (a *familyArgs) run(context.Context, *env) (int, error) {
 // renderArgs are the arguments of `imagesync render KIND`.
 type renderArgs struct {
 	globals
-	kind   workspace.RenderKind
-	Out    string // "-" for standard output
-	In     string // kubernetes: the YAML to read, "-" for standard input
-	Strict bool   // kubernetes: an image not in the lock is an error
+	kind    workspace.RenderKind
+	Out     string // "-" for standard output
+	In      string // kubernetes: the YAML to read, "-" for standard input
+	Strict  bool   // kubernetes: an image not in the lock is an error
+	Project string // compose: the compose_project, when there are several
 }
 
 func (a *renderArgs) define(fs *pflag.FlagSet) {
@@ -95,6 +98,9 @@ func (a *renderArgs) define(fs *pflag.FlagSet) {
 	if a.kind == workspace.RenderKubernetes {
 		fs.StringVarP(&a.In, "filename", "f", "", "the YAML to rewrite: a `FILE`, or - for standard input")
 		fs.BoolVar(&a.Strict, "strict", false, "exit 1, writing nothing, when an image is not in images.lock")
+	}
+	if a.kind == workspace.RenderCompose {
+		fs.StringVar(&a.Project, "project", "", "the compose_project `NAME` to write the override of, when images.hcl declares several")
 	}
 }
 
@@ -133,7 +139,7 @@ func (a *renderArgs) run(ctx context.Context, e *env) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	opts := workspace.RenderOptions{Kind: a.kind, Strict: a.Strict}
+	opts := workspace.RenderOptions{Kind: a.kind, Strict: a.Strict, Project: a.Project}
 	if a.Out != "-" {
 		opts.Out = a.Out
 	}

@@ -23,13 +23,13 @@ func openWorkspace(e *env, g *globals, maxWait time.Duration) (*workspace.Worksp
 		return nil, err
 	}
 	e.fixLock = nextCommand(g, "lock")
-	exe, err := os.Executable()
+	sb, err := helmSandbox()
 	if err != nil {
-		return nil, fmt.Errorf("find the imagesync program, which renders Helm charts in a child process: %w", err)
+		return nil, err
 	}
 	w, err := workspace.Open(workspace.Options{ConfigFile: g.Config, LockFile: g.Lockfile, Logger: e.logger, MaxWait: maxWait,
 		OnWarning:   func(msg string) { view.WriteWarning(e.stderr, msg) },
-		HelmSandbox: helmrender.Sandbox{Command: []string{exe, helmrender.ChildCommand}}})
+		HelmSandbox: sb})
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +42,16 @@ func openWorkspace(e *env, g *globals, maxWait time.Duration) (*workspace.Worksp
 		gh.annotate(view.DiagnosticAnnotations(warn.Diags, gh.path))
 	}
 	return w, nil
+}
+
+// helmSandbox renders Helm charts in a child process of this program,
+// bounded: a chart's templates are the repository's code.
+func helmSandbox() (helmrender.Sandbox, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return helmrender.Sandbox{}, fmt.Errorf("find the imagesync program, which renders Helm charts in a child process: %w", err)
+	}
+	return helmrender.Sandbox{Command: []string{exe, helmrender.ChildCommand}}, nil
 }
 
 // markdownOptions are the options of the markdown views: the lockfile

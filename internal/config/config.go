@@ -84,14 +84,18 @@ func (t Target) Host() string {
 
 // Discover is the discover block: where images are looked for.
 type Discover struct {
-	// Compose lists compose files relative to Dir, merged in order; nil
-	// means compose's default file names found in Dir.
+	// Compose lists compose files relative to Dir, merged in order, the
+	// files of one project; nil means compose's default file names found in
+	// Dir (when there are no ComposeProjects).
 	Compose []string
-	// EnvFiles lists env files for compose interpolation; nil means ".env"
-	// when present.
+	// EnvFiles lists env files for the interpolation of Compose's project;
+	// nil means ".env" in Dir when present.
 	EnvFiles []string
-	Env      map[string]string // wins over EnvFiles
-	UseOSEnv bool              // the OS environment is read only when true
+	// ComposeProjects are the compose_project blocks, in file order: each
+	// an independent project. Never set together with Compose or EnvFiles.
+	ComposeProjects []*ComposeProject
+	Env             map[string]string // every project's; wins over env files
+	UseOSEnv        bool              // the OS environment is read only when true
 	// Dockerfiles are doublestar globs of further Dockerfiles to scan.
 	Dockerfiles []Pattern
 	// Exclude are doublestar globs of paths never scanned by the

@@ -227,3 +227,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadComposeProjects(t *testing.T) {
+	cfg, diags := Load(hclparse.NewParser(), "testdata/valid/compose.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	ds := cfg.Discover
+	if ds.Compose != nil || ds.EnvFiles != nil || len(ds.ComposeProjects) != 3 || ds.Env["TAG"] != "v1" {
+		t.Fatalf("discover = %+v", ds)
+	}
+	var got []string
+	for _, p := range ds.ComposeProjects {
+		got = append(got, fmt.Sprintf("%s files=%s dir=%q env_files=%v profiles=%v all=%v line=%d", p.Name, strings.Join(p.Files, ","),
+			p.ProjectDirectory, p.EnvFiles, p.Profiles, p.AllProfiles(), p.Range.Start.Line))
+	}
+	want := []string{
+		`voting files=compose.yaml,compose.observability.yaml dir="" env_files=[] profiles=[] all=true line=4`,
+		`result-test files=result/tests/docker-compose.test.yml dir="result" env_files=[result/tests/test.env] profiles=[e2e *] all=true line=7`,
+		`minimal files=minimal/compose.yaml dir="" env_files=[] profiles=[] all=false line=13`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("projects:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if ds.ComposeProjects[0].EnvFiles != nil || ds.ComposeProjects[0].Profiles != nil {
+		t.Error("unset env_files and profiles must stay nil (their defaults)")
+	}
+}

@@ -41,7 +41,10 @@ var discoverSchema = &hcl.BodySchema{
 		{Name: "dockerfiles"}, {Name: "exclude"}, {Name: "build_args"}, {Name: "dockerfile_targets"},
 		{Name: "kubernetes"}, {Name: "kustomize"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "helm", LabelNames: []string{"name"}}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "helm", LabelNames: []string{"name"}},
+		{Type: "compose_project", LabelNames: []string{"name"}},
+	},
 }
 
 var builderSchema = &hcl.BodySchema{
@@ -242,9 +245,16 @@ func (d *decoder) discover(block *hcl.Block) {
 		d.kustomizeDirs(attr)
 	}
 	releases := map[string]*HelmRelease{}
+	projects := map[string]*ComposeProject{}
 	for _, b := range content.Blocks {
-		d.helm(b, releases)
+		switch b.Type {
+		case "helm":
+			d.helm(b, releases)
+		case "compose_project":
+			d.composeProject(b, projects)
+		}
 	}
+	d.checkComposeSettings(content)
 }
 
 // dockerfileTargets decodes discover.dockerfile_targets, a map from a

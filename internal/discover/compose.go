@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -41,13 +42,60 @@ type ComposeOptions struct {
 	// OS environment against .env. Without it the OS environment is never
 	// read, so that a lockfile does not depend on who ran the tool.
 	UseOSEnv bool
+	// Name names the project unless the files' top-level `name:` or
+	// COMPOSE_PROJECT_NAME says otherwise, as the folder does for docker
+	// compose. "" means DefaultProjectName's rule.
+	Name string
+	// ProjectDirectory is relative to Root; "" means the folder of the
+	// first file, as for `docker compose -f`. Relative paths of the files
+	// (build contexts, env files) are resolved against it.
+	ProjectDirectory string
+	// Profiles are the active profiles: a service with profiles counts only
+	// when one of them is active. Nil means every profile, as "*" does.
+	Profiles []string
+	// Qualifier, when set, is put in every locator ("compose:NAME:") and
+	// in the service names builds go by ("NAME/service"): discovery sets
+	// it to the project's label when images.hcl declares several projects.
+	Qualifier string
+}
+
+// DefaultProjectName is the name of a project that neither images.hcl
+// (a compose_project label), its files (`name:`) nor its variables
+// (COMPOSE_PROJECT_NAME) name: the folder of its first file as named
+// inside the repository, or "default" for a file next to images.hcl,
+// whose folder's name is the clone's. docker compose would take the
+// folder's name on disk, which makes the name of a built image depend on
+// where the repository is cloned. firstFile is relative to the directory
+// of images.hcl, slash-separated.
+func DefaultProjectName(firstFile string) string {
+	dir := path.Dir(path.Clean(firstFile))
+	if dir == "." {
+		return "default"
+	}
+	if name := loader.NormalizeProjectName(path.Base(dir)); name != "" {
+		return name
+	}
+	return "default"
 }
 
 // ComposeProject is the part of a loaded compose project that decides images.
 type ComposeProject struct {
 	Name     string           // project name as compose computes it
 	Files    []string         // the top-level compose files loaded, relative to Root
-	Services []ComposeService // sorted by name; every profile included
+	Services []ComposeService // sorted by name; the services of the active profiles
+	// Qualifier is ComposeOptions.Qualifier: the project's label when
+	// images.hcl declares several projects, else "".
+	Qualifier string
+}
+
+// ServiceID is the name a build of the service goes by in images.lock:
+// the service's name, qualified by the project's label ("test/sut") when
+// images.hcl declares several projects, whose services may share names.
+func (p *ComposeProject) ServiceID(service string) string {
+	if p.Qualifier == "" {
+		return service
+	}
+	return p.Qualifier + "/" + service
 }
 
 // ComposeService is one service of a compose project.
@@ -95,7 +143,7 @@ func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, err
 		return nil, fmt.Errorf("load compose: %w", err)
 	}
 	defer repo.Close()
-	l := &composeLoader{root: filepath.Clean(opts.Root), repo: repo}
+	l := &composeLoader{root: filepath.Clean(opts.Root), repo: repo, opts: opts}
 	files, err := l.composeFiles(opts.Files)
 	if err != nil || len(files) == 0 {
 		return nil, err
@@ -109,12 +157,18 @@ func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, err
 		}
 		l.contents = append(l.contents, content)
 	}
-	if l.env, err = composeEnv(repo, opts); err != nil {
+	l.dir = filepath.Dir(files[0])
+	if opts.ProjectDirectory != "" {
+		if l.dir = l.abs(opts.ProjectDirectory); !l.inside(l.dir) {
+			return nil, fmt.Errorf("load compose %s: project directory %s is outside %s", strings.Join(l.rel, ", "), l.dir, l.root)
+		}
+	}
+	if l.env, err = composeEnv(repo, l.dir, opts); err != nil {
 		return nil, fmt.Errorf("load compose %s: %w", strings.Join(l.rel, ", "), err)
 	}
 	l.graph = newComposeGraph(repo)
 	for i, f := range files {
-		if err := l.graph.walk(ctx, f, l.contents[i], filepath.Dir(files[0]), l.env, 0); err != nil {
+		if err := l.graph.walk(ctx, f, l.contents[i], l.dir, l.env, 0); err != nil {
 			return nil, fmt.Errorf("load compose %s: %w", l.rel[i], err)
 		}
 	}
@@ -130,9 +184,11 @@ func LoadCompose(ctx context.Context, opts ComposeOptions) (*ComposeProject, err
 type composeLoader struct {
 	root     string
 	repo     *repofs.Root
+	opts     ComposeOptions
 	files    []string // absolute
 	rel      []string // files relative to root
 	contents [][]byte // of files, read under the repository's rule
+	dir      string   // the project directory, absolute
 	env      map[string]string
 	graph    *composeGraph // what compose-go may open besides files
 	tracker  *unsetTracker
@@ -172,12 +228,12 @@ func (l *composeLoader) composeFiles(files []string) ([]string, error) {
 }
 
 // composeEnv computes the interpolation variables: Env, then the OS
-// environment if asked, then the env files, earlier sources winning. The env
-// files are read under the repository's rule and parsed with compose-go's
-// dotenv, as cli.WithDotEnv does; cli's own env-file option is avoided
-// because it consults the OS environment. Without UseOSEnv the OS
-// environment is never read.
-func composeEnv(repo *repofs.Root, opts ComposeOptions) (map[string]string, error) {
+// environment if asked, then the env files (by default .env in the project
+// directory dir), earlier sources winning. The env files are read under the
+// repository's rule and parsed with compose-go's dotenv, as cli.WithDotEnv
+// does; cli's own env-file option is avoided because it consults the OS
+// environment. Without UseOSEnv the OS environment is never read.
+func composeEnv(repo *repofs.Root, dir string, opts ComposeOptions) (map[string]string, error) {
 	env := maps.Clone(opts.Env)
 	if env == nil {
 		env = map[string]string{}
@@ -192,12 +248,13 @@ func composeEnv(repo *repofs.Root, opts ComposeOptions) (map[string]string, erro
 	}
 	var files []string
 	if opts.EnvFiles == nil {
-		fi, err := repo.Stat(".env")
+		dot := filepath.Join(dir, ".env")
+		fi, err := repo.Stat(dot)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("read env files: %w", err) // a .env linked out of the repository, say
 		}
 		if err == nil && !fi.IsDir() {
-			files = []string{".env"}
+			files = []string{dot}
 		}
 	}
 	files = append(files, opts.EnvFiles...)
@@ -253,7 +310,7 @@ func (l *composeLoader) loadModel(ctx context.Context, n int, validate bool) (di
 		configFiles[i] = types.ConfigFile{Filename: l.files[i], Content: l.contents[i]}
 	}
 	return loader.LoadModelWithContext(ctx, types.ConfigDetails{
-		WorkingDir:  filepath.Dir(l.files[0]),
+		WorkingDir:  l.dir,
 		ConfigFiles: configFiles,
 		Environment: maps.Clone(l.env), // a fresh map: compose-go writes into it
 	}, l.projectName, lenientLoad(l.tracker), func(o *loader.Options) {
@@ -265,16 +322,21 @@ func (l *composeLoader) loadModel(ctx context.Context, n int, validate bool) (di
 }
 
 // projectName is the loader option that names the project as docker
-// compose does: COMPOSE_PROJECT_NAME if set, else the top-level `name:` of
-// the files (which compose-go reads itself), else the normalized name of
-// the first file's directory. compose-go's cli package applies the same
-// precedence, but its model loader drops the environment.
+// compose does, with ComposeOptions.Name standing for the folder:
+// COMPOSE_PROJECT_NAME if set, else the top-level `name:` of the files
+// (which compose-go reads itself), else Name, else DefaultProjectName.
+// compose-go's cli package applies the same precedence, but its model
+// loader drops the environment.
 func (l *composeLoader) projectName(o *loader.Options) {
 	if name := l.env[consts.ComposeProjectName]; name != "" {
 		o.SetProjectName(name, true)
 		return
 	}
-	o.SetProjectName(loader.NormalizeProjectName(filepath.Base(filepath.Dir(l.files[0]))), false)
+	name := l.opts.Name
+	if name == "" {
+		name = DefaultProjectName(l.rel[0])
+	}
+	o.SetProjectName(name, false)
 }
 
 // loadError names the compose file a load error comes from: compose-go
@@ -313,8 +375,9 @@ func templateLine(content []byte) int {
 }
 
 // composeOrigins maps a service name to the Root-relative compose file
-// that last changed its image or its build section.
-type composeOrigins struct{ image, build map[string]string }
+// that last changed its image or its build section, and to the first that
+// declares it.
+type composeOrigins struct{ image, build, declared map[string]string }
 
 // origins attributes each service's image and build to the top-level file
 // that last changed them: the file k such that loading Files[:k] already
@@ -328,12 +391,27 @@ func (l *composeLoader) origins(ctx context.Context, final *composeModel) compos
 			prefixes[k-1] = p // a prefix that fails to load tells nothing
 		}
 	}
-	org := composeOrigins{image: map[string]string{}, build: map[string]string{}}
+	org := composeOrigins{image: map[string]string{}, build: map[string]string{}, declared: map[string]string{}}
 	for name := range final.services {
 		org.image[name] = l.rel[lastChange(prefixes, name, func(s modelService) any { return s.image })]
 		org.build[name] = l.rel[lastChange(prefixes, name, func(s modelService) any { return s.build })]
+		org.declared[name] = l.rel[firstDeclared(prefixes, name)]
 	}
 	return org
+}
+
+// firstDeclared returns the index of the first of prefixes that holds the
+// service (the last one when a prefix before it failed to load).
+func firstDeclared(prefixes []*composeModel, service string) int {
+	for k, p := range prefixes {
+		if p == nil {
+			return len(prefixes) - 1
+		}
+		if _, ok := p.services[service]; ok {
+			return k
+		}
+	}
+	return len(prefixes) - 1
 }
 
 // lastChange returns the index of the first of prefixes (loads of
@@ -355,14 +433,22 @@ func lastChange(prefixes []*composeModel, service string, field func(modelServic
 // service whose image or build cannot be trusted; the project returned
 // with the error holds the other services.
 func (l *composeLoader) convert(p *composeModel, org composeOrigins) (*ComposeProject, error) {
-	out := &ComposeProject{Name: p.name, Files: l.rel}
+	out := &ComposeProject{Name: p.name, Files: l.rel, Qualifier: l.opts.Qualifier}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(p.services)) {
 		s := p.services[name]
+		if !active(s.profiles, l.opts.Profiles) {
+			continue
+		}
+		if s.image == "" && s.build == nil && !s.provider {
+			errs = append(errs, fmt.Errorf("load compose %s: service %q has neither an image nor a build context specified: "+
+				"docker compose refuses the project (a file meant to be layered over another is listed alone?)", org.declared[name], name))
+			continue
+		}
 		svc := ComposeService{Name: name, Image: s.image}
 		var err error
 		if s.image != "" {
-			svc.ImageLocator = org.image[name] + "#services." + name + ".image"
+			svc.ImageLocator = l.locator(org.image[name]) + "#services." + name + ".image"
 			err = l.tracker.check(org.image[name], name, "image", s.image)
 		}
 		if s.build != nil {
@@ -402,7 +488,7 @@ func (l *composeLoader) build(service string, b *types.BuildConfig, file string)
 		Inline:    b.DockerfileInline,
 		Target:    b.Target,
 		Platforms: slices.Clone(b.Platforms),
-		Locator:   file + "#services." + service + ".build",
+		Locator:   l.locator(file) + "#services." + service + ".build",
 	}
 	if out.Inline == "" {
 		df := b.Dockerfile
@@ -464,6 +550,15 @@ func buildFields(b *types.BuildConfig) []buildField {
 		{"additional_contexts", contexts},
 		{"platforms", b.Platforms},
 	}
+}
+
+// locator is the start of the locators of a compose file: the file,
+// after "compose:LABEL:" when the project is one of several.
+func (l *composeLoader) locator(file string) string {
+	if l.opts.Qualifier == "" {
+		return file
+	}
+	return "compose:" + l.opts.Qualifier + ":" + file
 }
 
 // abs makes a Root-relative or absolute path absolute and clean.

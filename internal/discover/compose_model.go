@@ -20,10 +20,14 @@ type composeModel struct {
 	services map[string]modelService
 }
 
-// modelService is a service's image and build section.
+// modelService is a service's image and build section, and what decides
+// whether it counts: its profiles, and a provider that runs it without
+// an image.
 type modelService struct {
-	image string
-	build *types.BuildConfig // only the fields of buildImageKeys; nil without build
+	image    string
+	build    *types.BuildConfig // only the fields of buildImageKeys; nil without build
+	profiles []string
+	provider bool
 }
 
 // buildImageKeys are the keys of a build section that decide what is built.
@@ -60,6 +64,12 @@ func readModel(dict map[string]any) (*composeModel, error) {
 			b, err := readBuild(name, v, attrs.build)
 			errs = append(errs, err)
 			s.build = b
+		}
+		s.provider = svc["provider"] != nil
+		if v, ok := svc["profiles"]; ok {
+			var err error
+			s.profiles, err = stringList("services."+name+".profiles", v)
+			errs = append(errs, err)
 		}
 		m.services[name] = s
 	}
@@ -120,4 +130,36 @@ func schemaAttributes() composeAttributes {
 		}
 	}
 	return a
+}
+
+// stringList reads a list of strings of the model.
+func stringList(path string, v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s must be a list of strings, not %T", path, v)
+	}
+	out := make([]string, 0, len(list))
+	for _, item := range list {
+		s, ok := item.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s must be a list of strings, not a list holding %T", path, item)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// active reports whether a service with these profiles counts when the
+// given profiles are active (nil: every profile), as docker compose
+// decides: a service without profiles always does.
+func active(service, profiles []string) bool {
+	if len(service) == 0 || profiles == nil || slices.Contains(profiles, "*") {
+		return true
+	}
+	for _, p := range service {
+		if slices.Contains(profiles, p) {
+			return true
+		}
+	}
+	return false
 }

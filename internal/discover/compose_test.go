@@ -62,7 +62,7 @@ func TestLoadCompose(t *testing.T) {
 		name: "basic: build section, short build syntax, arg from Env, unset arg dropped, profiles included",
 		dir:  "basic",
 		opts: ComposeOptions{Env: map[string]string{"FROM_ENV": "x"}},
-		want: &ComposeProject{Name: "basic", Files: []string{dc}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{dc}, Services: []ComposeService{
 			withBuild(img("app", "registry.example.com/app:1.0", dc), dc, ComposeBuild{
 				Context: "app", Dockerfile: "app/Dockerfile.dev", Target: "runtime",
 				Args:               map[string]string{"VERSION": "1.0", "FROM_ENV": "x"},
@@ -75,7 +75,7 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "default files: override file picked up and named by locators",
 		dir:  "override",
-		want: &ComposeProject{Name: "override", Files: []string{dc, "docker-compose.override.yml"}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{dc, "docker-compose.override.yml"}, Services: []ComposeService{
 			img("cache", "redis:7", "docker-compose.override.yml"),
 			img("db", "postgres:16", "docker-compose.override.yml"),
 			withBuild(img("web", "web:dev", dc), dc, ComposeBuild{Context: "web", Dockerfile: "web/Dockerfile"}),
@@ -84,7 +84,7 @@ func TestLoadCompose(t *testing.T) {
 		name: "-f a -f b: later file wins, locators name the file that last changed the value",
 		dir:  "multi",
 		opts: ComposeOptions{Files: []string{cy, "compose.prod.yaml"}},
-		want: &ComposeProject{Name: "multi", Files: []string{cy, "compose.prod.yaml"}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy, "compose.prod.yaml"}, Services: []ComposeService{
 			img("db", "postgres:16", cy),
 			withBuild(img("web", "web:dev", cy), "compose.prod.yaml", ComposeBuild{
 				Context: "web", Dockerfile: "web/Dockerfile", Args: map[string]string{"MODE": "prod"}}),
@@ -93,7 +93,7 @@ func TestLoadCompose(t *testing.T) {
 		name: "-f b -f a: merge order is the order of Files",
 		dir:  "multi",
 		opts: ComposeOptions{Files: []string{"compose.prod.yaml", cy}},
-		want: &ComposeProject{Name: "multi", Files: []string{"compose.prod.yaml", cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{"compose.prod.yaml", cy}, Services: []ComposeService{
 			img("db", "postgres:16", "compose.prod.yaml"),
 			withBuild(img("web", "web:dev", cy), cy, ComposeBuild{
 				Context: "web", Dockerfile: "web/Dockerfile", Args: map[string]string{"MODE": "dev"}}),
@@ -101,7 +101,7 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "extends: same file and other file, paths relative to the extended file",
 		dir:  "extends",
-		want: &ComposeProject{Name: "extends", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			withBuild(img("base", "base:1", cy), cy, ComposeBuild{Context: ".", Dockerfile: "Dockerfile", Target: "base"}),
 			withBuild(img("web", "base:1", cy), cy, ComposeBuild{Context: ".", Dockerfile: "Dockerfile", Target: "web"}),
 			withBuild(img("worker", "worker:2", cy), cy, ComposeBuild{Context: "shared", Dockerfile: "shared/worker.Dockerfile"}),
@@ -109,7 +109,7 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "include: paths relative to the included file, its own .env",
 		dir:  "include",
-		want: &ComposeProject{Name: "include", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			withBuild(img("api", "api:from-include-dotenv", cy), cy, ComposeBuild{
 				Context: "services/api", Dockerfile: "services/api/Dockerfile"}),
 			img("db", "postgres:16", cy),
@@ -117,7 +117,7 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "YAML anchors and merge keys",
 		dir:  "anchors",
-		want: &ComposeProject{Name: "anchors", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("a", "base:anchored", cy),
 			img("b", "postgres:16", cy),
 			buildOnly("c", cy, ComposeBuild{Context: ".", Dockerfile: "Dockerfile", Target: "c",
@@ -126,13 +126,13 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: ".env interpolation and ${VAR:-default} with an empty variable",
 		dir:  "dotenv",
-		want: &ComposeProject{Name: "dotenv", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "app:1.2.3", cy), img("cache", "redis:7", cy),
 		}},
 	}, {
 		name: "env files: nil means .env",
 		dir:  "envfiles",
-		want: &ComposeProject{Name: "envfiles", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "app:dotenv", cy), img("tool", "tool:dotenv", cy),
 		}},
 	}, {
@@ -140,14 +140,14 @@ func TestLoadCompose(t *testing.T) {
 		dir:   "envfiles",
 		opts:  ComposeOptions{EnvFiles: []string{"ci.env"}},
 		osEnv: map[string]string{"TAG": "os"},
-		want: &ComposeProject{Name: "envfiles", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "app:ci", cy), img("tool", "tool:ci-ci", cy),
 		}},
 	}, {
 		name: "env files: Env wins, and env files see it",
 		dir:  "envfiles",
 		opts: ComposeOptions{EnvFiles: []string{"ci.env"}, Env: map[string]string{"TAG": "explicit"}},
-		want: &ComposeProject{Name: "envfiles", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "app:explicit", cy), img("tool", "tool:ci-explicit", cy),
 		}},
 	}, {
@@ -155,7 +155,7 @@ func TestLoadCompose(t *testing.T) {
 		dir:   "envfiles",
 		opts:  ComposeOptions{EnvFiles: []string{"ci.env"}, UseOSEnv: true},
 		osEnv: map[string]string{"TAG": "os"},
-		want: &ComposeProject{Name: "envfiles", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "app:os", cy), img("tool", "tool:ci-os", cy),
 		}},
 	}, {
@@ -163,7 +163,7 @@ func TestLoadCompose(t *testing.T) {
 		dir:   "envfiles",
 		opts:  ComposeOptions{UseOSEnv: true, Env: map[string]string{"TAG": "explicit"}},
 		osEnv: map[string]string{"TAG": "os"},
-		want: &ComposeProject{Name: "envfiles", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "app:explicit", cy), img("tool", "tool:dotenv", cy),
 		}},
 	}, {
@@ -176,7 +176,7 @@ func TestLoadCompose(t *testing.T) {
 		dir:   "unset-image",
 		opts:  ComposeOptions{UseOSEnv: true},
 		osEnv: map[string]string{"PG_VERSION": "99"},
-		want: &ComposeProject{Name: "unset-image", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("db", "postgres:99", cy), img("ok", "redis:7", cy),
 		}},
 	}, {
@@ -221,14 +221,14 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "unset variables outside image and build are fine, in included and extended files too",
 		dir:  "unset-elsewhere",
-		want: &ComposeProject{Name: "unset-elsewhere", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			withBuild(img("app", "app:1", cy), cy, ComposeBuild{Context: ".", Dockerfile: "Dockerfile"}),
 			img("tool", "tool:3", cy), img("worker", "worker:2", cy),
 		}},
 	}, {
 		name: "values docker compose refuses in fields that decide no image are fine",
 		dir:  "lenient-literal",
-		want: &ComposeProject{Name: "lenient-literal", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			withBuild(img("app", "app:1", cy), cy, ComposeBuild{Context: ".", Dockerfile: "Dockerfile"}),
 		}},
 	}, {
@@ -254,7 +254,7 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "unset variable overridden by the override file is fine",
 		dir:  "override-unset",
-		want: &ComposeProject{Name: "override-unset", Files: []string{cy, "compose.override.yaml"}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy, "compose.override.yaml"}, Services: []ComposeService{
 			img("db", "postgres:16", "compose.override.yaml"),
 		}},
 	}, {
@@ -265,14 +265,14 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "${VAR:+x} and ${VAR+x} with VAR unset are intended",
 		dir:  "presence",
-		want: &ComposeProject{Name: "presence", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "app", cy), img("tool", "tool", cy),
 		}},
 	}, {
 		name: "${VAR:+x} and ${VAR+x} with VAR set",
 		dir:  "presence",
 		opts: ComposeOptions{Env: map[string]string{"TAG": "1.0", "TOOL_TAG": ""}},
-		want: &ComposeProject{Name: "presence", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "app:1.0", cy), img("tool", "tool:set", cy),
 		}},
 	}, {
@@ -283,7 +283,7 @@ func TestLoadCompose(t *testing.T) {
 		name: "defaults around set variables",
 		dir:  "nested-default",
 		opts: ComposeOptions{Env: map[string]string{"APP_TAG": "1", "DEFAULT_TAG": "2"}},
-		want: &ComposeProject{Name: "nested-default", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			img("app", "docker.io/app:1", cy), img("tool", "tool:2", cy),
 		}},
 	}, {
@@ -330,7 +330,7 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "compose's type casts still work",
 		dir:  "casts",
-		want: &ComposeProject{Name: "casts", Files: []string{cy}, Services: []ComposeService{img("app", "app:1", cy)}},
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{img("app", "app:1", cy)}},
 	}, {
 		name: "top-level name, interpolated and normalized",
 		dir:  "name",
@@ -338,7 +338,7 @@ func TestLoadCompose(t *testing.T) {
 	}, {
 		name: "dockerfile_inline",
 		dir:  "inline",
-		want: &ComposeProject{Name: "inline", Files: []string{cy}, Services: []ComposeService{
+		want: &ComposeProject{Name: "default", Files: []string{cy}, Services: []ComposeService{
 			withBuild(img("app", "app:inline", cy), cy, ComposeBuild{Context: ".", Inline: "FROM alpine:3.20\nRUN echo ${HOME}\n"}),
 		}},
 	}}

@@ -19,66 +19,85 @@ const dockerImageScheme = "docker-image://"
 // another compose service builds.
 const serviceScheme = "service:"
 
-// compose collects the services of a compose project. Build outputs are
-// collected first so that a Dockerfile built FROM another service's image
-// is recognised as depending on that build rather than on an upstream image.
-func (c *collector) compose(p *ComposeProject) {
+// compose collects the services of the compose projects. Build outputs
+// of every project are collected first so that a Dockerfile built FROM
+// another service's image is recognised as depending on that build rather
+// than on an upstream image, in whichever project it is built.
+func (c *collector) compose(projects []*ComposeProject) {
 	var builds []*Build
-	first := map[imageref.Ref]*ComposeService{} // the first service building each image
-	for i := range p.Services {
-		svc := &p.Services[i]
-		if svc.Build == nil {
-			continue
+	first := map[imageref.Ref]projectService{} // the first service building each image
+	for _, p := range projects {
+		for i := range p.Services {
+			if svc := (projectService{p, &p.Services[i]}); svc.Build != nil {
+				builds = c.composeBuildName(svc, first, builds)
+			}
 		}
-		name := svc.Image
-		if name == "" {
-			name = p.Name + "-" + svc.Name // docker compose's default name for a built image
-		}
-		ref, err := parseComposeRef(name)
-		if err != nil {
-			c.errs.add(fmt.Errorf("%s: service %s builds an image with an invalid name: %w", svc.Build.Locator, svc.Name, err))
-			continue
-		}
-		if b, ok := c.builds[ref]; ok {
-			// docker compose builds one image for services that share
-			// a build definition; differing ones would race for the tag.
-			if err := c.sameBuild(ref, first[ref], svc); err != nil {
-				c.errs.add(err)
+	}
+	for _, p := range projects {
+		for i := range p.Services {
+			svc := &p.Services[i]
+			if svc.Build != nil || svc.Image == "" {
 				continue
 			}
-			b.Services = append(b.Services, svc.Name)
-			b.Sources = append(b.Sources, svc.Build.Locator)
-			continue
+			ref, err := parseComposeRef(svc.Image)
+			if err != nil {
+				c.errs.add(fmt.Errorf("%s: service %s: %w", svc.ImageLocator, svc.Name, err))
+				continue
+			}
+			if b, ok := c.builds[ref]; ok {
+				b.Sources = append(b.Sources, svc.ImageLocator) // runs an image another service builds
+				continue
+			}
+			c.addImage(ref, svc.ImageLocator)
 		}
-		b := &Build{Ref: ref, Services: []string{svc.Name}, Sources: []string{svc.Build.Locator}}
-		c.builds[ref], first[ref] = b, svc
-		builds = append(builds, b)
-	}
-	for i := range p.Services {
-		svc := &p.Services[i]
-		if svc.Build != nil || svc.Image == "" {
-			continue
-		}
-		ref, err := parseComposeRef(svc.Image)
-		if err != nil {
-			c.errs.add(fmt.Errorf("%s: service %s: %w", svc.ImageLocator, svc.Name, err))
-			continue
-		}
-		if b, ok := c.builds[ref]; ok {
-			b.Sources = append(b.Sources, svc.ImageLocator) // runs an image another service builds
-			continue
-		}
-		c.addImage(ref, svc.ImageLocator)
 	}
 	for _, b := range builds {
-		c.errs.add(c.composeBuild(b, p.Service(b.Name())))
+		c.errs.add(c.composeBuild(b, first[b.Ref]))
 	}
+}
+
+// projectService is a service with the project it belongs to.
+type projectService struct {
+	project *ComposeProject
+	*ComposeService
+}
+
+// id is the name the service's build goes by (ComposeProject.ServiceID).
+func (s projectService) id() string { return s.project.ServiceID(s.Name) }
+
+// composeBuildName notes the image svc builds: a new build, appended to
+// builds, or one more service of the build of the same image when the
+// definitions agree.
+func (c *collector) composeBuildName(svc projectService, first map[imageref.Ref]projectService, builds []*Build) []*Build {
+	name := svc.Image
+	if name == "" {
+		name = svc.project.Name + "-" + svc.Name // docker compose's default name for a built image
+	}
+	ref, err := parseComposeRef(name)
+	if err != nil {
+		c.errs.add(fmt.Errorf("%s: service %s builds an image with an invalid name: %w", svc.Build.Locator, svc.Name, err))
+		return builds
+	}
+	if b, ok := c.builds[ref]; ok {
+		// docker compose builds one image for services that share
+		// a build definition; differing ones would race for the tag.
+		if err := c.sameBuild(ref, first[ref], svc); err != nil {
+			c.errs.add(err)
+			return builds
+		}
+		b.Services = append(b.Services, svc.id())
+		b.Sources = append(b.Sources, svc.Build.Locator)
+		return builds
+	}
+	b := &Build{Ref: ref, Services: []string{svc.id()}, Sources: []string{svc.Build.Locator}}
+	c.builds[ref], first[ref] = b, svc
+	return append(builds, b)
 }
 
 // sameBuild returns an error naming both services and the first field in
 // which the build definitions of a (the first service building ref) and b
 // differ, or nil when they are the same build.
-func (c *collector) sameBuild(ref imageref.Ref, a, b *ComposeService) error {
+func (c *collector) sameBuild(ref imageref.Ref, a, b projectService) error {
 	fields := []struct {
 		name string
 		a, b string
@@ -95,7 +114,7 @@ func (c *collector) sameBuild(ref imageref.Ref, a, b *ComposeService) error {
 		if f.a != f.b {
 			return fmt.Errorf("%s: services %s and %s both build %s from different build definitions: "+
 				"%s is %s for %s and %s for %s; give them distinct image names, or the same build definition",
-				b.Build.Locator, a.Name, b.Name, ref, f.name, excerpt.Quote(f.a), a.Name, excerpt.Quote(f.b), b.Name)
+				b.Build.Locator, a.id(), b.id(), ref, f.name, excerpt.Quote(f.a), a.id(), excerpt.Quote(f.b), b.id())
 		}
 	}
 	return nil
@@ -127,7 +146,7 @@ func pairs(m map[string]string) string {
 
 // composeBuild scans the Dockerfile of b, built as svc (the first of its
 // services) defines it.
-func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
+func (c *collector) composeBuild(b *Build, svc projectService) error {
 	sb := svc.Build
 	b.Context = sb.Context
 	b.TargetStage = sb.Target
@@ -141,7 +160,7 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 
 	opts := dockerfile.Options{Path: sb.Dockerfile, BuildArgs: b.Args, Target: sb.Target, Platform: firstPlatform,
 		NamedContexts: map[string]imageref.Ref{}, LocalContexts: map[string]bool{}}
-	if err := c.additionalContexts(b, sb, &opts); err != nil {
+	if err := c.additionalContexts(b, svc, &opts); err != nil {
 		return err
 	}
 	var data []byte
@@ -175,13 +194,14 @@ func (c *collector) composeBuild(b *Build, svc *ComposeService) error {
 // additionalContexts sorts a build's additional contexts into the images
 // it is built from, the other services' builds it depends on and the local
 // directories whose files go into it.
-func (c *collector) additionalContexts(b *Build, sb *ComposeBuild, opts *dockerfile.Options) error {
+func (c *collector) additionalContexts(b *Build, svc projectService, opts *dockerfile.Options) error {
+	sb := svc.Build
 	for _, key := range slices.Sorted(maps.Keys(sb.AdditionalContexts)) {
 		val := sb.AdditionalContexts[key]
 		if dep, isService := strings.CutPrefix(val, serviceScheme); isService {
 			// Another service's build: a dependency, never an image to mirror.
 			opts.LocalContexts[key] = true
-			if depBuild := c.serviceBuild(dep); depBuild != nil {
+			if depBuild := c.serviceBuild(svc.project.ServiceID(dep)); depBuild != nil {
 				b.Bases = append(b.Bases, depBuild.Ref)
 			}
 			continue
@@ -207,10 +227,11 @@ func (c *collector) additionalContexts(b *Build, sb *ComposeBuild, opts *dockerf
 	return nil
 }
 
-// serviceBuild returns the build of the compose service called name, or nil.
-func (c *collector) serviceBuild(name string) *Build {
+// serviceBuild returns the build of the compose service whose ID
+// (ComposeProject.ServiceID) is id, or nil.
+func (c *collector) serviceBuild(id string) *Build {
 	for _, b := range c.builds {
-		if slices.Contains(b.Services, name) {
+		if slices.Contains(b.Services, id) {
 			return b
 		}
 	}

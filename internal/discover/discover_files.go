@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -24,7 +23,7 @@ import (
 // unless discover.dockerfile_targets names the one it is built for.
 func (c *collector) dockerfiles() {
 	ds := c.cfg.Discover
-	files, err := globFiles(c.repo, ds.Dockerfiles, ds.Exclude)
+	files, err := c.globFiles(ds.Dockerfiles)
 	if err != nil {
 		c.errs.add(err)
 		return
@@ -91,11 +90,12 @@ func rangeString(r hcl.Range) string {
 }
 
 // globFiles expands doublestar patterns relative to the repository into
-// sorted, slash-separated regular files, less the exclude patterns. It
-// lists through the repository's root (os.Root), which follows no link
-// out of it; the directory a pattern names literally ("k8s" of
-// "k8s/*.yaml") must be inside it, else the pattern is an error.
-func globFiles(repo *repofs.Root, patterns, exclude []config.Pattern) ([]string, error) {
+// sorted, slash-separated regular files, less discover.exclude. It lists
+// through the repository's root (os.Root), which follows no link out of
+// it; the directory a pattern names literally ("k8s" of "k8s/*.yaml")
+// must be inside it, else the pattern is an error.
+func (c *collector) globFiles(patterns []config.Pattern) ([]string, error) {
+	repo := c.repo
 	seen := map[string]bool{}
 	fsys, _, err := repo.Sub(".")
 	if err != nil {
@@ -118,7 +118,7 @@ func globFiles(repo *repofs.Root, patterns, exclude []config.Pattern) ([]string,
 			if fi, err := fs.Stat(fsys, m); err == nil && fi.IsDir() {
 				continue // WithNoFollow lists a link to a directory as a file
 			}
-			if !excluded(m, exclude) {
+			if !c.excludedPath(m) {
 				seen[m] = true
 			}
 		}
@@ -131,15 +131,12 @@ func globFiles(repo *repofs.Root, patterns, exclude []config.Pattern) ([]string,
 	return files, nil
 }
 
-// excluded reports whether a path, or a directory above it, matches one of
-// the exclude patterns.
-func excluded(rel string, exclude []config.Pattern) bool {
-	for _, p := range exclude {
-		for dir := rel; dir != "." && dir != "/"; dir = path.Dir(dir) {
-			if ok, _ := doublestar.Match(p.Glob, dir); ok {
-				return true
-			}
-		}
+// realPath is abs with its symbolic links resolved under the
+// repository's rule, so that one file reached by two paths is recognised
+// as the same.
+func (c *collector) realPath(abs string) string {
+	if real, err := c.repo.Resolve(abs); err == nil {
+		return real
 	}
-	return false
+	return abs
 }

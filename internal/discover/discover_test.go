@@ -169,7 +169,7 @@ RUN --mount=from=busybox:1.36,target=/bb true
 		"image docker.io/library/debian:12 <- app/Dockerfile#FROM runtime",
 		"image docker.io/library/golang:1.25 <- app/Dockerfile#FROM build",
 		"image docker.io/library/python:3.12-slim <- worker/Dockerfile#FROM 0",
-		"build docker.io/library/shop-worker:latest service=worker context=worker dockerfile=worker/Dockerfile" +
+		"build docker.io/library/default-worker:latest service=worker context=worker dockerfile=worker/Dockerfile" +
 			" args=DEBIAN=12,GO_VERSION=1.22 bases=docker.io/library/python:3.12-slim <- compose.yaml#services.worker.build",
 		"build registry.example.com/app:1.0 service=app context=app dockerfile=app/Dockerfile target=runtime" +
 			" args=DEBIAN=12,GO_VERSION=1.25 platforms=linux/amd64,linux/arm64" +
@@ -207,7 +207,7 @@ services:
 		"app/Dockerfile":     "FROM registry.example.com/base:1\nCOPY --from=registry.example.com/base:1 /x /x\n",
 		"base/Dockerfile":    "FROM alpine:3.20\n",
 		"plain/Dockerfile":   "FROM alpine:3.20\n",
-		"onplain/Dockerfile": "FROM shop-plain\n", // the default name of plain's image
+		"onplain/Dockerfile": "FROM default-plain\n", // the default name of plain's image
 		// A further Dockerfile built from a build of the repository.
 		"tools/Dockerfile": "FROM registry.example.com/base:1\n",
 	},
@@ -217,9 +217,9 @@ services:
 `,
 	want: []string{
 		"image docker.io/library/alpine:3.20 <- base/Dockerfile#FROM 0, plain/Dockerfile#FROM 0",
-		"build docker.io/library/shop-onplain:latest service=onplain context=onplain dockerfile=onplain/Dockerfile" +
-			" bases=docker.io/library/shop-plain:latest <- compose.yaml#services.onplain.build",
-		"build docker.io/library/shop-plain:latest service=plain context=plain dockerfile=plain/Dockerfile" +
+		"build docker.io/library/default-onplain:latest service=onplain context=onplain dockerfile=onplain/Dockerfile" +
+			" bases=docker.io/library/default-plain:latest <- compose.yaml#services.onplain.build",
+		"build docker.io/library/default-plain:latest service=plain context=plain dockerfile=plain/Dockerfile" +
 			" bases=docker.io/library/alpine:3.20 <- compose.yaml#services.plain.build",
 		"build registry.example.com/app:1 service=app context=app dockerfile=app/Dockerfile" +
 			" bases=registry.example.com/base:1 <- compose.yaml#services.app.build",
@@ -244,7 +244,7 @@ services:
 	},
 	want: []string{
 		"image docker.io/library/alpine:3.20 <- app/Dockerfile#FROM 0, compose.yaml#services.app.build.additional_contexts.base",
-		"build docker.io/library/shop-app:latest service=app context=app dockerfile=app/Dockerfile" +
+		"build docker.io/library/default-app:latest service=app context=app dockerfile=app/Dockerfile" +
 			" bases=docker.io/library/alpine:3.20 <- compose.yaml#services.app.build",
 	},
 }, {
@@ -291,9 +291,9 @@ services:
 	},
 	want: []string{
 		"image docker.io/library/alpine:3.20 <- base/Dockerfile#FROM 0",
-		"build docker.io/library/shop-app:latest service=app context=app dockerfile=app/Dockerfile" +
-			" bases=docker.io/library/shop-base:latest <- compose.yaml#services.app.build",
-		"build docker.io/library/shop-base:latest service=base context=base dockerfile=base/Dockerfile" +
+		"build docker.io/library/default-app:latest service=app context=app dockerfile=app/Dockerfile" +
+			" bases=docker.io/library/default-base:latest <- compose.yaml#services.app.build",
+		"build docker.io/library/default-base:latest service=base context=base dockerfile=base/Dockerfile" +
 			" bases=docker.io/library/alpine:3.20 <- compose.yaml#services.base.build",
 	},
 }, {
@@ -347,7 +347,7 @@ services:
 		"image docker.io/library/nginx:1.27 <- src/web/Dockerfile#FROM 1",
 		"image docker.io/library/node:22-alpine <- src/web/Dockerfile#FROM build",
 		"image docker.io/library/python:3.12-alpine <- src/api/Dockerfile#FROM 0",
-		"build docker.io/library/shop-api:latest service=api context=src/api dockerfile=src/api/Dockerfile" +
+		"build docker.io/library/default-api:latest service=api context=src/api dockerfile=src/api/Dockerfile" +
 			" args=NODE=22,VARIANT=alpine bases=docker.io/library/python:3.12-alpine <- compose.yaml#services.api.build",
 	},
 }, {
@@ -378,9 +378,9 @@ services:
 	want: []string{
 		"image docker.io/library/node:22-alpine <- docker/web.Dockerfile#FROM 0",
 		"image docker.io/library/python:3.12-alpine <- app/Dockerfile#FROM 0",
-		"build docker.io/library/shop-direct:latest service=direct context=web dockerfile=docker/web.Dockerfile" +
+		"build docker.io/library/default-direct:latest service=direct context=web dockerfile=docker/web.Dockerfile" +
 			" args=VARIANT=alpine bases=docker.io/library/node:22-alpine <- compose.yaml#services.direct.build",
-		"build docker.io/library/shop-linked:latest service=linked context=app dockerfile=app/Dockerfile" +
+		"build docker.io/library/default-linked:latest service=linked context=app dockerfile=app/Dockerfile" +
 			" args=VARIANT=alpine bases=docker.io/library/python:3.12-alpine <- compose.yaml#services.linked.build",
 	},
 }, {
@@ -393,7 +393,7 @@ services:
 	},
 	want: []string{
 		"image docker.io/library/busybox:armv7 <- app/Dockerfile#FROM 0",
-		"build docker.io/library/shop-app:latest service=app context=app dockerfile=app/Dockerfile" +
+		"build docker.io/library/default-app:latest service=app context=app dockerfile=app/Dockerfile" +
 			" platforms=linux/amd64,linux/arm/v7 bases=docker.io/library/busybox:armv7 <- compose.yaml#services.app.build",
 	},
 }, {
@@ -458,7 +458,7 @@ services:
 	},
 	config: `
 image "redis:6" {}
-exclude = ["docker.io/library/redis:*", "registry.example.com/app:*", "**/shop-tools:*"]
+exclude = ["docker.io/library/redis:*", "registry.example.com/app:*", "**/default-tools:*"]
 `,
 	want: []string{
 		"image docker.io/library/alpine:3.20 <- app/Dockerfile#FROM 0",
@@ -500,14 +500,14 @@ services:
   web:
     build: ./app
   other:
-    image: shop-web
+    image: default-web
     build: ./app
 `,
 		"app/Dockerfile": "FROM alpine\n",
 	},
 	want: []string{
 		"image docker.io/library/alpine:latest <- app/Dockerfile#FROM 0",
-		"build docker.io/library/shop-web:latest service=other,web context=app dockerfile=app/Dockerfile" +
+		"build docker.io/library/default-web:latest service=other,web context=app dockerfile=app/Dockerfile" +
 			" bases=docker.io/library/alpine:latest <- compose.yaml#services.other.build, compose.yaml#services.web.build",
 	},
 }, {

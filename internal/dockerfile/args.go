@@ -180,8 +180,12 @@ func (sc *scanner) unsetError(line int, from string, vars []string) error {
 	if len(vars) > 1 {
 		what = "variables " + strings.Join(vars, ", ") + " are"
 	}
-	return sc.errAt(line, fmt.Errorf("FROM %s: %s %w: declare a default (ARG %s=<value>) before the first FROM or set it in build_args",
+	err := sc.errAt(line, fmt.Errorf("FROM %s: %s %w: declare a default (ARG %s=<value>) before the first FROM or set it in build_args",
 		from, what, ErrUnsetArg, vars[0]))
+	if e, ok := err.(*Error); ok {
+		e.Unset = vars
+	}
+	return err
 }
 
 // checkMounts validates the --mount flags of a RUN the way BuildKit does

@@ -21,6 +21,9 @@ type Error struct {
 	// the file looks like a template that another tool renders before
 	// docker reads it.
 	Template bool
+	// Unset are the build arguments a FROM uses without a value or a
+	// fallback (ErrUnsetArg), sorted: what build_args must give.
+	Unset []string
 }
 
 func (e *Error) Error() string {

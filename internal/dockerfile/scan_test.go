@@ -167,3 +167,16 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// TestUnsetNamed: the error of a FROM using unset build arguments lists
+// them, so that init can propose build_args for exactly those.
+func TestUnsetNamed(t *testing.T) {
+	_, err := Scan([]byte("ARG REGISTRY\nARG TAG\nFROM ${REGISTRY}/base:${TAG}\nFROM ${BASE:-alpine}\n"), Options{Path: "Dockerfile", AllStages: true})
+	e, ok := errors.AsType[*Error](err)
+	if !ok || !errors.Is(err, ErrUnsetArg) || strings.Join(e.Unset, ",") != "REGISTRY,TAG" {
+		t.Fatalf("Scan: %v (%#v)", err, e)
+	}
+	if _, err := Scan([]byte("ARG REGISTRY\nFROM ${REGISTRY}/base\n"), Options{Path: "Dockerfile", BuildArgs: map[string]string{"REGISTRY": "r.example.com"}}); err != nil {
+		t.Errorf("with the argument given: %v", err)
+	}
+}

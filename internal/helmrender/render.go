@@ -86,6 +86,15 @@ type Rendered struct {
 	Manifest string
 	// Hooks are the manifests annotated helm.sh/hook, in Helm's order.
 	Hooks []Hook
+	// Documents are the same manifests then hooks, one document each,
+	// with the template and position each comes from and what a second
+	// render gives for it.
+	Documents []Document
+	// Declared are the images the image annotations of the chart and its
+	// enabled subcharts declare (ImageAnnotations).
+	Declared []DeclaredImage
+	// Warnings say what could not be read of those annotations.
+	Warnings []string
 }
 
 // Hook is one rendered hook manifest.
@@ -184,18 +193,71 @@ func (j *job) run() (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := renderFiles(ch, vals, j)
+	prepared, err := prepare(ch, vals, j)
 	if err != nil {
 		return nil, fmt.Errorf("render chart %s: %w", ch.Name(), excerpt.Error(err))
 	}
-	return sortRendered(files)
+	// Rendered twice, each time from values of its own (a template may
+	// change the maps it is given), to tell what changes between renders.
+	var files [2]map[string]string
+	for i := range files {
+		if files[i], err = prepared.render(); err != nil {
+			return nil, fmt.Errorf("render chart %s: %w", ch.Name(), excerpt.Error(err))
+		}
+	}
+	out, err := sortRendered(files[0], files[1])
+	if err != nil {
+		return nil, err
+	}
+	values, err := prepared.values()
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: %w", ch.Name(), err)
+	}
+	out.Declared, out.Warnings = declaredImages(ch, values, ch.Name())
+	return out, nil
 }
 
-// renderFiles renders every template of ch, with the steps of a
-// client-only dry-run install: the release name checked, dependencies
-// enabled by their conditions and tags with their import-values, the
-// chart's kubeVersion range checked, .Release and .Capabilities set.
-func renderFiles(ch *chart.Chart, vals map[string]any, r *job) (map[string]string, error) {
+// prepared is a chart ready to render: its dependencies processed, its
+// release options and capabilities set.
+type prepared struct {
+	ch   *chart.Chart
+	vals map[string]any
+	opts chartutil.ReleaseOptions
+	caps *chartutil.Capabilities
+}
+
+// values are the chart's values as its templates see them (.Values),
+// computed afresh.
+func (p *prepared) values() (chartutil.Values, error) {
+	top, err := p.top()
+	if err != nil {
+		return nil, err
+	}
+	return top.Table("Values")
+}
+
+// top is the whole of what templates see (.Values, .Release,
+// .Capabilities, ...), computed afresh.
+func (p *prepared) top() (chartutil.Values, error) {
+	const skipSchemaValidation = true
+	return chartutil.ToRenderValuesWithSchemaValidation(p.ch, p.vals, p.opts, p.caps, skipSchemaValidation)
+}
+
+// render renders every template of the chart.
+func (p *prepared) render() (map[string]string, error) {
+	top, err := p.top()
+	if err != nil {
+		return nil, err
+	}
+	var e engine.Engine // no cluster to look objects up in, no DNS
+	return e.Render(p.ch, top)
+}
+
+// prepare takes the steps of a client-only dry-run install before the
+// templates render: the release name checked, dependencies enabled by
+// their conditions and tags with their import-values, the chart's
+// kubeVersion range checked, .Release and .Capabilities set.
+func prepare(ch *chart.Chart, vals map[string]any, r *job) (*prepared, error) {
 	if err := chartutil.ValidateReleaseName(r.Name); err != nil {
 		return nil, fmt.Errorf("release name %q: %w", r.Name, err)
 	}
@@ -214,13 +276,7 @@ func renderFiles(ch *chart.Chart, vals map[string]any, r *job) (map[string]strin
 		namespace = DefaultNamespace
 	}
 	opts := chartutil.ReleaseOptions{Name: r.Name, Namespace: namespace, Revision: 1, IsInstall: true}
-	const skipSchemaValidation = true
-	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, vals, opts, caps, skipSchemaValidation)
-	if err != nil {
-		return nil, err
-	}
-	var e engine.Engine // no cluster to look objects up in, no DNS
-	return e.Render(ch, top)
+	return &prepared{ch: ch, vals: vals, opts: opts, caps: caps}, nil
 }
 
 // capabilities are Helm's defaults with r's Kubernetes version and extra
@@ -242,8 +298,9 @@ func capabilities(r *job) (*chartutil.Capabilities, error) {
 
 // sortRendered splits the rendered files into hooks and the manifest, in
 // Helm's install order, each manifest under a "# Source:" line as helm
-// prints it. NOTES.txt files are neither; empty files are dropped.
-func sortRendered(files map[string]string) (*Rendered, error) {
+// prints it, and into documents, each with the same document of a second
+// render (again). NOTES.txt files are neither; empty files are dropped.
+func sortRendered(files, again map[string]string) (*Rendered, error) {
 	for name := range files {
 		if strings.HasSuffix(name, "NOTES.txt") {
 			delete(files, name)
@@ -257,7 +314,7 @@ func sortRendered(files map[string]string) (*Rendered, error) {
 	for _, m := range manifests {
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
 	}
-	out := &Rendered{Manifest: b.String()}
+	out := &Rendered{Manifest: b.String(), Documents: documents(manifests, hooks, files, again)}
 	for _, h := range hooks {
 		hook := Hook{Path: h.Path, Manifest: h.Manifest}
 		for _, e := range h.Events {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // found renders what Images returns for every object of a YAML stream as
@@ -271,4 +273,66 @@ func lookup(v any, p Path) (any, bool) {
 		v = l[s.Index]
 	}
 	return v, true
+}
+
+func TestBare(t *testing.T) {
+	for value, want := range map[string]bool{
+		"adservice": true, "team/api": true, "a/b/c": true,
+		"adservice:latest": false, "nginx:1.27": false, "nginx@sha256:1111111111111111111111111111111111111111111111111111111111111111": false,
+		"gcr.io/proj/app": false, "localhost/app": false, "registry:5000/app": false,
+		"Bad Name": false, "": false, "{{ .Values.image }}": false,
+	} {
+		if got := Bare(value); got != want {
+			t.Errorf("Bare(%q) = %v, want %v", value, got, want)
+		}
+	}
+}
+
+// TestDecodeDuplicateKeys: a key repeated in a mapping takes its last
+// value, as helm template and kubectl (sigs.k8s.io/yaml) read it; yaml.v3
+// alone refuses the document.
+func TestDecodeDuplicateKeys(t *testing.T) {
+	src := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+    tier: front
+    app: web2
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.26
+          image: nginx:1.27
+base: &base {a: 1}
+merged:
+  <<: *base
+  a: 2
+  a: 3
+`
+	objs, err := Decode([]byte(src))
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("Decode = %v, %v", objs, err)
+	}
+	labels := objs[0].Content["metadata"].(map[string]any)["labels"].(map[string]any)
+	if labels["app"] != "web2" || labels["tier"] != "front" {
+		t.Errorf("labels = %v", labels)
+	}
+	if got := found(t, src); strings.Join(got, " ") != "Deployment/web containers[web]=nginx:1.27 pod" {
+		t.Errorf("images = %v", got)
+	}
+	if m := objs[0].Content["merged"].(map[string]any); m["a"] != 3 {
+		t.Errorf("merged = %v", m)
+	}
+	// sigs.k8s.io/yaml, which helm template and kubectl read with, agrees.
+	var ref map[string]any
+	if err := sigsyaml.Unmarshal([]byte(src), &ref); err != nil {
+		t.Fatal(err)
+	}
+	if l := ref["metadata"].(map[string]any)["labels"].(map[string]any); l["app"] != labels["app"] {
+		t.Errorf("sigs.k8s.io/yaml reads app=%v", l["app"])
+	}
 }

@@ -26,11 +26,30 @@ import (
 // ErrRemote is wrapped by the error about a remote reference.
 var ErrRemote = errors.New("remote reference")
 
+// Built is what a kustomization builds to.
+type Built struct {
+	// Objects are the objects built, in kustomize's order, each decoded as
+	// a YAML mapping (maps are map[string]any, lists []any): what `kustomize
+	// build` prints, without printing and reading it back.
+	Objects []map[string]any
+	// Warnings are kustomize's deprecation notices, one per deprecated
+	// field of each kustomization used, "file: notice" with file relative
+	// to the root, in the order the kustomizations were reached.
+	// kustomize prints them to os.Stderr itself; discovery shows these.
+	Warnings []string
+	// Used are the absolute real paths of the directories of the
+	// kustomizations used and of the local files they name: what the
+	// build covers.
+	Used []string
+}
+
 // Build builds the kustomization in dir (a slash path relative to repo,
-// or an absolute path beneath it) and returns its objects as one YAML
-// stream. Plugins, exec functions and Helm inflation stay disabled, as
-// kustomize's defaults have them.
-func Build(repo *repofs.Root, dir string) ([]byte, error) {
+// or an absolute path beneath it). Plugins, exec functions and Helm
+// inflation stay disabled, as kustomize's defaults have them. Before
+// kustomize runs, every kustomization it would use is read through repo:
+// each reference kustomize would fetch, or that leaves the repository, is
+// an error, all of them at once.
+func Build(repo *repofs.Root, dir string) (*Built, error) {
 	real, err := repo.Resolve(dir)
 	if err != nil {
 		return nil, err
@@ -42,18 +61,23 @@ func Build(repo *repofs.Root, dir string) ([]byte, error) {
 		return nil, err
 	}
 	c := &checker{repo: repo, seen: map[string]bool{}}
-	if err := c.check(real); err != nil {
+	c.check(real)
+	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
 	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(confinedFS{repo: repo}, real)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build: %w", excerpt.Error(err))
 	}
-	data, err := m.AsYaml()
-	if err != nil {
-		return nil, fmt.Errorf("kustomize build: %w", excerpt.Error(err))
+	out := &Built{Warnings: c.warnings, Used: c.used}
+	for _, res := range m.Resources() {
+		obj, err := res.Map()
+		if err != nil {
+			return nil, fmt.Errorf("kustomize build: %s: %w", res.CurId(), excerpt.Error(err))
+		}
+		out.Objects = append(out.Objects, obj)
 	}
-	return data, nil
+	return out, nil
 }
 
 // IsKustomizationFile reports whether a file name is one kustomize reads
@@ -63,33 +87,57 @@ func IsKustomizationFile(name string) bool {
 	return slices.Contains(konfig.RecognizedKustomizationFileNames(), name)
 }
 
-// checker walks a kustomization and the local ones it uses, once each.
-type checker struct {
-	repo *repofs.Root
-	seen map[string]bool
+// DeprecationNotices are the notices kustomize prints to os.Stderr for a
+// kustomization that uses a deprecated field, every one of them: Built's
+// Warnings say the same with the file they concern, so that those lines
+// can be recognised and left out where kustomize's own output is caught.
+func DeprecationNotices() []string {
+	k := types.Kustomization{Bases: []string{}, CommonLabels: map[string]string{}, ImageTags: []types.Image{},
+		PatchesJson6902: []types.Patch{}, PatchesStrategicMerge: []types.PatchStrategicMerge{}, Vars: []types.Var{}}
+	return *k.CheckDeprecatedFields()
 }
 
-// check refuses, in the kustomization of dir (a real path) and in every
-// local kustomization it uses, a reference kustomize would fetch and a
-// directory outside the repository.
-func (c *checker) check(dir string) error {
+// checker walks a kustomization and the local ones it uses, once each.
+type checker struct {
+	repo     *repofs.Root
+	seen     map[string]bool
+	errs     []error
+	warnings []string
+	used     []string
+}
+
+// check notes, in the kustomization of dir and in every local
+// kustomization it uses, each reference kustomize would fetch and each
+// directory outside the repository, its deprecated fields, and what it
+// uses.
+func (c *checker) check(dir string) {
 	if c.seen[dir] {
-		return nil
+		return
 	}
 	c.seen[dir] = true
+	c.used = append(c.used, dir)
 	file, data, err := c.kustomizationFile(dir)
-	if file == "" || err != nil {
-		return err // without a file, kustomize says what is missing
+	if err != nil {
+		c.errs = append(c.errs, err)
+		return
+	}
+	if file == "" {
+		return // kustomize says what is missing
 	}
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
-		return fmt.Errorf("%s: %w", c.rel(file), err)
+		c.errs = append(c.errs, fmt.Errorf("%s: %w", c.rel(file), err))
+		return
+	}
+	for _, notice := range *k.CheckDeprecatedFields() {
+		c.warnings = append(c.warnings, c.rel(file)+": "+strings.TrimPrefix(notice, "# "))
 	}
 	k.FixKustomization()
 	for _, e := range references(&k) {
 		if remote(e.value) {
-			return fmt.Errorf("%s: %s: %q is a %w that discovery, which is offline, will not fetch: "+
-				"copy it into the repository (kustomize localize does) and refer to the copy", c.rel(file), e.field, e.value, ErrRemote)
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: %q is a %w that discovery, which is offline, will not fetch: "+
+				"copy it into the repository (kustomize localize does) and refer to the copy", c.rel(file), e.field, e.value, ErrRemote))
+			continue
 		}
 		sub := filepath.Join(dir, filepath.FromSlash(e.value))
 		fi, err := c.repo.Stat(sub)
@@ -97,20 +145,23 @@ func (c *checker) check(dir string) error {
 			err = &repofs.NotRegularError{Name: c.rel(sub), Kind: repofs.KindOf(fi.Mode())}
 		}
 		if errors.Is(err, repofs.ErrOutside) || errors.Is(err, repofs.ErrNotRegular) {
-			return fmt.Errorf("%s: %s: %q: %w", c.rel(file), e.field, e.value, err)
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: %q: %w", c.rel(file), e.field, e.value, err))
+			continue
 		}
-		if err != nil || !fi.IsDir() {
-			continue // a file, or missing: kustomize reads it through the same rule, or says what is missing
+		if err != nil {
+			continue // missing: kustomize says so
 		}
 		real, err := c.repo.Resolve(sub)
 		if err != nil {
-			return err
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: %q: %w", c.rel(file), e.field, e.value, err))
+			continue
 		}
-		if err := c.check(real); err != nil {
-			return err
+		if !fi.IsDir() {
+			c.used = append(c.used, real) // kustomize reads it through the same rule
+			continue
 		}
+		c.check(real)
 	}
-	return nil
 }
 
 // rel names a file relative to the repository, for messages.

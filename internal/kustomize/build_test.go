@@ -1,12 +1,17 @@
 package kustomize
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -23,7 +28,7 @@ func testRoot(t *testing.T) string {
 }
 
 // build builds the kustomization dir of the repository root.
-func build(t *testing.T, root, dir string) ([]byte, error) {
+func build(t *testing.T, root, dir string) (*Built, error) {
 	t.Helper()
 	repo, err := repofs.Open(root)
 	if err != nil {
@@ -35,11 +40,34 @@ func build(t *testing.T, root, dir string) ([]byte, error) {
 
 func TestBuildOverlay(t *testing.T) {
 	root := testRoot(t)
-	out, err := build(t, root, filepath.Join(root, "overlays", "prod"))
+	built, err := build(t, root, filepath.Join(root, "overlays", "prod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := string(out)
+	// The objects are those kustomize build prints.
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "overlays", "prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed, err := m.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(printed))
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, obj)
+	}
+	if !reflect.DeepEqual(built.Objects, want) {
+		t.Errorf("objects differ from kustomize build's:\n%v\n%v", built.Objects, want)
+	}
+	got := string(printed)
 	for _, want := range []string{
 		"name: prod-web", "namespace: prod", "name: prod-cleanup",
 		"image: registry.example.com/mirror/nginx:1.28-alpine", // renamed by images:
@@ -108,11 +136,11 @@ func TestBuildRefusesOutsideRepository(t *testing.T) {
 		name  string
 		files map[string]string // "repo/..." and "outside/..."; a value "-> x" is a link to x
 		dir   string
-		want  string // "" builds
+		want  string // "" builds; {parent} is the directory holding repo and outside
 	}{{
 		name:  "a base that climbs out",
 		files: map[string]string{"repo/app/kustomization.yaml": "resources:\n  - ../../outside\n", "outside/kustomization.yaml": "resources: []\n"},
-		dir:   "app", want: `app/kustomization.yaml: resources: "../../outside": `,
+		dir:   "app", want: `app/kustomization.yaml: resources: "../../outside": {parent}/outside is outside the repository: imagesync reads no file outside it`,
 	}, {
 		name: "a base that is a link out",
 		files: map[string]string{"repo/app/kustomization.yaml": "resources:\n  - ../base\n", "repo/base": "-> ../outside",
@@ -161,11 +189,12 @@ func TestBuildRefusesOutsideRepository(t *testing.T) {
 				}
 			}
 			out, err := build(t, filepath.Join(parent, "repo"), tt.dir)
+			want := strings.ReplaceAll(tt.want, "{parent}", parent)
 			switch {
-			case tt.want == "" && (err != nil || !strings.Contains(string(out), "kind: ConfigMap")):
-				t.Errorf("build: %s, %v", out, err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("err = %v, want %q", err, tt.want)
+			case want == "" && (err != nil || !hasKind(out, "ConfigMap")):
+				t.Errorf("build: %v, %v", out, err)
+			case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+				t.Errorf("err = %v, want %q", err, want)
 			case err != nil && (strings.Contains(err.Error(), "s3cr3t") || !errors.Is(err, repofs.ErrOutside)):
 				t.Errorf("err = %v: not an ErrOutside, or it shows what lies outside", err)
 			}
@@ -199,4 +228,74 @@ func TestRemoteAgreesWithKustomize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBuildReportsEveryProblem: every remote reference and every directory
+// outside the repository, in the overlay and in the bases it uses, comes
+// in one error, where kustomize stops at the first.
+func TestBuildReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	writeKustomization(t, filepath.Join(dir, "outside"), "resources: []\n")
+	root := filepath.Join(dir, "repo")
+	writeKustomization(t, filepath.Join(root, "base"), "resources:\n  - github.com/org/one\n  - ../../outside\n")
+	writeKustomization(t, filepath.Join(root, "overlay"), "resources:\n  - ../base\n  - https://example.com/two.yaml\n"+
+		"components:\n  - git@example.com:org/three.git\n")
+	_, err := build(t, root, filepath.Join(root, "overlay"))
+	for _, want := range []string{
+		`overlay/kustomization.yaml: resources: "https://example.com/two.yaml" is a remote reference`,
+		`overlay/kustomization.yaml: components: "git@example.com:org/three.git" is a remote reference`,
+		`base/kustomization.yaml: resources: "github.com/org/one" is a remote reference`,
+		`base/kustomization.yaml: resources: "../../outside": ` + filepath.Join(dir, "outside") + " is outside the repository: imagesync reads no file outside it",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
+
+// TestBuildWarnings: kustomize's deprecation notices come back once per
+// kustomization that has them, naming its file; every notice kustomize
+// prints is one DeprecationNotices lists.
+func TestBuildWarnings(t *testing.T) {
+	root := t.TempDir()
+	writeKustomization(t, filepath.Join(root, "base"), "commonLabels: {app: web}\nresources: [web.yaml]\n")
+	if err := os.WriteFile(filepath.Join(root, "base", "web.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeKustomization(t, filepath.Join(root, "overlay"), "bases: [../base]\npatchesStrategicMerge: []\n")
+	built, err := build(t, root, filepath.Join(root, "overlay"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"overlay/kustomization.yaml: Warning: 'bases' is deprecated. Please use 'resources' instead. Run 'kustomize edit fix' to update your Kustomization automatically.",
+		"overlay/kustomization.yaml: Warning: 'patchesStrategicMerge' is deprecated. Please use 'patches' instead. Run 'kustomize edit fix' to update your Kustomization automatically.",
+		"base/kustomization.yaml: Warning: 'commonLabels' is deprecated. Please use 'labels' instead. Run 'kustomize edit fix' to update your Kustomization automatically.",
+	}
+	if strings.Join(built.Warnings, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s", strings.Join(built.Warnings, "\n"))
+	}
+	notices := DeprecationNotices()
+	if len(notices) != 6 {
+		t.Errorf("notices = %q", notices)
+	}
+	for _, w := range built.Warnings {
+		_, notice, _ := strings.Cut(w, ": ")
+		if !slices.Contains(notices, "# "+notice) {
+			t.Errorf("%q is not among DeprecationNotices", notice)
+		}
+	}
+	if got := strings.Join(built.Used, " "); got != filepath.Join(root, "overlay")+" "+filepath.Join(root, "base")+" "+filepath.Join(root, "base", "web.yaml") {
+		t.Errorf("used = %s", got)
+	}
+}
+
+// hasKind reports whether b built an object of kind.
+func hasKind(b *Built, kind string) bool {
+	for _, o := range b.Objects {
+		if o["kind"] == kind {
+			return true
+		}
+	}
+	return false
 }

@@ -46,7 +46,7 @@ func Compose(project *discover.ComposeProject, pins *Pins, opts ComposeOptions) 
 	services := &yaml.Node{Kind: yaml.MappingNode}
 	var notBuilt NotBuiltError
 	for _, svc := range project.Services { // sorted by name
-		pin, note := servicePin(svc, pins)
+		pin, note := servicePin(project.ServiceID(svc.Name), svc, pins)
 		switch {
 		case note != "":
 			res.LeftAlone = append(res.LeftAlone, fmt.Sprintf("service %s: %s", svc.Name, note))
@@ -80,12 +80,13 @@ func Compose(project *discover.ComposeProject, pins *Pins, opts ComposeOptions) 
 	return res, nil
 }
 
-// servicePin finds what a service runs in the pins: the build it builds,
-// or the image it names (which may be another service's build). A note
-// says why a service is left alone.
-func servicePin(svc discover.ComposeService, pins *Pins) (Pin, string) {
+// servicePin finds what a service runs in the pins: the build it builds
+// (the build of the service's id, ComposeProject.ServiceID), or the image
+// it names (which may be another service's build). A note says why a
+// service is left alone.
+func servicePin(id string, svc discover.ComposeService, pins *Pins) (Pin, string) {
 	if svc.Build != nil {
-		if pin, ok := pins.builtBy(svc.Name); ok {
+		if pin, ok := pins.builtBy(id); ok {
 			return pin, ""
 		}
 		return Pin{}, "its build is not in images.lock (left as it is)"

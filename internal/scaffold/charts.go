@@ -2,9 +2,7 @@ package scaffold
 
 import (
 	"maps"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +16,11 @@ type Chart struct {
 	Dir  string // slash path relative to the root
 	Name string // the name Chart.yaml gives, "" when it gives none
 	// Values are the chart's other values files (values-prod.yaml, ...):
-	// release settings init cannot choose between, listed in a comment.
+	// each is one more release, since each may run other images.
 	Values []string
+	// Vendored is the directory of other projects' code the chart is
+	// under, "" for the repository's own.
+	Vendored string
 }
 
 // HelmRelease is a helm block init proposes for a chart.
@@ -27,6 +28,11 @@ type HelmRelease struct {
 	Name   string // the block label: a valid release name, unique in the file
 	Chart  string
 	Values []string
+	// ValuesFrom names the script whose values files Values starts with:
+	// the chart needs values from outside it, as the script passes them.
+	ValuesFrom string
+	// LeftOut, when set, is why the block is proposed commented out.
+	LeftOut string
 }
 
 // isValuesFile reports whether a file name is one of a chart's values
@@ -41,13 +47,13 @@ func isValuesFile(name string) bool {
 
 // charts turns the directories holding Chart.yaml into Charts, less the
 // subcharts, sorted by directory.
-func charts(root string, chartDirs map[string]bool, values map[string][]string) []Chart {
+func charts(r reader, chartDirs map[string]bool, values map[string][]string) []Chart {
 	var out []Chart
 	for _, dir := range slices.Sorted(maps.Keys(chartDirs)) {
 		if isSubchart(dir, chartDirs) {
 			continue // rendered with its parent
 		}
-		c := Chart{Dir: dir, Name: chartName(filepath.Join(root, filepath.FromSlash(dir), "Chart.yaml"))}
+		c := Chart{Dir: dir, Name: chartName(r, join(dir, "Chart.yaml"))}
 		for _, v := range slices.Sorted(slices.Values(values[dir])) {
 			c.Values = append(c.Values, join(dir, v))
 		}
@@ -69,8 +75,8 @@ func isSubchart(dir string, chartDirs map[string]bool) bool {
 }
 
 // chartName reads the name of a Chart.yaml, "" when it cannot.
-func chartName(file string) string {
-	data, err := os.ReadFile(file)
+func chartName(r reader, file string) string {
+	data, err := r.read(file)
 	if err != nil {
 		return ""
 	}
@@ -110,23 +116,38 @@ func releaseName(name string) string {
 	return s
 }
 
-// helmReleases proposes one release per chart, named after the chart (or
-// its directory), unique in the file.
+// helmReleases proposes one release per chart with its default values,
+// and one more per values file of the chart (values-prod.yaml: release
+// "<chart>-prod"), each named after the chart (or its directory), unique
+// in the file.
 func helmReleases(cs []Chart) []HelmRelease {
 	var out []HelmRelease
 	used := map[string]bool{}
-	for _, c := range cs {
-		base := c.Name
-		if base == "" {
-			base = path.Base(c.Dir)
-		}
+	unique := func(base string) string {
 		name := releaseName(base)
 		for i := 2; used[name]; i++ {
 			suffix := "-" + strconv.Itoa(i)
 			name = strings.TrimRight(releaseName(base)[:min(len(releaseName(base)), maxReleaseName-len(suffix))], "-") + suffix
 		}
 		used[name] = true
-		out = append(out, HelmRelease{Name: name, Chart: c.Dir, Values: c.Values})
+		return name
+	}
+	for _, c := range cs {
+		base := c.Name
+		if base == "" {
+			base = path.Base(c.Dir)
+		}
+		out = append(out, HelmRelease{Name: unique(base), Chart: c.Dir})
+		for _, v := range c.Values {
+			out = append(out, HelmRelease{Name: unique(base + "-" + valuesStem(path.Base(v))), Chart: c.Dir, Values: []string{v}})
+		}
 	}
 	return out
+}
+
+// valuesStem is what tells a values file apart: "prod" of
+// values-prod.yaml or values.prod.yml.
+func valuesStem(name string) string {
+	stem := strings.TrimSuffix(strings.TrimSuffix(name, ".yaml"), ".yml")
+	return strings.TrimLeft(strings.TrimPrefix(stem, "values"), "-._")
 }

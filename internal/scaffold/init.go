@@ -13,6 +13,9 @@ import (
 
 	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/discover"
+	"github.com/imagesync/imagesync/internal/helmrender"
+	"github.com/imagesync/imagesync/internal/liblog"
 )
 
 // ErrExist is returned (wrapped) by Init when the config file exists.
@@ -23,14 +26,27 @@ type Result struct {
 	Path      string // the config file, as given
 	Target    string
 	Repo      *Repo
-	Discovery Discovery
+	Discovery *Discovery
+	// Found is what discovery finds with the file as written (what
+	// `imagesync images --discovered` lists), nil when it fails; Problems
+	// is then its error.
+	Found    *discover.Result
+	Problems error
+	// Gitignore is what init did about imagesync's cache directory.
+	Gitignore Gitignore
 }
 
 // Init scans the repository around configPath (the directory it is in),
 // writes a config mirroring to target there, atomically, and never
 // replaces an existing file. The text is checked to decode with
-// internal/config before it is written.
-func Init(ctx context.Context, configPath, target string) (*Result, error) {
+// internal/config, and run through discovery, before it is written.
+// Charts render as the options say: give WithHelmSandbox, since init
+// runs the templates of a repository it has not yet been told to trust.
+func Init(ctx context.Context, configPath, target string, opts ...Option) (*Result, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if _, err := os.Lstat(configPath); err == nil {
 		return nil, existsError(configPath)
 	}
@@ -41,14 +57,29 @@ func Init(ctx context.Context, configPath, target string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What the libraries print while init reads and loads each source is
+	// dropped: the discovery run on the file reports it, once, as warnings.
+	capture := liblog.Start()
 	repo, err := Scan(ctx, root)
 	if err != nil {
+		capture.Stop()
 		return nil, err
 	}
-	text := Render(repo, target)
-	if _, diags := config.Parse(hclparse.NewParser(), configPath, root, text); diags.HasErrors() {
+	d := Propose(ctx, root, repo, opts...)
+	capture.Stop()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	text := Render(d, target)
+	cfg, diags := config.Parse(hclparse.NewParser(), configPath, root, text)
+	if diags.HasErrors() {
 		// A bug of ours: the user could do nothing about it.
 		return nil, fmt.Errorf("the images.hcl init generated does not decode (please report this): %s", summary(diags))
+	}
+	res := &Result{Path: configPath, Target: target, Repo: repo, Discovery: d}
+	res.Found, res.Problems = discover.Run(ctx, cfg, discover.WithHelmSandbox(o.helm))
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if err := atomicfile.WriteNew(configPath, text); err != nil {
 		if errors.Is(err, atomicfile.ErrExist) {
@@ -56,7 +87,22 @@ func Init(ctx context.Context, configPath, target string) (*Result, error) {
 		}
 		return nil, err
 	}
-	return &Result{Path: configPath, Target: target, Repo: repo, Discovery: repo.Discovery()}, nil
+	res.Gitignore = ignoreCache(root)
+	return res, nil
+}
+
+// Option changes how Init and Propose load what they find.
+type Option func(*options)
+
+type options struct {
+	helm helmrender.Sandbox
+}
+
+// WithHelmSandbox renders the charts init proposes in a child process as
+// s says, each bounded in time and memory, as discovery does; without it
+// they render in this process, unbounded (see helmrender.Sandbox).
+func WithHelmSandbox(s helmrender.Sandbox) Option {
+	return func(o *options) { o.helm = s }
 }
 
 func existsError(path string) error { return &existError{path: path} }

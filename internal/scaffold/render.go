@@ -10,51 +10,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Discovery is the discover block init writes for a repository.
-type Discovery struct {
-	Compose     []string // the chosen project's files, in merge order
-	EnvFiles    []string
-	Dockerfiles []string // doublestar globs covering every Dockerfile found
-	Exclude     []string // leftovers' patterns, then skipped directories under the globs
-	Others      []ComposeProject
-	Helm        []HelmRelease // one release per chart found
-}
-
-// Discovery derives the discover block from what Scan found.
-func (r *Repo) Discovery() Discovery {
-	var d Discovery
-	if len(r.Compose) > 0 {
-		// imagesync loads one compose project (its files merged like
-		// `docker compose -f a -f b`): the root's, else the shallowest.
-		p := r.Compose[0]
-		d.Compose = p.Files
-		if p.EnvFile != "" {
-			d.EnvFiles = []string{p.EnvFile}
-		}
-		d.Others = r.Compose[1:]
-	}
-	d.Dockerfiles = dockerfileGlobs(r.Dockerfiles)
-	d.Helm = helmReleases(r.Charts)
-	for _, f := range r.Leftovers {
-		if pattern := "**/*" + leftoverSuffix(path.Base(f)); !slices.Contains(d.Exclude, pattern) {
-			d.Exclude = append(d.Exclude, pattern)
-		}
-	}
-	slices.Sort(d.Exclude)
-	// A skipped directory under a glob would be scanned by discovery: its
-	// Dockerfiles are other projects' (node_modules, vendor).
-	prefix := commonDir(r.Dockerfiles)
-	for _, dir := range r.SkippedDirs {
-		if slices.Contains(vcsDirs, path.Base(dir)) || len(d.Dockerfiles) == 0 || !under(dir, prefix) {
-			continue
-		}
-		if pattern := "**/" + path.Base(dir); !slices.Contains(d.Exclude, pattern) {
-			d.Exclude = append(d.Exclude, pattern)
-		}
-	}
-	return d
-}
-
 // dockerfileGlobs returns globs under the deepest directory holding every
 // file, one per naming convention in use: Dockerfile, Dockerfile.<x>
 // ("Dockerfile*") and <x>.Dockerfile ("*.Dockerfile").
@@ -97,20 +52,20 @@ func commonDir(files []string) string {
 	return dir
 }
 
-// under reports whether dir is prefix or inside it ("" is the root).
-func under(dir, prefix string) bool {
-	return prefix == "" || dir == prefix || strings.HasPrefix(dir, prefix+"/")
+// under reports whether p is prefix or inside it ("" is the root).
+func under(p, prefix string) bool {
+	return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/")
 }
 
-// Render returns the text of images.hcl for the repository, mirroring to
-// target: a header, then one section after another.
-func Render(r *Repo, target string) []byte {
+// Render returns the text of images.hcl for the discover block d,
+// mirroring to target: a header, then one section after another.
+func Render(d *Discovery, target string) []byte {
 	var b strings.Builder
-	d := r.Discovery()
 	for _, section := range []func(*strings.Builder){
 		header,
 		func(b *strings.Builder) { targetSection(b, target) },
-		func(b *strings.Builder) { discoverSection(b, r, d) },
+		func(b *strings.Builder) { discoverSection(b, d) },
+		func(b *strings.Builder) { leftOutSection(b, d.LeftOut) },
 		registrySection,
 	} {
 		section(&b)
@@ -121,8 +76,9 @@ func Render(r *Repo, target string) []byte {
 func header(b *strings.Builder) {
 	b.WriteString(`# images.hcl: where imagesync finds the container images this repository
 # needs, and where it mirrors them. Written by "imagesync init" from what it
-# found in the repository; edit it freely (README, section images.hcl).
-# Next: "imagesync lock" pins every image to a digest in images.lock.
+# found in the repository; edit it freely (README, "What init writes").
+# Next: "imagesync images --discovered" lists what it finds, "imagesync lock"
+# pins every image to a digest in images.lock.
 `)
 }
 
@@ -136,57 +92,35 @@ target {
 `, quote(target))
 }
 
-func discoverSection(b *strings.Builder, r *Repo, d Discovery) {
-	b.WriteString("\n# Where the images are found.\ndiscover {\n")
-	if len(d.Compose) > 0 {
-		b.WriteString("  # The compose project, its files merged in order like `docker compose -f a -f b`.\n")
-		fmt.Fprintf(b, "  compose = %s\n", list(d.Compose))
-	} else {
-		b.WriteString("  # No compose file found (compose.yaml, docker-compose.yml, ...).\n  # compose = [\"docker-compose.yml\"]\n")
+// leftOutSection lists, after the discover block, what init found and
+// did not propose, with the reason.
+func leftOutSection(b *strings.Builder, left []LeftOut) {
+	if len(left) == 0 {
+		return
 	}
-	if len(d.Others) > 0 {
-		b.WriteString("  # Other compose projects found; to mirror one of them instead, list its files\n  # above (and its .env in env_files):\n")
-		for _, p := range d.Others {
-			fmt.Fprintf(b, "  #   %s\n", strings.Join(p.Files, ", "))
-		}
+	b.WriteString("\n# Found and left out, with the reason:\n")
+	for _, l := range groupLeftOut(left) {
+		fmt.Fprintf(b, "#   %s\n", l)
 	}
-	if len(d.EnvFiles) > 0 {
-		b.WriteString("  # Variables for compose interpolation; the OS environment is not read.\n")
-		fmt.Fprintf(b, "  env_files = %s\n", list(d.EnvFiles))
-	}
-	if len(d.Dockerfiles) > 0 {
-		fmt.Fprintf(b, "  # Dockerfiles scanned for the images they are built from (doublestar globs),\n  # covering the %s found.\n",
-			plural(len(r.Dockerfiles), "Dockerfile"))
-		fmt.Fprintf(b, "  dockerfiles = %s\n", list(d.Dockerfiles))
-	} else {
-		b.WriteString("  # No Dockerfile found.\n  # dockerfiles = [\"**/Dockerfile*\"]\n")
-	}
-	if len(d.Exclude) > 0 {
-		b.WriteString("  # Paths the dockerfiles globs never scan: templates, backups, other projects' code.\n")
-		fmt.Fprintf(b, "  exclude = %s\n", list(d.Exclude))
-	}
-	kubeSection(b, d.Helm)
-	b.WriteString("}\n")
 }
 
-// kubeSection proposes a helm block per chart found, and shows how plain
-// manifests and kustomize overlays are listed.
-func kubeSection(b *strings.Builder, releases []HelmRelease) {
-	if len(releases) > 0 {
-		b.WriteString("\n  # Helm charts found, each rendered offline as one release named by the label\n" +
-			"  # (its templates, hooks and vendored subcharts; run `helm dependency build` first).\n")
-	} else {
-		b.WriteString("\n  # No Helm chart found (Chart.yaml).\n  # helm \"app\" { chart = \"deploy/chart\" }\n")
-	}
-	for _, h := range releases {
-		fmt.Fprintf(b, "  helm %s {\n    chart = %s\n", quote(h.Name), quote(h.Chart))
-		if len(h.Values) > 0 {
-			fmt.Fprintf(b, "    # values = %s # like helm -f, in order\n", list(h.Values))
+// groupLeftOut joins the entries of one folder that share a reason, when
+// there are more than two, into one: "dir/ (5 files)".
+func groupLeftOut(left []LeftOut) []LeftOut {
+	var out []LeftOut
+	for i := 0; i < len(left); {
+		j := i + 1
+		for j < len(left) && left[j].Reason == left[i].Reason && path.Dir(left[j].Path) == path.Dir(left[i].Path) {
+			j++
 		}
-		b.WriteString("    # namespace = \"default\"\n    # set       = { \"image.tag\" = \"v1\" } # like helm --set, typed as written\n  }\n")
+		if j-i > 2 && path.Dir(left[i].Path) != "." {
+			out = append(out, LeftOut{Path: fmt.Sprintf("%s/ (%d files)", path.Dir(left[i].Path), j-i), Reason: left[i].Reason})
+		} else {
+			out = append(out, left[i:j]...)
+		}
+		i = j
 	}
-	b.WriteString("  # Kubernetes manifests (doublestar globs) and kustomize directories:\n" +
-		"  # kubernetes = [\"deploy/**/*.yaml\"]\n  # kustomize  = [\"deploy/overlays/prod\"]\n")
+	return out
 }
 
 func registrySection(b *strings.Builder) {
@@ -211,6 +145,19 @@ func list(items []string) string {
 		quoted[i] = quote(s)
 	}
 	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// block writes text inside the discover block, every line indented, or
+// made a comment after a line saying why when leftOut is set.
+func block(b *strings.Builder, text, leftOut string) {
+	prefix := "  "
+	if leftOut != "" {
+		b.WriteString("  # Left out: " + leftOut + "\n")
+		prefix = "  # "
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		b.WriteString(prefix + line + "\n")
+	}
 }
 
 func plural(n int, word string) string {

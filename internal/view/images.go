@@ -2,6 +2,7 @@ package view
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 
@@ -19,6 +20,9 @@ type ImageList struct {
 	// TargetDigests is set when the entries say what the target holds
 	// (images --target-digests).
 	TargetDigests bool `json:"-"`
+	// Discovered is set for what discovery finds (images --discovered):
+	// no digest, no platforms yet.
+	Discovered bool `json:"-"`
 }
 
 // ImageEntry is one image to mirror. Digest fields are empty for images
@@ -92,15 +96,23 @@ func WithTargetDigests(list ImageList, l *lock.Lock, built []diff.Built) ImageLi
 	return list
 }
 
-// DiscoveredImages is the list of what discovery found, before locking.
-func DiscoveredImages(r *discover.Result) ImageList {
-	list := ImageList{Images: []ImageEntry{}, Builds: []BuildEntry{}}
+// DiscoveredImages is the list of what discovery found, before locking,
+// each with the target images.hcl gives it (targetFor: config.TargetFor).
+func DiscoveredImages(r *discover.Result, targetFor func(imageref.Ref) (imageref.Ref, error)) ImageList {
+	list := ImageList{Images: []ImageEntry{}, Builds: []BuildEntry{}, Discovered: true}
+	target := func(ref imageref.Ref) string {
+		if t, err := targetFor(ref); err == nil {
+			return t.String()
+		}
+		return ""
+	}
 	for _, img := range r.Images {
-		list.Images = append(list.Images, ImageEntry{Reference: img.Ref.String(), Platforms: []string{}, Sources: nonNil(img.Sources)})
+		list.Images = append(list.Images, ImageEntry{Reference: img.Ref.String(), Platforms: []string{}, Target: target(img.Ref),
+			Sources: nonNil(img.Sources)})
 	}
 	for _, b := range r.Builds {
 		e := BuildEntry{Reference: b.Ref.String(), Services: nonNil(b.Services), Service: first(b.Services), Context: b.Context,
-			Dockerfile: b.Dockerfile, TargetStage: b.TargetStage, Bases: []string{}, Sources: nonNil(b.Sources)}
+			Dockerfile: b.Dockerfile, TargetStage: b.TargetStage, Bases: []string{}, Target: target(b.Ref), Sources: nonNil(b.Sources)}
 		for _, base := range b.Bases {
 			e.Bases = append(e.Bases, base.String())
 		}
@@ -134,6 +146,9 @@ func WriteImagesJSON(w io.Writer, list ImageList) error {
 // WriteImagesTable writes the list as a table: one row per image, then one
 // per build, with the places each was found (one per line).
 func WriteImagesTable(w io.Writer, list ImageList) error {
+	if list.Discovered {
+		return writeDiscoveredTable(w, list)
+	}
 	rows := make([][]string, 0, len(list.Images)+len(list.Builds))
 	for _, img := range list.Images {
 		short := orDash(imageref.ShortDigest(digest.Digest(img.Digest)))
@@ -163,4 +178,100 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// refWidth is the widest a reference is shown in the table of what
+// discovery finds; a longer one is folded after a "/" (a digest shortened
+// first), so that lines stay readable in a terminal and a CI log. The
+// JSON keeps every reference whole.
+const refWidth = 40
+
+// writeDiscoveredTable writes what discovery finds: each image and build
+// with its target and the places it was found at, builds marked in FROM
+// by the services that build them. It has no DIGEST and PLATFORMS columns,
+// which only a lock fills in. The targets' common registry and namespace
+// is said once, above the table, and left out of the TARGET column.
+func writeDiscoveredTable(w io.Writer, list ImageList) error {
+	var targets []string
+	for _, img := range list.Images {
+		targets = append(targets, img.Target)
+	}
+	for _, b := range list.Builds {
+		targets = append(targets, b.Target)
+	}
+	under := commonDir(targets)
+	target := func(t string) string { return orDash(foldRef(strings.TrimPrefix(t, under))) }
+	rows := make([][]string, 0, len(list.Images)+len(list.Builds))
+	for _, img := range list.Images {
+		rows = append(rows, []string{foldRef(img.Reference), target(img.Target), strings.Join(img.Sources, "\n")})
+	}
+	for _, b := range list.Builds {
+		from := append([]string{"build: " + ServicesLabel(b.Services)}, b.Sources...)
+		rows = append(rows, []string{foldRef(b.Reference), target(b.Target), strings.Join(from, "\n")})
+	}
+	if under != "" {
+		if _, err := fmt.Fprintf(w, "Targets are under %s (TARGET shows the rest).\n", under); err != nil {
+			return err
+		}
+	}
+	return table(w, []string{"REFERENCE", "TARGET", "FROM"}, rows)
+}
+
+// commonDir is the longest prefix, ending in "/", that every one of refs
+// has; "" when there is none or a ref is empty.
+func commonDir(refs []string) string {
+	if len(refs) == 0 {
+		return ""
+	}
+	prefix := refs[0]
+	for _, r := range refs {
+		if r == "" {
+			return ""
+		}
+		for !strings.HasPrefix(r, prefix) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		return prefix[:i+1]
+	}
+	return ""
+}
+
+// foldRef shows a reference on lines of at most refWidth characters where
+// it can: its digest shortened to 12 hex digits ("…" marks the cut), then
+// the rest broken after a "/", and a name too long for a line before its
+// ":tag".
+func foldRef(ref string) string {
+	if len(ref) <= refWidth {
+		return ref
+	}
+	if name, d, ok := strings.Cut(ref, "@"); ok {
+		if short := imageref.ShortDigest(digest.Digest(d)); short != d {
+			ref = name + "@" + short + "…"
+		}
+	}
+	var parts []string
+	for rest := ref; rest != ""; {
+		part, tail, found := strings.Cut(rest, "/")
+		if found {
+			part += "/"
+		}
+		rest = tail
+		if name, tag, ok := strings.Cut(part, ":"); ok && !found && len(part) > refWidth {
+			parts = append(parts, name, ":"+tag)
+			continue
+		}
+		parts = append(parts, part)
+	}
+	var lines []string
+	line := ""
+	for i, part := range parts {
+		// A ":tag" split off its name starts a line of its own.
+		if line != "" && (len(line)+len(part) > refWidth || (i > 0 && strings.HasPrefix(part, ":") && !strings.HasSuffix(parts[i-1], "/"))) {
+			lines, line = append(lines, line), ""
+		}
+		line += part
+	}
+	return strings.Join(append(lines, line), "\n")
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/imagesync/imagesync/internal/atomicfile"
 	"github.com/imagesync/imagesync/internal/diff"
@@ -43,6 +44,9 @@ type RenderOptions struct {
 	// Strict makes an image images.lock does not hold an error
 	// (RenderKubernetes): nothing is written, the result says which.
 	Strict bool
+	// Project is the compose_project RenderCompose writes the override
+	// of, by its label; "" when images.hcl declares one project.
+	Project string
 }
 
 // RenderResult is what Render wrote.
@@ -73,7 +77,7 @@ func (w *Workspace) Render(ctx context.Context, opts RenderOptions) (*RenderResu
 	var res *RenderResult
 	switch opts.Kind {
 	case RenderCompose:
-		res, err = w.renderCompose(ctx, l, opts.Out)
+		res, err = w.renderCompose(ctx, l, opts.Out, opts.Project)
 	case RenderEnv:
 		res, err = w.renderEnv(ctx, l)
 	case RenderJSON:
@@ -98,13 +102,17 @@ func (w *Workspace) Render(ctx context.Context, opts RenderOptions) (*RenderResu
 	return res, nil
 }
 
-func (w *Workspace) renderCompose(ctx context.Context, l *lock.Lock, out string) (*RenderResult, error) {
-	project, err := discover.LoadProject(ctx, w.cfg)
+func (w *Workspace) renderCompose(ctx context.Context, l *lock.Lock, out, name string) (*RenderResult, error) {
+	projects, warnings, err := discover.LoadProjects(ctx, w.cfg)
 	if err != nil {
 		return nil, err
 	}
-	if project == nil {
-		return nil, fmt.Errorf("render compose: the repository has no compose file (set discover.compose in %s)", w.cfg.Filename)
+	for _, msg := range warnings {
+		w.onWarning(msg)
+	}
+	project, err := w.composeProject(projects, name)
+	if err != nil {
+		return nil, err
 	}
 	pins, err := w.pins(ctx, l, l.Builds)
 	if err != nil {
@@ -122,6 +130,31 @@ func (w *Workspace) renderCompose(ctx context.Context, l *lock.Lock, out string)
 		return nil, err
 	}
 	return &RenderResult{Data: r.Data, Services: r.Services, LeftAlone: r.LeftAlone}, nil
+}
+
+// composeProject picks the project render compose writes the override of:
+// the one there is, or the one called name when images.hcl declares
+// several (each needs its own override).
+func (w *Workspace) composeProject(projects []*discover.ComposeProject, name string) (*discover.ComposeProject, error) {
+	if len(projects) == 0 {
+		return nil, fmt.Errorf("render compose: the repository has no compose file (set discover.compose in %s)", w.cfg.Filename)
+	}
+	var labels []string
+	for _, p := range projects {
+		if name != "" && p.Qualifier == name {
+			return p, nil
+		}
+		labels = append(labels, p.Qualifier)
+	}
+	switch {
+	case name == "" && len(projects) == 1:
+		return projects[0], nil
+	case name == "":
+		return nil, fmt.Errorf("render compose: %s declares %d compose projects (%s): name one with --project", w.cfg.Filename, len(projects), strings.Join(labels, ", "))
+	case len(projects) == 1 && projects[0].Qualifier == "":
+		return nil, fmt.Errorf("render compose --project %s: %s declares a single compose project: leave --project out", name, w.cfg.Filename)
+	}
+	return nil, fmt.Errorf("render compose --project %s: %s declares no such compose project (%s)", name, w.cfg.Filename, strings.Join(labels, ", "))
 }
 
 func (w *Workspace) renderEnv(ctx context.Context, l *lock.Lock) (*RenderResult, error) {

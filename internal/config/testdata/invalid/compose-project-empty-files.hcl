@@ -1,0 +1,7 @@
+# want: 5:13 No compose files
+target { registry = "r.example.com" }
+discover {
+  compose_project "app" {
+    files = []
+  }
+}

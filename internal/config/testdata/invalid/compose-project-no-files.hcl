@@ -1,0 +1,7 @@
+# want: 4:25 Missing required argument
+target { registry = "r.example.com" }
+discover {
+  compose_project "app" {
+    profiles = ["*"]
+  }
+}
