@@ -42,7 +42,7 @@ func (j *job) platformFilter() (registry.TreeOption, error) {
 // lists only them, whose digest must be the lock's target_digest; in
 // sparse mode, the kept children under the original index bytes.
 func (j *job) choosePlatforms(m *registry.Manifest) (*registry.Manifest, error) {
-	if config.PlatformMode(j.c.PlatformMode) != config.PlatformFilter || !m.IsIndex() {
+	if j.c.PlatformMode != config.PlatformFilter || !m.IsIndex() {
 		return m, nil
 	}
 	kept := map[string]bool{}
@@ -66,7 +66,7 @@ func (j *job) choosePlatforms(m *registry.Manifest) (*registry.Manifest, error) 
 // whose children of other platforms it does not hold, as most registries
 // do; other errors are returned as they are.
 func (j *job) explainSparse(err error) error {
-	if err == nil || config.PlatformMode(j.c.PlatformMode) != config.PlatformSparse || !refusedManifest(err) {
+	if err == nil || j.c.PlatformMode != config.PlatformSparse || !refusedManifest(err) {
 		return err
 	}
 	return fmt.Errorf("the target refused the sparse index of %s (it lists platforms left out: only %s are mirrored): %w; "+

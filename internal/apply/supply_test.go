@@ -338,7 +338,7 @@ func TestPlatformModes(t *testing.T) {
 				host = tt.dst
 			}
 			c := change("docker.io/library/nginx:1.27", host+"/mirror/nginx:1.27", d)
-			c.PlatformMode, c.MirroredPlatforms = string(tt.mode), []string{"linux/amd64"}
+			c.PlatformMode, c.MirroredPlatforms = tt.mode, []string{"linux/amd64"}
 			if tt.mode == config.PlatformFilter {
 				c.FilteredDigest = filtered
 			}
@@ -365,7 +365,7 @@ func TestPlatformModes(t *testing.T) {
 	// A lock whose target_digest does not match is refused.
 	dst := newHooked(t, false)
 	c := change("docker.io/library/nginx:1.27", dst.host()+"/mirror/nginx:1.27", d)
-	c.PlatformMode, c.MirroredPlatforms, c.FilteredDigest = "filter", []string{"linux/amd64"}, digest.FromString("other")
+	c.PlatformMode, c.MirroredPlatforms, c.FilteredDigest = config.PlatformFilter, []string{"linux/amd64"}, digest.FromString("other")
 	if r := engine(t, src.recorder, dst.recorder).Apply(context.Background(), []diff.Change{c})[0]; r.Err == nil ||
 		!strings.Contains(r.Err.Error(), `run "imagesync lock" again`) {
 		t.Errorf("mismatched target_digest: %v", r.Err)

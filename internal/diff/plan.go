@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/referrers"
@@ -75,7 +76,7 @@ type Change struct {
 	// PlatformMode and MirroredPlatforms are the lock's platform choice
 	// ("" and nil: every platform); FilteredDigest is the index apply
 	// writes instead of Digest in filter mode ("" otherwise).
-	PlatformMode      string
+	PlatformMode      config.PlatformMode
 	MirroredPlatforms []string
 	FilteredDigest    digest.Digest
 	// Referrers are the locked artifacts apply copies with the image: all
@@ -247,7 +248,7 @@ func observeBuild(ctx context.Context, obs Observer, b lock.Build) (Change, erro
 func imageChange(img lock.Image) Change {
 	return Change{Kind: KindImage, Source: img.Ref, Target: img.Target, Digest: img.Digest,
 		MediaType: img.MediaType, Platforms: slices.Clone(img.Platforms), Sources: slices.Clone(img.Sources),
-		PlatformMode: string(img.PlatformMode), MirroredPlatforms: slices.Clone(img.MirroredPlatforms),
+		PlatformMode: img.PlatformMode, MirroredPlatforms: slices.Clone(img.MirroredPlatforms),
 		FilteredDigest: img.FilteredDigest, Referrers: slices.Clone(img.Referrers), Manifests: img.Manifests}
 }
 

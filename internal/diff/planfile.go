@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/atomicfile"
+	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
@@ -117,11 +118,11 @@ type changeJSON struct {
 	Inputs        string `json:"inputs,omitempty"`
 	CurrentInputs string `json:"current_inputs,omitempty"`
 	// The platform choice and referrers, only for images that have them.
-	PlatformMode      string         `json:"platform_mode,omitempty"`
-	MirroredPlatforms []string       `json:"mirrored_platforms,omitempty"`
-	TargetDigest      string         `json:"target_digest,omitempty"`
-	Referrers         []referrerJSON `json:"referrers,omitempty"`
-	Shard             int            `json:"shard,omitempty"`
+	PlatformMode      config.PlatformMode `json:"platform_mode,omitempty"`
+	MirroredPlatforms []string            `json:"mirrored_platforms,omitempty"`
+	TargetDigest      string              `json:"target_digest,omitempty"`
+	Referrers         []referrerJSON      `json:"referrers,omitempty"`
+	Shard             int                 `json:"shard,omitempty"`
 	// Upstream is what the source's tag pointed at when the plan was
 	// made; Tags and FallbackTags every tag apply writes for the change
 	// (derived, checked when read back).

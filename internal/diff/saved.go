@@ -92,7 +92,7 @@ func checkImageChange(c Change, img *lock.Image) []string {
 	out = appendDiffer(out, "target_digest", c.FilteredDigest.String(), want.FilteredDigest.String())
 	out = appendDiffer(out, "media_type", c.MediaType, want.MediaType)
 	out = appendDiffer(out, "platforms", strings.Join(c.Platforms, ", "), strings.Join(want.Platforms, ", "))
-	out = appendDiffer(out, "platform_mode", c.PlatformMode, want.PlatformMode)
+	out = appendDiffer(out, "platform_mode", string(c.PlatformMode), string(want.PlatformMode))
 	out = appendDiffer(out, "mirrored_platforms", strings.Join(c.MirroredPlatforms, ", "), strings.Join(want.MirroredPlatforms, ", "))
 	if len(c.Services)+len(c.Inputs)+len(c.CurrentInputs) > 0 {
 		out = append(out, "an image has no services or inputs")

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/imagesync/imagesync/internal/apply"
+	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/referrers"
@@ -18,7 +19,7 @@ func supplyDetail(c diff.Change) string {
 	var b strings.Builder
 	switch c.PlatformMode {
 	case "":
-	case "filter":
+	case config.PlatformFilter:
 		fmt.Fprintf(&b, " [%s of %s, filter]", strings.Join(c.MirroredPlatforms, ", "), imageref.ShortDigest(c.Digest))
 	default:
 		fmt.Fprintf(&b, " [%s, %s]", strings.Join(c.MirroredPlatforms, ", "), c.PlatformMode)
