@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/verify"
 	"github.com/imagesync/imagesync/internal/view"
 )
 
@@ -13,7 +13,7 @@ func (a *verifyArgs) run(ctx context.Context, e *env) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	rep, err := w.Verify(ctx, diff.VerifyOptions{Deep: a.Deep})
+	rep, err := w.Verify(ctx, verify.Options{Deep: a.Deep})
 	if err != nil {
 		return exitError, err
 	}

@@ -177,6 +177,10 @@ type Options struct {
 	// digest the tag does not point at (Change.Unusual). Nil asks no
 	// source registry anything.
 	Upstream Resolver
+	// Referrers is asked which locked referrers the target lacks, for
+	// every image in place whose lock pins some; nil refuses to plan a
+	// lock that pins referrers.
+	Referrers referrers.Target
 }
 
 // Make plans the changes that bring the target registry to the lock. It
@@ -201,7 +205,7 @@ func Make(ctx context.Context, l *lock.Lock, lockSum digest.Digest, obs Observer
 		g.Go(func() error {
 			c, err := observe(gctx, obs, img)
 			if err == nil && c.Action == NoOp {
-				err = observeReferrers(gctx, obs, img, &c)
+				err = observeReferrers(gctx, opts.Referrers, img, &c)
 			}
 			if err == nil && opts.Upstream != nil && (c.Action == Create || c.Action == Update) {
 				c.Upstream, err = askUpstream(gctx, opts.Upstream, img.Ref)

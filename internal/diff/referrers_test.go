@@ -18,18 +18,18 @@ import (
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
-// supplyTarget is fakeTarget that also lists referrers and tags, and
-// holds manifest trees for verify.
+// supplyTarget is fakeTarget that also lists referrers and tags.
 type supplyTarget struct {
 	fakeTarget
 	listed   map[digest.Digest][]digest.Digest // subject -> referrers
 	tagged   map[string]digest.Digest
-	trees    map[digest.Digest]*registry.Manifest
-	listings int
+	listings int // guarded by fakeTarget.mu: Make asks in parallel
 }
 
 func (s *supplyTarget) TargetReferrers(_ context.Context, _ imageref.Ref, subject digest.Digest) (registry.ReferrerList, error) {
+	s.mu.Lock()
 	s.listings++
+	s.mu.Unlock()
 	var list registry.ReferrerList
 	for _, d := range s.listed[subject] {
 		list.Descriptors = append(list.Descriptors, v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: d.Encoded()}})
@@ -43,17 +43,6 @@ func (s *supplyTarget) TargetHasManifest(_ context.Context, _ imageref.Ref, tag 
 		return "", fmt.Errorf("HEAD %s: %w", tag, registry.ErrNotFound)
 	}
 	return d, nil
-}
-
-func (s *supplyTarget) TargetTree(_ context.Context, _ imageref.Ref, d digest.Digest) (*registry.Manifest, error) {
-	if t, ok := s.trees[d]; ok {
-		return t, nil
-	}
-	return nil, fmt.Errorf("manifest %s: %w", d, registry.ErrNotFound)
-}
-
-func (s *supplyTarget) TargetHasBlob(context.Context, imageref.Ref, digest.Digest) (bool, error) {
-	return true, nil
 }
 
 func art(name string, subject digest.Digest, kind referrers.Kind) referrers.Artifact {
@@ -86,7 +75,7 @@ func TestMakeReferrers(t *testing.T) {
 		listed: map[digest.Digest][]digest.Digest{dg("nginx"): {dg("sig")}, dg("minio-amd64"): {dg("minio-sig")}},
 		tagged: map[string]digest.Digest{"sha256-" + dg("redis-new").Encoded() + ".sig": dg("older")},
 	}
-	p, err := Make(context.Background(), supplyLock(), dg("lock"), target, Options{})
+	p, err := Make(context.Background(), supplyLock(), dg("lock"), target, Options{Referrers: target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,10 +95,10 @@ func TestMakeReferrers(t *testing.T) {
 	if p.Summary != (Summary{Referrers: 2, Unchanged: 2}) || !p.Summary.HasChanges() || target.listings != 2 {
 		t.Errorf("summary %+v, %d listings", p.Summary, target.listings)
 	}
-	// A target without the referrers calls cannot check them.
+	// Without a target to ask for referrers, they cannot be checked.
 	if _, err := Make(context.Background(), supplyLock(), dg("lock"), &target.fakeTarget, Options{}); err == nil ||
 		!strings.Contains(err.Error(), "cannot be asked") {
-		t.Errorf("Make without a ReferrerObserver: %v", err)
+		t.Errorf("Make without Options.Referrers: %v", err)
 	}
 
 	// The plan file keeps everything apply needs.
@@ -129,47 +118,3 @@ func TestMakeReferrers(t *testing.T) {
 		t.Error("a referrer with an unknown via was accepted")
 	}
 }
-
-// TestVerifySupply: a missing referrer is a problem; deep verify of a
-// sparse index ignores the children left out, of a filtered one checks
-// the filtered digest.
-func TestVerifySupply(t *testing.T) {
-	amd := &registry.Manifest{Digest: dg("amd"), Descriptor: v1.Descriptor{Digest: hashOf(dg("amd")),
-		Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}}
-	arm := &registry.Manifest{Digest: dg("arm"), Err: fmt.Errorf("manifest unknown"),
-		Descriptor: v1.Descriptor{Digest: hashOf(dg("arm")), Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}}
-	index := &registry.Manifest{Digest: dg("nginx"), MediaType: "application/vnd.oci.image.index.v1+json",
-		Entries: []v1.Descriptor{amd.Descriptor, arm.Descriptor}, Children: []*registry.Manifest{amd, arm}}
-	l := &lock.Lock{Images: []lock.Image{{Ref: imageref.MustParse("nginx:1"), Digest: dg("nginx"), Target: imageref.MustParse("reg.example.com/nginx:1"),
-		PlatformMode: config.PlatformSparse, MirroredPlatforms: []string{"linux/amd64"},
-		Referrers: []referrers.Artifact{art("sig", dg("amd"), referrers.Signature), art("gone", dg("amd"), referrers.SBOM)}}}}
-	target := &supplyTarget{fakeTarget: fakeTarget{tags: map[string]digest.Digest{"reg.example.com/nginx:1": dg("nginx")}},
-		listed: map[digest.Digest][]digest.Digest{dg("amd"): {dg("sig")}},
-		trees:  map[digest.Digest]*registry.Manifest{dg("nginx"): index, dg("sig"): {Digest: dg("sig")}}}
-	rep, err := Verify(context.Background(), l, target, VerifyOptions{Deep: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var details []string
-	for _, p := range rep.Problems {
-		details = append(details, p.Detail)
-	}
-	want := "sbom " + imageref.ShortDigest(dg("gone")) + " of " + imageref.ShortDigest(dg("amd")) + " is missing"
-	if strings.Join(details, "\n") != want {
-		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(details, "\n"), want)
-	}
-	// Mirrored whole, the missing arm64 child is a problem.
-	l.Images[0].PlatformMode, l.Images[0].MirroredPlatforms, l.Images[0].Referrers = "", nil, nil
-	rep, err = Verify(context.Background(), l, target, VerifyOptions{Deep: true})
-	if err != nil || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].Detail, dg("arm").String()) {
-		t.Errorf("whole index: %+v, %v", rep, err)
-	}
-	// Filtered: the tag must point at the filtered index.
-	l.Images[0].PlatformMode, l.Images[0].MirroredPlatforms, l.Images[0].FilteredDigest = config.PlatformFilter, []string{"linux/amd64"}, dg("filtered")
-	rep, err = Verify(context.Background(), l, target, VerifyOptions{})
-	if err != nil || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].Detail, "not the locked "+dg("filtered").String()) {
-		t.Errorf("filtered: %+v, %v", rep, err)
-	}
-}
-
-func hashOf(d digest.Digest) v1.Hash { return v1.Hash{Algorithm: "sha256", Hex: d.Encoded()} }

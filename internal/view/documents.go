@@ -11,6 +11,7 @@ import (
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/verify"
 	"github.com/imagesync/imagesync/internal/workspace"
 )
 
@@ -103,7 +104,7 @@ func WriteLockCheckMarkdown(w io.Writer, c LockCheck, opts MarkdownOptions) erro
 
 // WriteVerifyMarkdown renders what verify found for a pull request or a
 // job summary.
-func WriteVerifyMarkdown(w io.Writer, rep *diff.Report, opts MarkdownOptions) error {
+func WriteVerifyMarkdown(w io.Writer, rep *verify.Report, opts MarkdownOptions) error {
 	opts = opts.withDefaults()
 	var b strings.Builder
 	b.WriteString("## imagesync verify\n\n")

@@ -24,6 +24,7 @@ import (
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/preflight"
 	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/verify"
 	"github.com/imagesync/imagesync/internal/workspace"
 )
 
@@ -223,7 +224,7 @@ func TestVerifyAndImagesMarkdown(t *testing.T) {
 		{"verify-problems.md", l, true},
 		{"verify-ok.md", &lock.Lock{Images: l.Images[:1]}, false},
 	} {
-		rep, err := diff.Verify(context.Background(), tc.lock, fixtureAuditor{}, diff.VerifyOptions{Deep: tc.deep})
+		rep, err := verify.Check(context.Background(), tc.lock, fixtureAuditor{}, verify.Options{Deep: tc.deep})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/referrers"
 	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/verify"
 	"github.com/imagesync/imagesync/internal/workspace"
 )
 
@@ -147,7 +148,7 @@ func FuzzViews(f *testing.F) {
 				return nil
 			},
 			"verify": func(w io.Writer) error {
-				rep := &diff.Report{Images: c.pick(3), Problems: []diff.Problem{{Detail: c.text()}, {Source: imageref.MustParse("a:1"), Detail: hostile}}}
+				rep := &verify.Report{Images: c.pick(3), Problems: []verify.Problem{{Detail: c.text()}, {Source: imageref.MustParse("a:1"), Detail: hostile}}}
 				if err := WriteVerify(w, rep, c.text()); err != nil {
 					return err
 				}

@@ -58,7 +58,7 @@ image "docker.io/library/extra:1" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	p, err := diff.Make(context.Background(), l, digest.FromBytes(src), supplyTarget{}, diff.Options{Upstream: fixtureUpstream{l}})
+	p, err := diff.Make(context.Background(), l, digest.FromBytes(src), supplyTarget{}, diff.Options{Upstream: fixtureUpstream{l}, Referrers: supplyTarget{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func supplyPlan(t *testing.T) *diff.Plan {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	p, err := diff.Make(context.Background(), l, digest.FromBytes(src), supplyTarget{}, diff.Options{})
+	p, err := diff.Make(context.Background(), l, digest.FromBytes(src), supplyTarget{}, diff.Options{Referrers: supplyTarget{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,13 @@ import (
 	"io"
 	"strings"
 
-	"github.com/imagesync/imagesync/internal/diff"
+	"github.com/imagesync/imagesync/internal/verify"
 )
 
 // WriteVerify renders what verify found for people: one line when the
 // target matches, else one line per problem. lockName is the lockfile as
 // the user knows it.
-func WriteVerify(w io.Writer, rep *diff.Report, lockName string) error {
+func WriteVerify(w io.Writer, rep *verify.Report, lockName string) error {
 	var b strings.Builder
 	if len(rep.Problems) == 0 {
 		fmt.Fprintf(&b, "Verified %s: %s.\n", Plural(rep.Images, "image"), verifiedDepth(rep))
@@ -26,7 +26,7 @@ func WriteVerify(w io.Writer, rep *diff.Report, lockName string) error {
 }
 
 // verifiedDepth says what a verify without problems checked.
-func verifiedDepth(rep *diff.Report) string {
+func verifiedDepth(rep *verify.Report) string {
 	if rep.Deep {
 		return "every target reference resolves to its locked digest, with every manifest and blob present"
 	}
@@ -47,7 +47,7 @@ type problemJSON struct {
 }
 
 // WriteVerifyJSON renders the same report as one JSON document.
-func WriteVerifyJSON(w io.Writer, rep *diff.Report) error {
+func WriteVerifyJSON(w io.Writer, rep *verify.Report) error {
 	doc := verifyJSON{Deep: rep.Deep, Images: rep.Images, Problems: []problemJSON{}}
 	for _, p := range rep.Problems {
 		doc.Problems = append(doc.Problems, problemJSON{Source: p.Source.String(), Target: p.Target.String(), Detail: p.Detail})

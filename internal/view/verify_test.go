@@ -9,10 +9,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
+	"github.com/imagesync/imagesync/internal/verify"
 )
 
 // fixtureAuditor is fixtureTarget for verify: alpine's image lacks its
@@ -41,7 +41,7 @@ func TestVerifyViews(t *testing.T) {
 		{"verify-problems", l, true},
 		{"verify-ok", &lock.Lock{Images: l.Images[:1]}, false},
 	} {
-		rep, err := diff.Verify(context.Background(), tc.lock, fixtureAuditor{}, diff.VerifyOptions{Deep: tc.deep})
+		rep, err := verify.Check(context.Background(), tc.lock, fixtureAuditor{}, verify.Options{Deep: tc.deep})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/imagesync/imagesync/internal/diff"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/verify"
 )
 
 // PlanOptions control Plan.
@@ -58,6 +59,7 @@ func (w *Workspace) makePlan(ctx context.Context, opts PlanOptions) (*current, *
 		w.registry().Preconnect(sources)
 	}
 	do := opts.diffOptions()
+	do.Referrers = w.registry()
 	if opts.Upstream {
 		do.Upstream = w.registry()
 	}
@@ -141,10 +143,11 @@ func (w *Workspace) LoadPlan(ctx context.Context, file string, shard diff.Shard)
 
 // Verify audits the target registry against images.lock, changing
 // nothing; deep checks every child manifest and blob too.
-func (w *Workspace) Verify(ctx context.Context, opts diff.VerifyOptions) (*diff.Report, error) {
+func (w *Workspace) Verify(ctx context.Context, opts verify.Options) (*verify.Report, error) {
 	l, err := w.LockedImages()
 	if err != nil {
 		return nil, err
 	}
-	return diff.Verify(ctx, l, w.registry(), opts)
+	opts.Referrers = w.registry()
+	return verify.Check(ctx, l, w.registry(), opts)
 }

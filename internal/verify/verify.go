@@ -1,4 +1,9 @@
-package diff
+// Package verify checks, without changing anything, that the target
+// registry holds what images.lock pins: every target reference at its
+// locked digest, the locked referrers, and, when deep, every manifest and
+// blob below them. It reads the lock as plan does but makes no plan: its
+// outcome is a list of problems for `imagesync verify`, not actions.
+package verify
 
 import (
 	"context"
@@ -11,8 +16,11 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/platformfilter"
+	"github.com/imagesync/imagesync/internal/referrers"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
@@ -23,14 +31,14 @@ type Problem struct {
 	Detail string
 }
 
-// Report is the outcome of Verify.
+// Report is the outcome of Check.
 type Report struct {
 	Deep     bool      // every manifest and blob was checked
 	Images   int       // how many locked images were checked
 	Problems []Problem // sorted by target, then detail
 }
 
-// Auditor is what Verify needs from the target registry.
+// Auditor is what Check needs from the target registry.
 type Auditor interface {
 	// HeadTarget returns what a target reference points at, or an error
 	// wrapping registry.ErrNotFound when it does not exist.
@@ -42,18 +50,22 @@ type Auditor interface {
 	TargetHasBlob(ctx context.Context, ref imageref.Ref, d digest.Digest) (bool, error)
 }
 
-// VerifyOptions control Verify.
-type VerifyOptions struct {
+// Options control Check.
+type Options struct {
 	// Deep checks every child manifest and blob as well as the top
 	// reference.
 	Deep bool
+	// Referrers is asked which locked referrers the target lacks, for
+	// every image whose lock pins some; nil refuses to check a lock that
+	// pins referrers.
+	Referrers referrers.Target
 }
 
-// Verify checks, without changing anything, that every locked image's
+// Check checks, without changing anything, that every locked image's
 // target reference resolves to its locked digest and, when deep, that
 // every child manifest and blob it needs is present. An error means the
 // check itself could not be made.
-func Verify(ctx context.Context, l *lock.Lock, a Auditor, opts VerifyOptions) (*Report, error) {
+func Check(ctx context.Context, l *lock.Lock, a Auditor, opts Options) (*Report, error) {
 	var mu sync.Mutex
 	rep := &Report{Deep: opts.Deep, Images: len(l.Images), Problems: []Problem{}}
 	report := func(img lock.Image, format string, args ...any) {
@@ -76,7 +88,7 @@ func Verify(ctx context.Context, l *lock.Lock, a Auditor, opts VerifyOptions) (*
 				report(img, "points at %s, not the locked %s", head.Digest, img.TargetDigest())
 				return nil
 			}
-			problems, err := auditReferrers(gctx, a, img, opts.Deep)
+			problems, err := auditReferrers(gctx, a, opts.Referrers, img, opts.Deep)
 			if err != nil {
 				return err
 			}
@@ -143,4 +155,55 @@ func walkTree(ctx context.Context, a Auditor, img lock.Image, d digest.Digest) [
 		}
 	})
 	return out
+}
+
+// auditReferrers lists what verify finds wrong with an image's referrers:
+// missing ones and, when deep, their manifests' missing blobs.
+func auditReferrers(ctx context.Context, a Auditor, t referrers.Target, img lock.Image, deep bool) ([]string, error) {
+	if len(img.Referrers) == 0 {
+		return nil, nil
+	}
+	if t == nil {
+		return nil, fmt.Errorf("check referrers of %s: the target registry cannot be asked for them", img.Ref)
+	}
+	missing, err := referrers.Missing(ctx, t, img.Target, img.Referrers)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	gone := map[digest.Digest]bool{}
+	for _, m := range missing {
+		gone[m.Digest] = true
+		out = append(out, describe(m)+" is missing")
+	}
+	if deep {
+		for _, r := range img.Referrers {
+			if !gone[r.Digest] {
+				out = append(out, walkTree(ctx, a, img, r.Digest)...)
+			}
+		}
+	}
+	return out, nil
+}
+
+// describe names an artifact in a problem: "signature sha256:... of
+// sha256:..." or "signature sha256:... (tag sha256-....sig)".
+func describe(a referrers.Artifact) string {
+	if a.Via == referrers.ViaTag {
+		return fmt.Sprintf("%s %s (tag %s)", a.Kind, imageref.ShortDigest(a.Digest), a.Tag)
+	}
+	return fmt.Sprintf("%s %s of %s", a.Kind, imageref.ShortDigest(a.Digest), imageref.ShortDigest(a.Subject))
+}
+
+// mirroredChildren tells the manifests of tree meant to be in the target:
+// every one, except a sparse index's children of platforms not chosen.
+func mirroredChildren(img lock.Image, tree *registry.Manifest) (func(*registry.Manifest) bool, error) {
+	if img.PlatformMode != config.PlatformSparse || !tree.IsIndex() || tree.Digest != img.TargetDigest() {
+		return func(*registry.Manifest) bool { return true }, nil
+	}
+	sel, err := platformfilter.Select(tree.Entries, img.MirroredPlatforms)
+	if err != nil {
+		return nil, err
+	}
+	return func(m *registry.Manifest) bool { return m == tree || sel.Keeps(m.Descriptor) }, nil
 }
