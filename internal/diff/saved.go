@@ -35,7 +35,7 @@ func (e *MismatchError) Error() string {
 // lock it says it was made from, before anything is pushed. The plan file
 // travels (a CI artifact from the plan job to the apply job) and only its
 // lock_sha256 tied it to the lock: every change must be an entry of l,
-// with the lock's target (which lock.Check holds to images.hcl's naming),
+// with the lock's target (which resolve.Check holds to images.hcl's naming),
 // digest, media type, platforms, platform choice and filtered digest;
 // referrers that the lock pins for it, as pinned; for a build, the lock's
 // target, services and inputs; and, in a plan split into parts, the part

@@ -186,7 +186,7 @@ func (d *decoder) image(block *hcl.Block, ref imageref.Ref) Image {
 		d.errorf(a["digest"].Expr.Range(), "Digest does not match reference",
 			"%s is pinned to %s in its reference, but the lock says %s.", ref, ref.Digest(), img.Digest)
 	}
-	d.imageSupply(content, &img)
+	d.imageScope(content, &img)
 	img.Manifests = d.manifests(a)
 	return img
 }
@@ -267,7 +267,7 @@ func Format(l *Lock) []byte {
 			b.SetAttributeValue("manifests", cty.NumberIntVal(int64(img.Manifests)))
 		}
 		b.SetAttributeRaw("sources", listTokens(img.Sources))
-		formatSupply(b, &img)
+		formatScope(b, &img)
 	}
 	for _, bl := range sorted.Builds {
 		body.AppendNewline()

@@ -234,7 +234,7 @@ func TestLoad(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add(Format(sampleLock()))
-	f.Add(Format(supplyLock()))
+	f.Add(Format(scopeLock()))
 	f.Add([]byte("image \"x\" {}\n"))
 	f.Add([]byte("build \"docker.io/library/a:b\" {\n context = 1\n}\n"))
 	f.Add([]byte("build \"docker.io/library/a:b\" {\n services = [\"y\", \"x\", \"x\"]\n context = \"c\"\n dockerfile = \"d\"\n" +

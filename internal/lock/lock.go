@@ -1,7 +1,12 @@
 // Package lock holds images.lock: the desired state of the target registry,
 // one digest per image the repository needs and one inputs fingerprint per
-// image it builds. The model (this file) is kept apart from its HCL codec
-// (file.go) and from the code that computes a new lock (update.go).
+// image it builds. Shaped as Terraform's depsfile: the model (this file,
+// and changes.go: what changed from one lock to another), its HCL codec
+// (file.go, file_scope.go: load from bytes or from a file, sorted
+// normalized output, atomic write) and the file lock that serializes
+// commands on one images.lock (flock.go). Computing a new lock against
+// registries is internal/lock/resolve's job: nothing here asks a
+// registry.
 package lock
 
 import (

@@ -7,7 +7,8 @@
 //
 // The model (this file) says what an artifact is and how it is counted;
 // find.go discovers them in a repository. Copying them is internal/apply's
-// job, pinning them internal/lock's.
+// job, pinning them internal/lock/resolve's; missing.go checks what a
+// target lacks of those pinned, for plan and verify.
 package referrers
 
 import (

@@ -8,6 +8,7 @@ import (
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/imageref"
 	"github.com/imagesync/imagesync/internal/lock"
+	"github.com/imagesync/imagesync/internal/lock/resolve"
 	"github.com/imagesync/imagesync/internal/referrers"
 )
 
@@ -57,8 +58,8 @@ func (w *Workspace) Lock(ctx context.Context, opts LockOptions) (*LockResult, er
 			return nil, fmt.Errorf("lock --upgrade %s: not in %s", r, w.LockName())
 		}
 	}
-	next, changes, err := lock.Update(ctx, w.cfg, found, oldLock, w.registry(),
-		lock.UpdateOptions{Upgrade: opts.Upgrade, UpgradeOnly: opts.Only, Supply: referrers.NewFinder(w.registry())})
+	next, changes, err := resolve.Update(ctx, w.cfg, found, oldLock, w.registry(),
+		resolve.Options{Upgrade: opts.Upgrade, UpgradeOnly: opts.Only, Scope: referrers.NewFinder(w.registry())})
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func (w *Workspace) current(ctx context.Context) (*current, error) {
 	if f == nil {
 		return nil, &StaleLockError{LockName: w.LockName(), Missing: true}
 	}
-	changes, err := lock.Check(w.cfg, found, f.Lock)
+	changes, err := resolve.Check(w.cfg, found, f.Lock)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package lock
+package resolve
 
 import (
 	"context"
@@ -11,12 +11,25 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/config"
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/registry"
 )
+
+func dg(s string) digest.Digest { return digest.FromString(s) }
+
+// withoutHeader is a formatted lock without its header comment.
+func withoutHeader(b []byte) string {
+	s := string(b)
+	for strings.HasPrefix(s, "#") {
+		_, s, _ = strings.Cut(s, "\n")
+	}
+	return s
+}
 
 // fakeResolver serves digests from a map and counts what it is asked.
 type fakeResolver struct {
@@ -89,7 +102,7 @@ func TestUpdateKeepsAddsDrops(t *testing.T) {
 	res := &fakeResolver{tags: map[string]string{
 		"docker.io/library/nginx:1.27": "nginx-1", "docker.io/library/redis:7": "redis-1", "docker.io/library/pg:15": "pg-1",
 	}}
-	first, changes, err := Update(ctx, cfg, found(b, "nginx:1.27", "redis:7"), nil, res, UpdateOptions{})
+	first, changes, err := Update(ctx, cfg, found(b, "nginx:1.27", "redis:7"), nil, res, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +117,7 @@ func TestUpdateKeepsAddsDrops(t *testing.T) {
 	// Upstream moves every tag; without --upgrade nothing is re-resolved.
 	res.tags = map[string]string{"docker.io/library/nginx:1.27": "nginx-2", "docker.io/library/redis:7": "redis-2", "docker.io/library/pg:15": "pg-1"}
 	res.resolved, res.platforms = nil, 0
-	second, changes, err := Update(ctx, cfg, found(b, "nginx:1.27", "pg:15"), first, res, UpdateOptions{})
+	second, changes, err := Update(ctx, cfg, found(b, "nginx:1.27", "pg:15"), first, res, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +141,7 @@ func TestUpdateKeepsAddsDrops(t *testing.T) {
 
 	// --upgrade nginx:1.27 re-resolves only it; the build's inputs follow its base.
 	third, changes, err := Update(ctx, cfg, found(b, "nginx:1.27", "pg:15"), second, res,
-		UpdateOptions{Upgrade: true, UpgradeOnly: []imageref.Ref{imageref.MustParse("nginx:1.27")}})
+		Options{Upgrade: true, UpgradeOnly: []imageref.Ref{imageref.MustParse("nginx:1.27")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +151,7 @@ func TestUpdateKeepsAddsDrops(t *testing.T) {
 	if third.Builds[0].Inputs == second.Builds[0].Inputs {
 		t.Error("build inputs did not change with its base's digest")
 	}
-	if len(changes) != 2 || changes[0].Kind != Upgraded || changes[1].Kind != Upgraded || !changes[1].Build {
+	if len(changes) != 2 || changes[0].Kind != lock.Upgraded || changes[1].Kind != lock.Upgraded || !changes[1].Build {
 		t.Errorf("changes = %v", changes)
 	}
 }
@@ -146,8 +159,8 @@ func TestUpdateKeepsAddsDrops(t *testing.T) {
 func TestUpdateUnresolvable(t *testing.T) {
 	cfg, _ := repo(t, "")
 	res := &fakeResolver{tags: map[string]string{"docker.io/library/redis:7": "r"}}
-	l, _, err := Update(context.Background(), cfg, found(nil, "redis:7", "nope:1", "gone:2"), nil, res, UpdateOptions{})
-	var rerr *ResolveError
+	l, _, err := Update(context.Background(), cfg, found(nil, "redis:7", "nope:1", "gone:2"), nil, res, Options{})
+	var rerr *resolveError
 	if !errors.As(err, &rerr) || l != nil {
 		t.Fatalf("err = %v, lock = %v", err, l)
 	}
@@ -163,7 +176,7 @@ func TestUpdatePinnedVerified(t *testing.T) {
 	cfg, _ := repo(t, "")
 	res := &fakeResolver{}
 	pinned := "alpine@" + dg("alpine").String()
-	l, _, err := Update(context.Background(), cfg, found(nil, pinned), nil, res, UpdateOptions{})
+	l, _, err := Update(context.Background(), cfg, found(nil, pinned), nil, res, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +186,7 @@ func TestUpdatePinnedVerified(t *testing.T) {
 	}
 	// --upgrade never re-resolves a pinned reference.
 	res.resolved = nil
-	if _, _, err := Update(context.Background(), cfg, found(nil, pinned), l, res, UpdateOptions{Upgrade: true}); err != nil || len(res.resolved) != 0 {
+	if _, _, err := Update(context.Background(), cfg, found(nil, pinned), l, res, Options{Upgrade: true}); err != nil || len(res.resolved) != 0 {
 		t.Errorf("upgrade of pinned: err %v, resolved %v", err, res.resolved)
 	}
 }
@@ -181,7 +194,7 @@ func TestUpdatePinnedVerified(t *testing.T) {
 func TestTargetCollision(t *testing.T) {
 	cfg, _ := repo(t, "")
 	cfg.Target.Layout = config.LayoutFlat
-	_, _, err := Update(context.Background(), cfg, found(nil, "osixia/openldap:stable", "bitnami/openldap:stable"), nil, &fakeResolver{}, UpdateOptions{})
+	_, _, err := Update(context.Background(), cfg, found(nil, "osixia/openldap:stable", "bitnami/openldap:stable"), nil, &fakeResolver{}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "docker.io/bitnami/openldap:stable and docker.io/osixia/openldap:stable both map to reg.example.com/aim/openldap:stable") ||
 		!strings.Contains(err.Error(), "image \"<ref>\" { target") {
 		t.Errorf("err = %v", err)
@@ -191,7 +204,7 @@ func TestTargetCollision(t *testing.T) {
 func TestCheck(t *testing.T) {
 	cfg, b := repo(t, "")
 	res := &fakeResolver{tags: map[string]string{"docker.io/library/nginx:1.27": "n", "docker.io/library/redis:7": "r"}}
-	l, _, err := Update(context.Background(), cfg, found(b, "nginx:1.27", "redis:7"), nil, res, UpdateOptions{})
+	l, _, err := Update(context.Background(), cfg, found(b, "nginx:1.27", "redis:7"), nil, res, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package lock
+package resolve
 
 import (
 	"context"
@@ -11,15 +11,16 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/config"
-	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/platformfilter"
 	"github.com/imagesync/imagesync/internal/referrers"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
-// Supply is what locking needs to choose platforms and pin referrers
+// ScopeReader reads what an image's mirror scope is chosen from: its
+// index and the artifacts attached to the digests mirrored
 // (referrers.Finder has it).
-type Supply interface {
+type ScopeReader interface {
 	// Manifest reads the manifest head names, an index without its
 	// children, from the endpoint that resolved it.
 	Manifest(ctx context.Context, head registry.Head) (*registry.Manifest, error)
@@ -29,11 +30,11 @@ type Supply interface {
 	Find(ctx context.Context, ep registry.Endpoint, subjects []digest.Digest, lim referrers.Limits) ([]referrers.Artifact, error)
 }
 
-// keepSupply gives img, whose digest is prev's, prev's platform choice and
-// referrers without asking any registry, when images.hcl still chooses the
+// keepScope gives img, whose digest is prev's, prev's mirror scope
+// (platform choice and referrers) without asking any registry, when images.hcl still chooses the
 // same platforms; referrers the policy no longer allows are dropped. It
 // reports false when the platform choice changed, which needs the index.
-func keepSupply(img, prev *Image, choice config.PlatformChoice, policy config.ReferrersPolicy) bool {
+func keepScope(img, prev *lock.Image, choice config.PlatformChoice, policy config.ReferrersPolicy) bool {
 	img.Referrers = allowed(prev.Referrers, policy)
 	img.Manifests = prev.Manifests
 	if prev.PlatformMode != choice.Mode || !slices.Equal(prev.MirroredPlatforms, choice.Platforms) {
@@ -54,7 +55,8 @@ func allowed(arts []referrers.Artifact, policy config.ReferrersPolicy) []referre
 	return out
 }
 
-// pinSupply chooses the image's platforms and pins what is attached to
+// pinScope pins the image's mirror scope: it chooses its platforms and
+// pins what is attached to
 // every digest that is mirrored: the index (unless filtered, as upstream
 // signatures on it do not cover the new index) and each child kept. A
 // platform upstream does not have is an error. root is the index, read
@@ -62,7 +64,7 @@ func allowed(arts []referrers.Artifact, policy config.ReferrersPolicy) []referre
 // already, else nil; countKnown says img.Manifests holds the count for
 // this choice already (kept from the lock), so that the index need not be
 // read for it.
-func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, root *registry.Manifest,
+func pinScope(ctx context.Context, s ScopeReader, img *lock.Image, head registry.Head, root *registry.Manifest,
 	choice config.PlatformChoice, policy config.ReferrersPolicy, countKnown bool) error {
 	img.PlatformMode, img.MirroredPlatforms, img.FilteredDigest, img.Referrers = choice.Mode, choice.Platforms, "", nil
 	subjects := []digest.Digest{img.Digest}
@@ -122,7 +124,7 @@ func pinSupply(ctx context.Context, s Supply, img *Image, head registry.Head, ro
 // choosePlatforms is the entries of index m that are mirrored and the
 // child filter apply reads them with: every entry, or those of the chosen
 // platforms (the filtered index's digest set in img in filter mode).
-func choosePlatforms(img *Image, m *registry.Manifest, choice config.PlatformChoice) ([]v1.Descriptor, func(v1.Descriptor) bool, error) {
+func choosePlatforms(img *lock.Image, m *registry.Manifest, choice config.PlatformChoice) ([]v1.Descriptor, func(v1.Descriptor) bool, error) {
 	if choice.Platforms == nil {
 		return m.Entries, func(v1.Descriptor) bool { return true }, nil
 	}
@@ -143,7 +145,7 @@ func choosePlatforms(img *Image, m *registry.Manifest, choice config.PlatformCho
 
 // countReads is the image's Manifests: how many manifests apply reads
 // with keep, 0 when that is DefaultReads.
-func countReads(img *Image, m *registry.Manifest, keep func(v1.Descriptor) bool) int {
+func countReads(img *lock.Image, m *registry.Manifest, keep func(v1.Descriptor) bool) int {
 	img.Manifests = 0
 	if n := m.Reads(keep); n != img.DefaultReads() {
 		return n
@@ -163,61 +165,4 @@ func selectPlatforms(entries []v1.Descriptor, want, has []string) (platformfilte
 			strings.Join(sel.Missing, ", "), strings.Join(has, ", "))
 	}
 	return sel, nil
-}
-
-// withReferrers is " (+2 signatures, +1 SBOM)" for an image with
-// referrers, "" otherwise.
-func withReferrers(img Image) string {
-	if len(img.Referrers) == 0 {
-		return ""
-	}
-	return " (" + referrers.Summary(img.Referrers) + ")"
-}
-
-// supplyDetail says how an image's platform choice and referrers changed,
-// "" when they did not.
-func supplyDetail(prev, img *Image) string {
-	var parts []string
-	if before, after := choiceString(prev), choiceString(img); before != after {
-		parts = append(parts, fmt.Sprintf("platforms %s -> %s", before, after))
-	}
-	if prev.FilteredDigest != img.FilteredDigest && prev.PlatformMode == img.PlatformMode {
-		parts = append(parts, fmt.Sprintf("target_digest %s -> %s", orNone(prev.FilteredDigest), orNone(img.FilteredDigest)))
-	}
-	added, removed := artifactChanges(prev.Referrers, img.Referrers)
-	if len(added)+len(removed) > 0 {
-		parts = append(parts, "referrers "+strings.TrimSpace(referrers.Summary(added)+" "+strings.ReplaceAll(referrers.Summary(removed), "+", "-")))
-	}
-	return strings.Join(parts, "; ")
-}
-
-func choiceString(img *Image) string {
-	if img.PlatformMode == "" {
-		return "all"
-	}
-	return fmt.Sprintf("%s (%s)", strings.Join(img.MirroredPlatforms, ", "), img.PlatformMode)
-}
-
-func orNone(d digest.Digest) string {
-	if d == "" {
-		return "none"
-	}
-	return imageref.ShortDigest(d)
-}
-
-// artifactChanges lists the artifacts only in next (added) and only in
-// prev (removed).
-func artifactChanges(prev, next []referrers.Artifact) (added, removed []referrers.Artifact) {
-	in := func(list []referrers.Artifact, a referrers.Artifact) bool { return slices.Contains(list, a) }
-	for _, a := range next {
-		if !in(prev, a) {
-			added = append(added, a)
-		}
-	}
-	for _, a := range prev {
-		if !in(next, a) {
-			removed = append(removed, a)
-		}
-	}
-	return added, removed
 }

@@ -1,4 +1,4 @@
-package lock
+package resolve
 
 import (
 	"fmt"
@@ -11,13 +11,14 @@ import (
 	"github.com/imagesync/imagesync/internal/discover"
 	"github.com/imagesync/imagesync/internal/fingerprint"
 	"github.com/imagesync/imagesync/internal/imageref"
+	"github.com/imagesync/imagesync/internal/lock"
 )
 
 // desired is what the config and the repository's files call for, before
 // any digest is known: the lock's entries without digests and inputs.
 type desired struct {
-	images []Image
-	builds []Build
+	images []lock.Image
+	builds []lock.Build
 	// fingerprints of the builds' own files, by build reference
 	fingerprints map[imageref.Ref]digest.Digest
 }
@@ -45,7 +46,7 @@ func want(cfg *config.Config, found *discover.Result) (*desired, error) {
 			return nil, err
 		}
 		claim(img.Ref, target)
-		d.images = append(d.images, Image{Ref: img.Ref, Target: target, Sources: img.Sources})
+		d.images = append(d.images, lock.Image{Ref: img.Ref, Target: target, Sources: img.Sources})
 	}
 	for i := range found.Builds {
 		b := &found.Builds[i]
@@ -59,7 +60,7 @@ func want(cfg *config.Config, found *discover.Result) (*desired, error) {
 			return nil, err
 		}
 		d.fingerprints[b.Ref] = fp
-		d.builds = append(d.builds, Build{Ref: b.Ref, Services: b.Services, Context: b.Context,
+		d.builds = append(d.builds, lock.Build{Ref: b.Ref, Services: b.Services, Context: b.Context,
 			Dockerfile: b.Dockerfile, TargetStage: b.TargetStage, Bases: b.Bases, Target: target})
 	}
 	if len(collisions) > 0 {
@@ -86,14 +87,14 @@ func fingerprintOf(root string, b *discover.Build) (digest.Digest, error) {
 // the locked digest of the image or, for a base built by the repository,
 // that build's own inputs, so that a change anywhere below a build
 // changes its inputs too.
-func fillInputs(l *Lock, fingerprints map[imageref.Ref]digest.Digest) error {
-	byRef := map[imageref.Ref]*Build{}
+func fillInputs(l *lock.Lock, fingerprints map[imageref.Ref]digest.Digest) error {
+	byRef := map[imageref.Ref]*lock.Build{}
 	for i := range l.Builds {
 		byRef[l.Builds[i].Ref] = &l.Builds[i]
 	}
 	state := map[imageref.Ref]int{} // 1 = in progress, 2 = done
-	var visit func(b *Build, path []string) error
-	visit = func(b *Build, path []string) error {
+	var visit func(b *lock.Build, path []string) error
+	visit = func(b *lock.Build, path []string) error {
 		switch state[b.Ref] {
 		case 2:
 			return nil
@@ -125,4 +126,30 @@ func fillInputs(l *Lock, fingerprints map[imageref.Ref]digest.Digest) error {
 		}
 	}
 	return nil
+}
+
+// Check compares a lock with what the config and files call for, without
+// any network I/O, and lists every difference: references missing from
+// the lock or no longer used, moved targets or sources, changed build
+// inputs. An empty list means the lock is up to date.
+func Check(cfg *config.Config, found *discover.Result, locked *lock.Lock) ([]lock.Change, error) {
+	d, err := want(cfg, found)
+	if err != nil {
+		return nil, err
+	}
+	expected := &lock.Lock{Images: d.images, Builds: d.builds}
+	for i := range expected.Images {
+		img := &expected.Images[i]
+		if prev := locked.Image(img.Ref); prev != nil {
+			img.Digest, img.MediaType, img.Platforms = prev.Digest, prev.MediaType, prev.Platforms
+			keepScope(img, prev, cfg.PlatformsFor(img.Ref), cfg.ReferrersFor(img.Ref))
+		}
+	}
+	expected.Normalize()
+	if err := fillInputs(expected, d.fingerprints); err != nil {
+		return nil, err
+	}
+	// Diff(locked, expected): "+" is what the lock lacks, "-" what it has
+	// in excess.
+	return lock.Diff(locked, expected), nil
 }

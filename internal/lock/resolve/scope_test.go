@@ -1,4 +1,4 @@
-package lock
+package resolve
 
 import (
 	"context"
@@ -13,13 +13,14 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagesync/imagesync/internal/config"
+	"github.com/imagesync/imagesync/internal/lock"
 	"github.com/imagesync/imagesync/internal/referrers"
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
-// fakeSupply serves every index as two platforms (children named
+// fakeScope serves every index as two platforms (children named
 // "<index>/amd64" and "<index>/arm64") and the artifacts of attached.
-type fakeSupply struct {
+type fakeScope struct {
 	mu        sync.Mutex
 	attached  map[digest.Digest][]referrers.Artifact
 	manifests int
@@ -28,7 +29,7 @@ type fakeSupply struct {
 
 func child(index digest.Digest, arch string) digest.Digest { return dg(index.String() + "/" + arch) }
 
-func (f *fakeSupply) Manifest(_ context.Context, head registry.Head) (*registry.Manifest, error) {
+func (f *fakeScope) Manifest(_ context.Context, head registry.Head) (*registry.Manifest, error) {
 	f.mu.Lock()
 	f.manifests++
 	f.mu.Unlock()
@@ -42,7 +43,7 @@ func (f *fakeSupply) Manifest(_ context.Context, head registry.Head) (*registry.
 	return &registry.Manifest{Digest: head.Digest, MediaType: string(im.MediaType), Data: data, Entries: im.Manifests}, err
 }
 
-func (f *fakeSupply) Find(_ context.Context, _ registry.Endpoint, subjects []digest.Digest, _ referrers.Limits) ([]referrers.Artifact, error) {
+func (f *fakeScope) Find(_ context.Context, _ registry.Endpoint, subjects []digest.Digest, _ referrers.Limits) ([]referrers.Artifact, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = append(f.asked, subjects...)
@@ -69,11 +70,11 @@ func TestUpdateReferrers(t *testing.T) {
 	cfg, _ := repo(t, "")
 	res := &fakeResolver{tags: map[string]string{"docker.io/library/nginx:1.27": "nginx", "docker.io/library/redis:7": "redis"}}
 	nginx := dg("nginx")
-	sup := &fakeSupply{attached: map[digest.Digest][]referrers.Artifact{
+	sup := &fakeScope{attached: map[digest.Digest][]referrers.Artifact{
 		nginx: {signature(nginx, "sig")}, child(nginx, "amd64"): {sbom(child(nginx, "amd64"), "sbom")},
 	}}
 	ctx := context.Background()
-	l, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27", "redis:7"), nil, res, UpdateOptions{Supply: sup})
+	l, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27", "redis:7"), nil, res, Options{Scope: sup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,18 +89,18 @@ func TestUpdateReferrers(t *testing.T) {
 		t.Errorf("changes: %q, %q", got, changes[1])
 	}
 	// No referrers upstream: the image is locked as it always was.
-	plain, _, err := Update(ctx, cfg, found(nil, "redis:7"), nil, res, UpdateOptions{})
-	if err != nil || !strings.Contains(string(Format(l)), string(Format(plain))[len(header):]) {
-		t.Errorf("redis without referrers differs from a lock made without looking for any:\n%s", Format(l))
+	plain, _, err := Update(ctx, cfg, found(nil, "redis:7"), nil, res, Options{})
+	if err != nil || !strings.Contains(string(lock.Format(l)), withoutHeader(lock.Format(plain))) {
+		t.Errorf("redis without referrers differs from a lock made without looking for any:\n%s", lock.Format(l))
 	}
 
 	sup.asked, sup.manifests = nil, 0
 	sup.attached[child(nginx, "arm64")] = []referrers.Artifact{signature(child(nginx, "arm64"), "late")}
-	again, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27", "redis:7"), l, res, UpdateOptions{Supply: sup})
+	again, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27", "redis:7"), l, res, Options{Scope: sup})
 	if err != nil || len(changes) != 0 || len(sup.asked)+sup.manifests != 0 || len(again.Images[0].Referrers) != 2 {
 		t.Fatalf("plain relock: changes %v, asked %v, %d manifests, err %v", changes, sup.asked, sup.manifests, err)
 	}
-	upgraded, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27", "redis:7"), l, res, UpdateOptions{Supply: sup, Upgrade: true})
+	upgraded, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27", "redis:7"), l, res, Options{Scope: sup, Upgrade: true})
 	if err != nil || len(upgraded.Images[0].Referrers) != 3 || len(changes) != 1 || changes[0].String() != "~ image docker.io/library/nginx:1.27: referrers +1 signature" {
 		t.Fatalf("upgrade: %+v, changes %v, err %v", upgraded.Images[0].Referrers, changes, err)
 	}
@@ -107,7 +108,7 @@ func TestUpdateReferrers(t *testing.T) {
 	// Only bundles, then none at all: applied from the lock, offline.
 	cfg.Referrers = &config.Referrers{ArtifactTypes: []string{referrers.BundleType}}
 	sup.asked = nil
-	narrow, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27", "redis:7"), upgraded, res, UpdateOptions{Supply: sup})
+	narrow, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27", "redis:7"), upgraded, res, Options{Scope: sup})
 	if err != nil || len(narrow.Images[0].Referrers) != 2 || len(sup.asked) != 0 || len(changes) != 1 || changes[0].Detail != "referrers -1 SBOM" {
 		t.Errorf("narrowed: %+v, changes %v, asked %v, err %v", narrow.Images[0].Referrers, changes, sup.asked, err)
 	}
@@ -129,12 +130,12 @@ func TestUpdatePlatforms(t *testing.T) {
 	cfg.Target.Platforms = []string{"linux/amd64"}
 	res := &fakeResolver{tags: map[string]string{"docker.io/library/nginx:1.27": "nginx"}}
 	nginx := dg("nginx")
-	sup := &fakeSupply{attached: map[digest.Digest][]referrers.Artifact{
+	sup := &fakeScope{attached: map[digest.Digest][]referrers.Artifact{
 		nginx: {signature(nginx, "sig")}, child(nginx, "amd64"): {signature(child(nginx, "amd64"), "amd-sig")},
 		child(nginx, "arm64"): {signature(child(nginx, "arm64"), "arm-sig")},
 	}}
 	ctx := context.Background()
-	l, _, err := Update(ctx, cfg, found(nil, "nginx:1.27"), nil, res, UpdateOptions{Supply: sup})
+	l, _, err := Update(ctx, cfg, found(nil, "nginx:1.27"), nil, res, Options{Scope: sup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestUpdatePlatforms(t *testing.T) {
 		t.Fatalf("check after choosing sparse: %v, %v", stale, err)
 	}
 	res.resolved, sup.manifests = nil, 0
-	sparse, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27"), l, res, UpdateOptions{Supply: sup})
+	sparse, changes, err := Update(ctx, cfg, found(nil, "nginx:1.27"), l, res, Options{Scope: sup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +163,8 @@ func TestUpdatePlatforms(t *testing.T) {
 	}
 
 	cfg.Target.Platforms = []string{"linux/amd64", "linux/s390x"}
-	_, _, err = Update(ctx, cfg, found(nil, "nginx:1.27"), nil, res, UpdateOptions{Supply: sup})
-	var rerr *ResolveError
+	_, _, err = Update(ctx, cfg, found(nil, "nginx:1.27"), nil, res, Options{Scope: sup})
+	var rerr *resolveError
 	if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "docker.io/library/nginx:1.27 (from compose.yaml#services.nginx:1.27.image): upstream has no linux/s390x image (it has linux/") {
 		t.Errorf("missing platform: %v", err)
 	}

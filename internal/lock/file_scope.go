@@ -17,9 +17,9 @@ var referrerSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "via", Required: true}, {Name: "tag"},
 }}
 
-// imageSupply decodes what an image block holds beyond its digest: the
-// platform choice and the pinned referrers.
-func (d *decoder) imageSupply(content *hcl.BodyContent, img *Image) {
+// imageScope decodes what an image block holds beyond its digest, its
+// mirror scope: the platform choice and the pinned referrers.
+func (d *decoder) imageScope(content *hcl.BodyContent, img *Image) {
 	a := content.Attributes
 	if attr, ok := a["platform_mode"]; ok {
 		switch mode := config.PlatformMode(d.string(a, "platform_mode")); mode {
@@ -79,9 +79,9 @@ func (d *decoder) referrer(block *hcl.Block) (referrers.Artifact, bool) {
 
 func knownKind(k referrers.Kind) bool { return slices.Contains(referrers.Kinds, k) }
 
-// formatSupply writes the platform choice and the referrers of an image
-// block; an image with neither is written as locks always were.
-func formatSupply(b *hclwrite.Body, img *Image) {
+// formatScope writes the mirror scope (platform choice and referrers) of
+// an image block; an image with neither is written as locks always were.
+func formatScope(b *hclwrite.Body, img *Image) {
 	if img.PlatformMode != "" {
 		b.SetAttributeValue("platform_mode", cty.StringVal(string(img.PlatformMode)))
 		b.SetAttributeRaw("mirrored_platforms", listTokens(img.MirroredPlatforms))

@@ -14,9 +14,9 @@ import (
 	"github.com/imagesync/imagesync/internal/referrers"
 )
 
-// supplyLock is sampleLock with minio mirrored for amd64 only (filter) and
+// scopeLock is sampleLock with minio mirrored for amd64 only (filter) and
 // signed, and nginx mirrored sparse with a cosign tag.
-func supplyLock() *Lock {
+func scopeLock() *Lock {
 	l := sampleLock()
 	minio := &l.Images[0]
 	minio.PlatformMode, minio.MirroredPlatforms, minio.FilteredDigest = config.PlatformFilter, []string{"linux/amd64"}, dg("minio-amd64-index")
@@ -31,12 +31,12 @@ func supplyLock() *Lock {
 	return l
 }
 
-// TestSupplyGolden writes an image's platform choice and referrers after
+// TestScopeGolden writes an image's platform choice and referrers after
 // what every lock has, while images without them stay byte for byte as
 // locks always had them (sample.lock is their golden).
-func TestSupplyGolden(t *testing.T) {
-	got := Format(supplyLock())
-	golden := filepath.Join("testdata", "supply.lock")
+func TestScopeGolden(t *testing.T) {
+	got := Format(scopeLock())
+	golden := filepath.Join("testdata", "scope.lock")
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -70,8 +70,8 @@ func TestSupplyGolden(t *testing.T) {
 	}
 }
 
-func TestSupplyParseErrors(t *testing.T) {
-	good := string(Format(supplyLock()))
+func TestScopeParseErrors(t *testing.T) {
+	good := string(Format(scopeLock()))
 	tag := `    tag           = "sha256-` + dg("nginx").Encoded() + `.sig"` + "\n"
 	tests := []struct{ name, old, new, want string }{
 		{"bad mode", `platform_mode = "sparse"`, `platform_mode = "thin"`, "Invalid platform_mode in lockfile"},
