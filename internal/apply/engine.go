@@ -272,19 +272,19 @@ func (e *Engine) copy(ctx context.Context, c diff.Change, st *stats, r *reading)
 		return err
 	}
 	j.st = st
-	if c.Action == diff.Referrers { // supply hook: the image is in place, only referrers are missing
+	if c.Action == diff.Referrers { // mirror scope hook: the image is in place, only referrers are missing
 		j.copyReferrers(ctx)
 		return nil
 	}
 	e.opts.progress.Sized(c, m.DistributableSize())
 	stored, err := j.pushTree(ctx, m, j.targetRef)
 	if err != nil {
-		return j.explainSparse(err) // supply hook (platforms.go)
+		return j.explainSparse(err) // mirror scope hook (platforms.go)
 	}
 	if err := j.check(ctx, stored); err != nil {
 		return err
 	}
-	j.copyReferrers(ctx) // supply hook (referrers.go): failures are recorded, the image has landed
+	j.copyReferrers(ctx) // mirror scope hook (referrers.go): failures are recorded, the image has landed
 	return nil
 }
 

@@ -162,7 +162,7 @@ func EncodePlan(w io.Writer, p *Plan) error {
 		if len(c.Services) > 0 {
 			cj.Service = c.Services[0]
 		}
-		encodeSupply(&cj, c)
+		encodeScope(&cj, c)
 		encodeReview(&cj, c)
 		doc.Changes = append(doc.Changes, cj)
 	}
@@ -251,7 +251,7 @@ func (cj changeJSON) change() (Change, error) {
 	if c.Target, err = imageref.Parse(cj.Target); err != nil {
 		return Change{}, fmt.Errorf("target: %w", err)
 	}
-	if err := cj.decodeSupply(&c); err != nil {
+	if err := cj.decodeScope(&c); err != nil {
 		return Change{}, fmt.Errorf("%s: %w", c.Source, err)
 	}
 	for _, d := range []struct {

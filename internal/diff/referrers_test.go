@@ -18,15 +18,15 @@ import (
 	"github.com/imagesync/imagesync/internal/registry"
 )
 
-// supplyTarget is fakeTarget that also lists referrers and tags.
-type supplyTarget struct {
+// scopeTarget is fakeTarget that also lists referrers and tags.
+type scopeTarget struct {
 	fakeTarget
 	listed   map[digest.Digest][]digest.Digest // subject -> referrers
 	tagged   map[string]digest.Digest
 	listings int // guarded by fakeTarget.mu: Make asks in parallel
 }
 
-func (s *supplyTarget) TargetReferrers(_ context.Context, _ imageref.Ref, subject digest.Digest) (registry.ReferrerList, error) {
+func (s *scopeTarget) TargetReferrers(_ context.Context, _ imageref.Ref, subject digest.Digest) (registry.ReferrerList, error) {
 	s.mu.Lock()
 	s.listings++
 	s.mu.Unlock()
@@ -37,7 +37,7 @@ func (s *supplyTarget) TargetReferrers(_ context.Context, _ imageref.Ref, subjec
 	return list, nil
 }
 
-func (s *supplyTarget) TargetHasManifest(_ context.Context, _ imageref.Ref, tag string) (digest.Digest, error) {
+func (s *scopeTarget) TargetHasManifest(_ context.Context, _ imageref.Ref, tag string) (digest.Digest, error) {
 	d, ok := s.tagged[tag]
 	if !ok {
 		return "", fmt.Errorf("HEAD %s: %w", tag, registry.ErrNotFound)
@@ -49,10 +49,10 @@ func art(name string, subject digest.Digest, kind referrers.Kind) referrers.Arti
 	return referrers.Artifact{Digest: dg(name), ArtifactType: referrers.BundleType, Kind: kind, Subject: subject, Via: referrers.ViaReferrers}
 }
 
-// supplyLock: nginx in place with a signature listed and an SBOM not;
+// scopeLock: nginx in place with a signature listed and an SBOM not;
 // redis in place with a cosign tag pointing elsewhere; minio filtered
 // for amd64, in place at its filtered digest with its referrer listed.
-func supplyLock() *lock.Lock {
+func scopeLock() *lock.Lock {
 	l := testLock()
 	nginx, redis := l.Image(imageref.MustParse("nginx:1.27-alpine")), l.Image(imageref.MustParse("redis:7-alpine"))
 	minio := l.Image(imageref.MustParse("quay.io/minio/minio:latest"))
@@ -65,7 +65,7 @@ func supplyLock() *lock.Lock {
 }
 
 func TestMakeReferrers(t *testing.T) {
-	target := &supplyTarget{
+	target := &scopeTarget{
 		fakeTarget: fakeTarget{tags: map[string]digest.Digest{
 			"reg.example.com/aim/nginx:1.27-alpine":               dg("nginx"),
 			"reg.example.com/aim/redis:7-alpine":                  dg("redis-new"),
@@ -75,7 +75,7 @@ func TestMakeReferrers(t *testing.T) {
 		listed: map[digest.Digest][]digest.Digest{dg("nginx"): {dg("sig")}, dg("minio-amd64"): {dg("minio-sig")}},
 		tagged: map[string]digest.Digest{"sha256-" + dg("redis-new").Encoded() + ".sig": dg("older")},
 	}
-	p, err := Make(context.Background(), supplyLock(), dg("lock"), target, Options{Referrers: target})
+	p, err := Make(context.Background(), scopeLock(), dg("lock"), target, Options{Referrers: target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestMakeReferrers(t *testing.T) {
 		t.Errorf("summary %+v, %d listings", p.Summary, target.listings)
 	}
 	// Without a target to ask for referrers, they cannot be checked.
-	if _, err := Make(context.Background(), supplyLock(), dg("lock"), &target.fakeTarget, Options{}); err == nil ||
+	if _, err := Make(context.Background(), scopeLock(), dg("lock"), &target.fakeTarget, Options{}); err == nil ||
 		!strings.Contains(err.Error(), "cannot be asked") {
 		t.Errorf("Make without Options.Referrers: %v", err)
 	}

@@ -18,10 +18,10 @@ import (
 	"github.com/imagesync/imagesync/internal/referrers"
 )
 
-// savedLock is supplyLock with the builds of TestMakeBuilds: every kind
+// savedLock is scopeLock with the builds of TestMakeBuilds: every kind
 // of entry a saved plan can carry.
 func savedLock() *lock.Lock {
-	l := supplyLock()
+	l := scopeLock()
 	l.Builds = []lock.Build{{Ref: imageref.MustParse("api:v1"), Services: []string{"api"},
 		Target: imageref.MustParse("reg.example.com/aim/api:v1"), Inputs: dg("api-in")}}
 	l.Normalize()

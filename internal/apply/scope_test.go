@@ -267,7 +267,7 @@ func TestReferrerRefused(t *testing.T) {
 
 // engineTo is an engine copying from the registry at srcURL (standing in
 // for docker.io) to dstHost.
-func supplyEngine(t *testing.T, srcURL, dstHost string) *Engine {
+func scopeEngine(t *testing.T, srcURL, dstHost string) *Engine {
 	t.Helper()
 	hcl := `target { registry = "` + dstHost + `/mirror" }
 registry "docker.io" { mirrors = ["` + srcURL + `"] }`
@@ -343,7 +343,7 @@ func TestPlatformModes(t *testing.T) {
 				c.FilteredDigest = filtered
 			}
 			src.reset()
-			r := supplyEngine(t, src.URL, host).Apply(context.Background(), []diff.Change{c})[0]
+			r := scopeEngine(t, src.URL, host).Apply(context.Background(), []diff.Change{c})[0]
 			if tt.want == "" {
 				if r.Err == nil || !strings.Contains(r.Err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", r.Err, tt.wantErr)

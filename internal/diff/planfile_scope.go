@@ -20,8 +20,9 @@ type referrerJSON struct {
 	Tag          string         `json:"tag,omitempty"`
 }
 
-// encodeSupply writes a change's platform choice and referrers.
-func encodeSupply(cj *changeJSON, c Change) {
+// encodeScope writes a change's mirror scope: its platform choice and
+// referrers.
+func encodeScope(cj *changeJSON, c Change) {
 	cj.PlatformMode, cj.MirroredPlatforms = c.PlatformMode, c.MirroredPlatforms
 	if c.FilteredDigest != "" {
 		cj.TargetDigest = c.FilteredDigest.String()
@@ -32,9 +33,9 @@ func encodeSupply(cj *changeJSON, c Change) {
 	}
 }
 
-// decodeSupply reads them back, refusing digests that are not digests and
+// decodeScope reads them back, refusing digests that are not digests and
 // referrers that cannot be copied.
-func (cj changeJSON) decodeSupply(c *Change) error {
+func (cj changeJSON) decodeScope(c *Change) error {
 	c.PlatformMode, c.MirroredPlatforms = cj.PlatformMode, cj.MirroredPlatforms
 	if cj.TargetDigest != "" {
 		d, err := digest.Parse(cj.TargetDigest)

@@ -9,11 +9,11 @@ import (
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
-// TestSupplyPolicies resolves each image's referrers policy and platform
-// choice of testdata/valid/supply.hcl: image blocks over the top level
+// TestScopePolicies resolves each image's referrers policy and platform
+// choice of testdata/valid/scope.hcl: image blocks over the top level
 // over the defaults, attribute by attribute.
-func TestSupplyPolicies(t *testing.T) {
-	cfg, diags := Load(hclparse.NewParser(), "testdata/valid/supply.hcl")
+func TestScopePolicies(t *testing.T) {
+	cfg, diags := Load(hclparse.NewParser(), "testdata/valid/scope.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -50,7 +50,7 @@ func TestSupplyPolicies(t *testing.T) {
 	}
 }
 
-func TestSupplyDefaults(t *testing.T) {
+func TestScopeDefaults(t *testing.T) {
 	cfg, diags := Parse(hclparse.NewParser(), "images.hcl", t.TempDir(), []byte(`target {
   registry  = "r.example.com"
   platforms = ["linux/amd64"]

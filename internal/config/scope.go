@@ -9,6 +9,11 @@ import (
 	"github.com/imagesync/imagesync/internal/imageref"
 )
 
+// An image's mirror scope is what is mirrored with its digest: which of
+// its platforms (PlatformChoice) and which of the artifacts attached to it
+// (ReferrersPolicy). This file holds what images.hcl says of it; the lock
+// pins it (internal/lock/resolve) and apply copies it.
+
 // PlatformMode says how an index is mirrored when only some of its
 // platforms are.
 type PlatformMode string
