@@ -89,14 +89,14 @@ type Builder interface {
 	Check(ctx context.Context) error
 	// Build builds req and pushes it to req.Tag. It returns the pushed
 	// digest: of the manifest or, for several platforms, of the index. A
-	// failure of the builder is an *Error holding its last output lines.
+	// failure of the builder is an error holding its last output lines.
 	Build(ctx context.Context, req Request) (digest.Digest, error)
 }
 
-// Runner runs one builder command in dir, with its stdout and stderr
+// runFunc runs one builder command in dir, with its stdout and stderr
 // going to out. The default runs the executable (os/exec); tests replace it
-// with WithRunner.
-type Runner func(ctx context.Context, name string, args []string, dir string, out io.Writer) error
+// with withRunner.
+type runFunc func(ctx context.Context, name string, args []string, dir string, out io.Writer) error
 
 // Option configures New.
 type Option func(*options)
@@ -106,12 +106,12 @@ type options struct {
 	extraArgs     []string
 	storageDriver *string
 	isolation     *string
-	runner        Runner
+	runner        runFunc
 }
 
-// WithBinary runs path instead of the builder's executable ("buildah" or
+// withBinary runs path instead of the builder's executable ("buildah" or
 // "docker", looked up in PATH).
-func WithBinary(path string) Option { return func(o *options) { o.binary = path } }
+func withBinary(path string) Option { return func(o *options) { o.binary = path } }
 
 // WithExtraArgs appends args (builder.args of the configuration) to every
 // build command, just before the build context.
@@ -119,24 +119,24 @@ func WithExtraArgs(args []string) Option {
 	return func(o *options) { o.extraArgs = slices.Clone(args) }
 }
 
-// WithStorageDriver sets buildah's global --storage-driver; "" passes
+// withStorageDriver sets buildah's global --storage-driver; "" passes
 // none, leaving buildah's own configuration in charge. The default is
 // "vfs" when running as root and none otherwise: vfs works on any
 // filesystem and inside containers, where overlay usually does not.
-func WithStorageDriver(driver string) Option {
+func withStorageDriver(driver string) Option {
 	return func(o *options) { o.storageDriver = &driver }
 }
 
-// WithIsolation sets buildah's build --isolation; "" passes none. The
+// withIsolation sets buildah's build --isolation; "" passes none. The
 // default is "chroot" when running as root and none otherwise: chroot
 // isolation needs no OCI runtime and no user namespaces, so it works inside
 // an unprivileged container.
-func WithIsolation(isolation string) Option {
+func withIsolation(isolation string) Option {
 	return func(o *options) { o.isolation = &isolation }
 }
 
-// WithRunner replaces os/exec, for tests.
-func WithRunner(r Runner) Option { return func(o *options) { o.runner = r } }
+// withRunner replaces os/exec, for tests.
+func withRunner(r runFunc) Option { return func(o *options) { o.runner = r } }
 
 // New returns a builder of the given kind.
 func New(kind Kind, opts ...Option) (Builder, error) {
@@ -182,7 +182,7 @@ func New(kind Kind, opts ...Option) (Builder, error) {
 // process it left behind.
 const waitDelay = 10 * time.Second
 
-// execRunner is the default Runner.
+// execRunner is the default runFunc.
 func execRunner(ctx context.Context, name string, args []string, dir string, out io.Writer) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
@@ -213,40 +213,40 @@ func builderEnv(env []string) []string {
 	return out
 }
 
-// NotFoundError says the builder's executable is missing.
-type NotFoundError struct {
+// notFoundError says the builder's executable is missing.
+type notFoundError struct {
 	Binary string
 	Err    error // from exec.LookPath
 }
 
-func (e *NotFoundError) Error() string {
+func (e *notFoundError) Error() string {
 	return fmt.Sprintf("%s not found: install it or set builder.kind", e.Binary)
 }
 
-func (e *NotFoundError) Unwrap() error { return e.Err }
+func (e *notFoundError) Unwrap() error { return e.Err }
 
 // lookPath checks that the builder's executable exists; name is how the
 // error calls it ("buildah", "docker").
 func lookPath(name, binary string) error {
 	if _, err := exec.LookPath(binary); err != nil {
-		return &NotFoundError{Binary: name, Err: err}
+		return &notFoundError{Binary: name, Err: err}
 	}
 	return nil
 }
 
-// Error is a failed builder command.
-type Error struct {
+// buildError is a failed builder command.
+type buildError struct {
 	Service string   // prefixes the output lines, as in Request.Output
 	Command string   // what failed, e.g. "buildah build"
 	Err     error    // the command's error, e.g. "exit status 1"
-	Output  []string // its last output lines, unprefixed (at most TailLines)
+	Output  []string // its last output lines, unprefixed (at most tailLines)
 	Hint    string   // a likely cause, if one is known
 }
 
-// TailLines is how many of the builder's last output lines an Error keeps.
-const TailLines = 20
+// tailLines is how many of the builder's last output lines a buildError keeps.
+const tailLines = 20
 
-func (e *Error) Error() string {
+func (e *buildError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s failed: %v", e.Command, e.Err)
 	if e.Hint != "" {
@@ -261,7 +261,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+func (e *buildError) Unwrap() error { return e.Err }
 
 // checkRequest refuses a request that cannot be built.
 func checkRequest(req Request) error {
@@ -350,7 +350,7 @@ func (o *options) probe(ctx context.Context, name string, args []string, fail fu
 
 // run runs one builder command, its output going to out; what names it
 // in errors.
-func (o *options) run(ctx context.Context, what string, args []string, dir string, out *lineWriter, service string) *Error {
+func (o *options) run(ctx context.Context, what string, args []string, dir string, out *lineWriter, service string) *buildError {
 	err := o.runner(ctx, o.binary, args, dir, out)
 	out.flush()
 	if err == nil {
@@ -359,7 +359,7 @@ func (o *options) run(ctx context.Context, what string, args []string, dir strin
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
-	return &Error{Service: service, Command: what, Err: err, Output: out.lines()}
+	return &buildError{Service: service, Command: what, Err: err, Output: out.lines()}
 }
 
 // sortedPairs returns flag, "k=v" for every entry of m, sorted by key, so

@@ -77,7 +77,7 @@ func testRequest(t *testing.T, platforms ...string) Request {
 	}
 }
 
-// recorder is a Runner that records command lines and plays the builder:
+// recorder is a runFunc that records command lines and plays the builder:
 // it writes the files the builder would write and answers buildah's
 // cleanup queries.
 type recorder struct {
@@ -226,7 +226,7 @@ func TestBuildxGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			rec := &recorder{output: "#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s\n"}
-			b, err := New(Buildx, WithRunner(rec.run), WithExtraArgs(tt.extra))
+			b, err := New(Buildx, withRunner(rec.run), WithExtraArgs(tt.extra))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,16 +268,16 @@ func TestBuildahGolden(t *testing.T) {
 		opts      []Option
 	}{
 		{golden: "buildah-single.golden", platforms: []string{"linux/amd64"}, insecure: true,
-			opts: []Option{WithStorageDriver("vfs"), WithIsolation("chroot")}},
+			opts: []Option{withStorageDriver("vfs"), withIsolation("chroot")}},
 		{golden: "buildah-multi.golden", platforms: []string{"linux/amd64", "linux/arm64"},
-			opts: []Option{WithStorageDriver("vfs"), WithIsolation("chroot"), WithExtraArgs([]string{"--jobs", "2"})}},
+			opts: []Option{withStorageDriver("vfs"), withIsolation("chroot"), WithExtraArgs([]string{"--jobs", "2"})}},
 		{golden: "buildah-own-config.golden",
-			opts: []Option{WithStorageDriver(""), WithIsolation(""), WithBinary("/opt/bin/buildah")}},
+			opts: []Option{withStorageDriver(""), withIsolation(""), withBinary("/opt/bin/buildah")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			rec := &recorder{output: "STEP 1/7: FROM x\n"}
-			b, err := New(Buildah, append(tt.opts, WithRunner(rec.run))...)
+			b, err := New(Buildah, append(tt.opts, withRunner(rec.run))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,7 +316,7 @@ func TestBuildFailureKeepsTheLastLines(t *testing.T) {
 				}
 				return nil
 			}}
-			b, err := New(kind, WithRunner(rec.run))
+			b, err := New(kind, withRunner(rec.run))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,11 +324,11 @@ func TestBuildFailureKeepsTheLastLines(t *testing.T) {
 			var out bytes.Buffer
 			req.Output = &out
 			_, err = b.Build(context.Background(), req)
-			var be *Error
+			var be *buildError
 			if !errors.As(err, &be) {
-				t.Fatalf("Build error = %v, want an *Error", err)
+				t.Fatalf("Build error = %v, want a *buildError", err)
 			}
-			if be.Service != "web" || len(be.Output) != TailLines || be.Output[0] != "line 12" || be.Output[TailLines-1] != "no newline at the end" {
+			if be.Service != "web" || len(be.Output) != tailLines || be.Output[0] != "line 12" || be.Output[tailLines-1] != "no newline at the end" {
 				t.Errorf("Error = %+v", be)
 			}
 			msg := err.Error()
@@ -342,7 +342,7 @@ func TestBuildFailureKeepsTheLastLines(t *testing.T) {
 				}
 			}
 			if strings.Contains(msg, "line 11\n") {
-				t.Errorf("error %q keeps more than %d lines", msg, TailLines)
+				t.Errorf("error %q keeps more than %d lines", msg, tailLines)
 			}
 			if !strings.HasPrefix(out.String(), "web | line 1\nweb | line 2\n") || !strings.HasSuffix(out.String(), "web | line 30\nweb | no newline at the end\n") {
 				t.Errorf("output = %q", out.String())
@@ -358,7 +358,7 @@ func TestBuildRefusesAMissingPinBeforeRunning(t *testing.T) {
 	for _, kind := range []Kind{Buildah, Buildx} {
 		t.Run(string(kind), func(t *testing.T) {
 			rec := &recorder{}
-			b, err := New(kind, WithRunner(rec.run))
+			b, err := New(kind, withRunner(rec.run))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -382,7 +382,7 @@ func TestBuildxRefusesAStageNamedLikeAContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	b, _ := New(Buildx, WithRunner(rec.run))
+	b, _ := New(Buildx, withRunner(rec.run))
 	_, err = b.Build(context.Background(), Request{
 		Service: "web", ContextDir: "/repo", Dockerfile: []byte(df), DockerfileName: "Dockerfile",
 		Tag: "127.0.0.1:5000/team/web:v1", Scan: scan, Pins: pinsFor(scan),
@@ -395,7 +395,7 @@ func TestBuildxRefusesAStageNamedLikeAContext(t *testing.T) {
 const hex64 = "abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd"
 
 func TestCheck(t *testing.T) {
-	b, err := New(Buildah, WithBinary("/nonexistent/buildah"))
+	b, err := New(Buildah, withBinary("/nonexistent/buildah"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,12 +406,12 @@ func TestCheck(t *testing.T) {
 	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, exec.ErrNotFound) {
 		t.Errorf("Check() = %v does not wrap the lookup error", err)
 	}
-	var nf *NotFoundError
+	var nf *notFoundError
 	if !errors.As(err, &nf) {
-		t.Errorf("Check() = %T, want *NotFoundError", err)
+		t.Errorf("Check() = %T, want *notFoundError", err)
 	}
 
-	b, _ = New(Buildx, WithBinary("/nonexistent/docker"))
+	b, _ = New(Buildx, withBinary("/nonexistent/docker"))
 	if err := b.Check(context.Background()); err == nil || err.Error() != "docker not found: install it or set builder.kind" {
 		t.Errorf("buildx Check() = %v", err)
 	}
@@ -421,17 +421,17 @@ func TestCheck(t *testing.T) {
 		io.WriteString(out, "docker: 'buildx' is not a docker command.\n")
 		return errors.New("exit status 1")
 	}
-	b, _ = New(Buildx, WithBinary("/bin/sh"), WithRunner(fail))
+	b, _ = New(Buildx, withBinary("/bin/sh"), withRunner(fail))
 	if err := b.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "docker buildx is not available") || !strings.Contains(err.Error(), "'buildx' is not a docker command") {
 		t.Errorf("buildx Check() = %v", err)
 	}
-	b, _ = New(Buildah, WithBinary("/bin/sh"), WithRunner(fail))
+	b, _ = New(Buildah, withBinary("/bin/sh"), withRunner(fail))
 	if err := b.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "buildah cannot run") {
 		t.Errorf("buildah Check() = %v", err)
 	}
 	ok := func(context.Context, string, []string, string, io.Writer) error { return nil }
 	for _, kind := range []Kind{Buildah, Buildx} {
-		b, _ = New(kind, WithBinary("/bin/sh"), WithRunner(ok))
+		b, _ = New(kind, withBinary("/bin/sh"), withRunner(ok))
 		if err := b.Check(context.Background()); err != nil || b.Kind() != kind {
 			t.Errorf("%s Check() = %v, Kind() = %s", kind, err, b.Kind())
 		}
@@ -445,7 +445,7 @@ func TestNewUnknownKind(t *testing.T) {
 }
 
 func TestBuildRefusesABadRequest(t *testing.T) {
-	b, _ := New(Buildah, WithRunner((&recorder{}).run))
+	b, _ := New(Buildah, withRunner((&recorder{}).run))
 	req := testRequest(t)
 	req.ContextDir = "src/web"
 	req.Tag = ""

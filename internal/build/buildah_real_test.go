@@ -143,7 +143,7 @@ func pushBase(t *testing.T, ref string, img remote.Taggable) string {
 	return pin
 }
 
-// commandLog is a Runner that runs the real builder and records its
+// commandLog is a runFunc that runs the real builder and records its
 // command lines.
 type commandLog struct {
 	mu   sync.Mutex
@@ -303,7 +303,7 @@ RUN --mount=type=bind,from=busybox:1.36,target=/b test -x /b/bin/busybox && echo
 	var out bytes.Buffer
 	req.Output = &out
 	log := &commandLog{}
-	b, err := New(Buildah, WithRunner(log.run))
+	b, err := New(Buildah, withRunner(log.run))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestBuildahMultiPlatform(t *testing.T) {
 	var out bytes.Buffer
 	req.Output = &out
 	log := &commandLog{}
-	b, err := New(Buildah, WithRunner(log.run))
+	b, err := New(Buildah, withRunner(log.run))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,11 +456,11 @@ func TestBuildahFailure(t *testing.T) {
 	var out bytes.Buffer
 	req.Output = &out
 	log := &commandLog{}
-	b, _ := New(Buildah, WithRunner(log.run))
+	b, _ := New(Buildah, withRunner(log.run))
 	_, err := b.Build(context.Background(), req)
-	var be *Error
+	var be *buildError
 	if !errors.As(err, &be) {
-		t.Fatalf("Build error = %v, want an *Error", err)
+		t.Fatalf("Build error = %v, want a *buildError", err)
 	}
 	msg := err.Error()
 	t.Logf("the error:\n%s", msg)
@@ -473,7 +473,7 @@ func TestBuildahFailure(t *testing.T) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
 	}
-	if len(be.Output) > TailLines {
+	if len(be.Output) > tailLines {
 		t.Errorf("the error keeps %d lines", len(be.Output))
 	}
 	if strings.Contains(out.String(), "never") {

@@ -7,7 +7,7 @@ import (
 )
 
 // lineWriter passes a builder's output on line by line, each line
-// prefixed "<service> | ", and keeps the last TailLines lines for errors.
+// prefixed "<service> | ", and keeps the last tailLines lines for errors.
 // Builders write stdout and stderr to the same lineWriter, possibly from
 // two goroutines.
 type lineWriter struct {
@@ -62,7 +62,7 @@ func (w *lineWriter) emit(line []byte) {
 		line = line[i+1:] // a progress line redrawn in place: its last state
 	}
 	s := string(line)
-	if len(w.tail) == TailLines {
+	if len(w.tail) == tailLines {
 		w.tail = append(w.tail[:0], w.tail[1:]...)
 	}
 	w.tail = append(w.tail, s)
@@ -77,7 +77,7 @@ func (w *lineWriter) lines() []string {
 	return append([]string(nil), w.tail...)
 }
 
-// reset forgets the kept lines, so that an Error shows only the output of
+// reset forgets the kept lines, so that a buildError shows only the output of
 // the command that failed.
 func (w *lineWriter) reset() {
 	w.flush()

@@ -40,11 +40,11 @@ type ComposeResult struct {
 // its image `build: !reset null`, so that compose pulls the mirrored
 // build instead of building it again. A built image must be in the target
 // with the locked inputs; every service whose is not is listed in one
-// *NotBuiltError.
+// error, which says to run apply first.
 func Compose(project *discover.ComposeProject, pins *Pins, opts ComposeOptions) (*ComposeResult, error) {
 	res := &ComposeResult{}
 	services := &yaml.Node{Kind: yaml.MappingNode}
-	var notBuilt NotBuiltError
+	var notBuilt notBuiltError
 	for _, svc := range project.Services { // sorted by name
 		pin, note := servicePin(project.ServiceID(svc.Name), svc, pins)
 		switch {
@@ -84,24 +84,24 @@ func Compose(project *discover.ComposeProject, pins *Pins, opts ComposeOptions) 
 // (the build of the service's id, ComposeProject.ServiceID), or the image
 // it names (which may be another service's build). A note says why a
 // service is left alone.
-func servicePin(id string, svc discover.ComposeService, pins *Pins) (Pin, string) {
+func servicePin(id string, svc discover.ComposeService, pins *Pins) (imagePin, string) {
 	if svc.Build != nil {
 		if pin, ok := pins.builtBy(id); ok {
 			return pin, ""
 		}
-		return Pin{}, "its build is not in images.lock (left as it is)"
+		return imagePin{}, "its build is not in images.lock (left as it is)"
 	}
 	if svc.Image == "" {
-		return Pin{}, "no image (left as it is)"
+		return imagePin{}, "no image (left as it is)"
 	}
 	ref, err := imageref.Parse(svc.Image)
 	if err != nil {
-		return Pin{}, fmt.Sprintf("image %q: %v (left as it is)", svc.Image, err)
+		return imagePin{}, fmt.Sprintf("image %q: %v (left as it is)", svc.Image, err)
 	}
-	if pin, ok := pins.Lookup(ref); ok {
+	if pin, ok := pins.lookup(ref); ok {
 		return pin, ""
 	}
-	return Pin{}, fmt.Sprintf("%s is not in images.lock (left as it is)", ref)
+	return imagePin{}, fmt.Sprintf("%s is not in images.lock (left as it is)", ref)
 }
 
 // composeHeader says where the file comes from and how to use it.

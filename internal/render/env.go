@@ -27,7 +27,7 @@ func Env(r config.Render, pins *Pins) ([]byte, hcl.Diagnostics) {
 	var b strings.Builder
 	var diags hcl.Diagnostics
 	for _, e := range r.Env {
-		pin, ok := pins.Lookup(e.Ref)
+		pin, ok := pins.lookup(e.Ref)
 		switch {
 		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Image not in images.lock",

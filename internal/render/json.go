@@ -14,10 +14,10 @@ type imageJSON struct {
 
 // JSON writes every pin as a JSON array of {"source", "target", "digest"},
 // mirrored images then builds, each sorted by source, for scripts. Builds
-// not in the target with the locked inputs are one *NotBuiltError.
+// not in the target with the locked inputs are listed in one error.
 func JSON(pins *Pins) ([]byte, error) {
 	out := []imageJSON{}
-	var notBuilt NotBuiltError
+	var notBuilt notBuiltError
 	for _, p := range pins.all {
 		if p.Problem != "" {
 			notBuilt.add(p.Source.String()+" ("+servicesLabel(p.Services)+")", p.Problem)

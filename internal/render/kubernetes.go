@@ -38,10 +38,10 @@ type KubernetesResult struct {
 // reference. Everything else of the stream (other fields, comments, key
 // order, other documents) is written back as it was. A build of the
 // repository must be in the target with the locked inputs; every one that
-// is not is listed in one *NotBuiltError and nothing is written.
+// is not is listed in one error and nothing is written.
 func Kubernetes(stream []byte, pins *Pins) (*KubernetesResult, error) {
 	res := &KubernetesResult{}
-	var notBuilt NotBuiltError
+	var notBuilt notBuiltError
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
@@ -82,7 +82,7 @@ func Kubernetes(stream []byte, pins *Pins) (*KubernetesResult, error) {
 type rewriter struct {
 	pins     *Pins
 	res      *KubernetesResult
-	notBuilt *NotBuiltError
+	notBuilt *notBuiltError
 	doc      int
 }
 
@@ -131,8 +131,8 @@ func (r *rewriter) field(root *yaml.Node, path kube.Path, value, where string) {
 
 // lookup finds ref in the lock by its upstream reference, or by its
 // target reference (a chart already pointed at the mirror).
-func (r *rewriter) lookup(ref imageref.Ref) (Pin, bool) {
-	if pin, ok := r.pins.Lookup(ref); ok {
+func (r *rewriter) lookup(ref imageref.Ref) (imagePin, bool) {
+	if pin, ok := r.pins.lookup(ref); ok {
 		return pin, true
 	}
 	for _, p := range r.pins.all {
@@ -140,7 +140,7 @@ func (r *rewriter) lookup(ref imageref.Ref) (Pin, bool) {
 			return p, true
 		}
 	}
-	return Pin{}, false
+	return imagePin{}, false
 }
 
 // nodeAt is the scalar node at path below a document node, or nil.

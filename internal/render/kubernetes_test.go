@@ -61,7 +61,7 @@ func TestKubernetesNotBuilt(t *testing.T) {
 		stale.inputs[ref] = dg("other inputs")
 	}
 	res, err := Kubernetes(in, fixturePins(t, l, stale))
-	var nb *NotBuiltError
+	var nb *notBuiltError
 	if !errors.As(err, &nb) || res != nil || !strings.Contains(err.Error(), "Pod/web spec.containers[0].image") {
 		t.Fatalf("a stale build: %v, %v", res, err)
 	}

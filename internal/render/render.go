@@ -21,8 +21,8 @@ import (
 	"github.com/imagesync/imagesync/internal/lock"
 )
 
-// Pin is one image of the lock as a deployment pulls it from the target.
-type Pin struct {
+// imagePin is one image of the lock as a deployment pulls it from the target.
+type imagePin struct {
 	Source imageref.Ref // as images.lock names it
 	Target imageref.Ref // the lock's target reference, with its tag
 	// Digest is what the target holds for the image: the lock's target
@@ -37,14 +37,14 @@ type Pin struct {
 }
 
 // Ref is the reference to deploy: the target repository by digest.
-func (p Pin) Ref() string { return p.Target.Repository() + "@" + p.Digest.String() }
+func (p imagePin) Ref() string { return p.Target.Repository() + "@" + p.Digest.String() }
 
-// IsBuild reports whether the repository builds the image.
-func (p Pin) IsBuild() bool { return p.Services != nil }
+// isBuild reports whether the repository builds the image.
+func (p imagePin) isBuild() bool { return p.Services != nil }
 
 // Pins are the images of a lock as deployments pull them.
 type Pins struct {
-	all []Pin // mirrored images, then builds, each sorted by source
+	all []imagePin // mirrored images, then builds, each sorted by source
 }
 
 // NewPins joins the lock's images with what the target holds for its
@@ -53,47 +53,47 @@ type Pins struct {
 func NewPins(l *lock.Lock, built []diff.Built) *Pins {
 	ps := &Pins{}
 	for _, img := range l.Images {
-		ps.all = append(ps.all, Pin{Source: img.Ref, Target: img.Target, Digest: img.TargetDigest()})
+		ps.all = append(ps.all, imagePin{Source: img.Ref, Target: img.Target, Digest: img.TargetDigest()})
 	}
 	builds := slices.Clone(built)
 	slices.SortFunc(builds, func(a, b diff.Built) int { return imageref.Compare(a.Build.Ref, b.Build.Ref) })
 	for _, b := range builds {
-		ps.all = append(ps.all, Pin{Source: b.Build.Ref, Target: b.Build.Target, Digest: b.Digest, Problem: b.Problem,
+		ps.all = append(ps.all, imagePin{Source: b.Build.Ref, Target: b.Build.Target, Digest: b.Digest, Problem: b.Problem,
 			Services: slices.Clone(b.Build.Services)})
 	}
 	return ps
 }
 
-// Lookup returns the pin of a locked image or build by its source reference.
-func (ps *Pins) Lookup(ref imageref.Ref) (Pin, bool) {
+// lookup returns the pin of a locked image or build by its source reference.
+func (ps *Pins) lookup(ref imageref.Ref) (imagePin, bool) {
 	for _, p := range ps.all {
 		if p.Source == ref {
 			return p, true
 		}
 	}
-	return Pin{}, false
+	return imagePin{}, false
 }
 
 // builtBy returns the pin of the build a compose service runs.
-func (ps *Pins) builtBy(service string) (Pin, bool) {
+func (ps *Pins) builtBy(service string) (imagePin, bool) {
 	for _, p := range ps.all {
 		if slices.Contains(p.Services, service) {
 			return p, true
 		}
 	}
-	return Pin{}, false
+	return imagePin{}, false
 }
 
-// NotBuiltError lists the builds whose image in the target is not the one
+// notBuiltError lists the builds whose image in the target is not the one
 // the lock describes: what runs from the mirror must be what was reviewed,
 // so nothing is written until apply has built them.
-type NotBuiltError struct {
+type notBuiltError struct {
 	// What names each build as the output knows it ("service backend",
 	// "REDIS_IMAGE", "docker.io/library/web:v1"), with its problem.
 	What, Problems []string
 }
 
-func (e *NotBuiltError) Error() string {
+func (e *notBuiltError) Error() string {
 	var b strings.Builder
 	b.WriteString("the target registry holds no image built from the locked inputs for:")
 	for i := range e.What {
@@ -104,12 +104,12 @@ func (e *NotBuiltError) Error() string {
 }
 
 // add records one more build that is not in the target.
-func (e *NotBuiltError) add(what, problem string) {
+func (e *notBuiltError) add(what, problem string) {
 	e.What, e.Problems = append(e.What, what), append(e.Problems, problem)
 }
 
 // err returns e when it lists anything, else nil.
-func (e *NotBuiltError) err() error {
+func (e *notBuiltError) err() error {
 	if len(e.What) == 0 {
 		return nil
 	}

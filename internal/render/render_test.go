@@ -185,7 +185,7 @@ func TestComposeNotBuilt(t *testing.T) {
 	obs.inputs[reg+"/shop-web:v1"] = dg("yesterday's inputs")
 	delete(obs.tags, reg+"/shop-admin:latest")
 	_, err := Compose(project(t), fixturePins(t, l, obs), ComposeOptions{Files: []string{"compose.yaml"}, Out: "compose.mirror.yaml"})
-	var notBuilt *NotBuiltError
+	var notBuilt *notBuiltError
 	if !errors.As(err, &notBuilt) {
 		t.Fatalf("err = %v", err)
 	}
@@ -281,11 +281,11 @@ func TestJSON(t *testing.T) {
 func TestPinsOnlyBuildsRead(t *testing.T) {
 	l := fixtureLock()
 	pins := NewPins(l, nil)
-	if _, ok := pins.Lookup(imageref.MustParse("shop-web:v1")); ok {
+	if _, ok := pins.lookup(imageref.MustParse("shop-web:v1")); ok {
 		t.Error("a build that was not read is pinned")
 	}
-	p, ok := pins.Lookup(imageref.MustParse("redis:7-alpine"))
-	if !ok || p.Ref() != reg+"/redis@"+dg("docker.io/library/redis:7-alpine").String() || p.IsBuild() {
+	p, ok := pins.lookup(imageref.MustParse("redis:7-alpine"))
+	if !ok || p.Ref() != reg+"/redis@"+dg("docker.io/library/redis:7-alpine").String() || p.isBuild() {
 		t.Errorf("redis = %+v", p)
 	}
 }
