@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,11 +26,11 @@ type supplyTarget struct {
 	listed   map[digest.Digest][]digest.Digest // subject -> referrers
 	tagged   map[string]digest.Digest
 	trees    map[digest.Digest]*registry.Manifest
-	listings int
+	listings atomic.Int64 // Make lists referrers from its fan-out
 }
 
 func (s *supplyTarget) TargetReferrers(_ context.Context, _ imageref.Ref, subject digest.Digest) (registry.ReferrerList, error) {
-	s.listings++
+	s.listings.Add(1)
 	var list registry.ReferrerList
 	for _, d := range s.listed[subject] {
 		list.Descriptors = append(list.Descriptors, v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: d.Encoded()}})
@@ -103,8 +104,8 @@ func TestMakeReferrers(t *testing.T) {
 	if c := got["minio/minio"]; c.Action != NoOp || c.Referrers != nil || c.TargetDigest() != dg("minio-amd64-index") {
 		t.Errorf("minio = %+v", c)
 	}
-	if p.Summary != (Summary{Referrers: 2, Unchanged: 2}) || !p.Summary.HasChanges() || target.listings != 2 {
-		t.Errorf("summary %+v, %d listings", p.Summary, target.listings)
+	if p.Summary != (Summary{Referrers: 2, Unchanged: 2}) || !p.Summary.HasChanges() || target.listings.Load() != 2 {
+		t.Errorf("summary %+v, %d listings", p.Summary, target.listings.Load())
 	}
 	// A target without the referrers calls cannot check them.
 	if _, err := Make(context.Background(), supplyLock(), dg("lock"), &target.fakeTarget, Options{}); err == nil ||
