@@ -234,8 +234,9 @@ func manifestBlobUnknown(req *http.Request, resp *http.Response) bool {
 // Transient reports whether err is a failure of a kind this layer retries
 // (a 429 or 5xx answer, a reset or refused connection, a timeout) that
 // outlived its tries: the registry may be back in a moment, so that a
-// caller may start the step it belongs to again (a blob transfer, a
-// manifest push), once or twice, through this layer again. A wait longer
+// caller may go on another way (upload a blob whose mount failed, open a
+// download again on a fresh stream); a step that needs more tries asks
+// for them with WithBudget rather than run this layer again. A wait longer
 // than allowed (*WaitTooLongError) and a context that ended are not
 // transient: the caller stops.
 func Transient(err error) bool {
