@@ -262,6 +262,13 @@ func faultCases(imgs []fakeupstream.Image) []faultCase {
 			check: checkNoCorruptUpload,
 		},
 		{
+			name: "corrupt-every-3rd", fault: "every 3rd source blob download with one byte flipped; no mirror, no other source",
+			rules: func(t *testing.T, f *faultRig) []*faultproxy.Rule {
+				return []*faultproxy.Rule{f.srcProxy.Add(&faultproxy.Rule{Method: http.MethodGet, Path: faultproxy.Blobs, Match: every(3, nil), Fault: faultproxy.Corrupt, AfterBytes: rigLayerSize})}
+			},
+			check: checkNoCorruptUpload,
+		},
+		{
 			name: "corrupt-mirror", fault: "a mirror serves every blob of one image with one byte flipped; the registry behind it serves them right",
 			rules: func(t *testing.T, f *faultRig) []*faultproxy.Rule {
 				mirror, err := faultproxy.Start(f.src.URL())

@@ -32,7 +32,7 @@ func (e *Engine) aliasOf(c diff.Change) bool {
 // read is the existence check made again, now: when the manifest is gone
 // (or cannot be read), the image is copied in full instead. done is false
 // when the image is not an alias or must be copied in full.
-func (e *Engine) copyAlias(ctx context.Context, c diff.Change, st *stats) (done bool, err error) {
+func (e *run) copyAlias(ctx context.Context, c diff.Change, st *stats) (done bool, err error) {
 	if !e.aliasOf(c) {
 		return false, nil
 	}
@@ -53,7 +53,7 @@ func (e *Engine) copyAlias(ctx context.Context, c diff.Change, st *stats) (done 
 		return false, nil
 	}
 	e.opts.progress.Sized(c, 0)
-	stored, err := j.dst.PushManifest(ctx, j.targetRef, mediaType, data)
+	stored, err := j.pushManifest(ctx, j.targetRef, mediaType, data)
 	if err != nil {
 		return true, err
 	}

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -71,6 +72,21 @@ type awaitRig struct {
 	job     BuildJob
 	baseTag string   // where the other part pushes the base
 	base    v1.Image // a mirrored base, as the other part pushes it
+	dst     *recorder
+}
+
+// parked returns a channel closed once the target has answered a request
+// for the base's repository from now on: the build asked for its base, did
+// not find it (the other part has not pushed it), and waits to ask again.
+func (r *awaitRig) parked() <-chan struct{} {
+	ch := make(chan struct{})
+	var once sync.Once
+	r.dst.onServed(func(req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, "/v2/mirror/base/") {
+			once.Do(func() { close(ch) })
+		}
+	})
+	return ch
 }
 
 func newAwaitRig(t *testing.T, baseIsBuild bool, opts ...Option) *awaitRig {
@@ -107,6 +123,7 @@ func newAwaitRig(t *testing.T, baseIsBuild bool, opts ...Option) *awaitRig {
 			Locked: app},
 		baseTag: baseTarget.String(),
 		base:    baseImage,
+		dst:     dst,
 	}
 }
 
@@ -114,8 +131,9 @@ func dg(s string) digest.Digest { return digest.FromString(s) }
 
 func TestBuildWaitsForImageOfAnotherPart(t *testing.T) {
 	r := newAwaitRig(t, false)
+	parked := r.parked()
 	go func() {
-		time.Sleep(700 * time.Millisecond)
+		<-parked
 		tag, _ := name.NewTag(r.baseTag, name.Insecure)
 		if err := remote.Write(tag, r.base); err != nil {
 			t.Error(err)
@@ -137,9 +155,10 @@ func TestBuildWaitsForBuildOfAnotherPart(t *testing.T) {
 	pushLabelled(t, r.baseTag, map[string]string{lock.InputsLabel: dg("old base inputs").String()})
 	var pushed string
 	done := make(chan struct{})
+	parked := r.parked()
 	go func() {
 		defer close(done)
-		time.Sleep(700 * time.Millisecond)
+		<-parked
 		pushed = pushLabelled(t, r.baseTag, map[string]string{lock.InputsLabel: dg("base inputs").String()})
 	}()
 	res := r.engine.Builds(context.Background(), r.env, []BuildJob{r.job})

@@ -149,9 +149,14 @@ const learnThreshold = 16 << 20
 // update's new blobs are new, its old ones are in its own repository,
 // and reading every unchanged image for it would cost dozens of requests
 // (39 when one image of the example stack moves).
-func (e *Engine) shouldLearn(size int64) bool {
+func (e *run) shouldLearn(size int64) bool {
 	return len(e.opts.known) > 0 && (e.creates || size >= learnThreshold)
 }
+
+// knownAtOnce bounds the unchanged images read at once by learnKnown:
+// each is a manifest or a few, small; 16 keeps the read to a round trip or
+// two for the example stacks' dozens of images, within the host's bound.
+const knownAtOnce = 16
 
 // learnKnown reads, once per run, the manifests of the images the target
 // already holds (the plan's unchanged images) and records where their
@@ -159,10 +164,10 @@ func (e *Engine) shouldLearn(size int64) bool {
 // source reads (it is mostly done when the first blob needs it); others
 // on the first blob that needs it. Failures only cost a mount: the blob
 // is then uploaded.
-func (e *Engine) learnKnown(ctx context.Context) {
+func (e *run) learnKnown(ctx context.Context) {
 	e.knownOnce.Do(func() {
 		var g errgroup.Group
-		g.SetLimit(16)
+		g.SetLimit(knownAtOnce)
 		for _, k := range e.opts.known {
 			g.Go(func() error {
 				repo, blobs, err := e.targetBlobs(ctx, k.Target, k.Digest)

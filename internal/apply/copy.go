@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -20,24 +18,16 @@ import (
 
 type atomicInt = atomic.Int64
 
-// The primitives of a copy, which other parts of the engine build on
-// (copying referrers and filtering platforms among them); each keeps its
-// promise whatever the others did before:
-//
-//   - job.copyManifest copies one manifest tree by digest: the blobs of an
-//     image manifest (or, for an index, its children, each after its own
-//     blobs) are made present first, then the manifest is PUT, exact bytes,
-//     under the given tag or digest.
-//   - job.ensureBlob makes one blob present in the target repository:
-//     found there, mounted from another repository of the target registry,
-//     or streamed from the source.
-//   - job.upload streams one blob from the source into the target
-//     repository, digest-checked on the way, with the refetches and
-//     restarts that absorb faults.
+// The copy engine's words (the decision table is in doc.go): an image's
+// manifest tree is pushed (job.pushTree: children and blobs first, then
+// the manifest), each of its blobs is pushed (job.pushBlob: found, or
+// placed by a mount, or uploaded), and an upload streams the blob from a
+// source into an upload session (job.send, one try of which is
+// job.transfer).
 //
 // A job is one image: where it is read from and written to.
 type job struct {
-	e         *Engine
+	e         *run
 	c         diff.Change
 	st        *stats
 	src, dst  *registry.Repo
@@ -57,7 +47,7 @@ type job struct {
 
 // prepare picks the source endpoint (mirrors first) that serves the locked
 // digest and opens the target repository for pushing. It writes nothing.
-func (e *Engine) prepare(ctx context.Context, c diff.Change) (*job, error) {
+func (e *run) prepare(ctx context.Context, c diff.Change) (*job, error) {
 	src, dst, d := c.Source, c.Target, c.Digest
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("locked digest of %s: %w", src, err)
@@ -117,47 +107,54 @@ func (j *job) read(ctx context.Context) (*registry.Manifest, error) {
 	return j.choosePlatforms(m)
 }
 
-// copyManifest writes m under ref after everything it references. The
-// children of an index are copied at once, and so are the blobs of each:
-// every transfer of the image starts as soon as its manifest is read,
-// within the host's bound on transfers. Their blobs differ (a shared one
-// is placed once, see ensureBlob), so this pushes no manifest before its
-// own blobs, and the repository still receives one image at a time.
-func (j *job) copyManifest(ctx context.Context, m *registry.Manifest, ref string) error {
-	_, err := j.pushTree(ctx, m, ref)
-	return err
-}
-
-// pushTree is copyManifest, returning the digest the registry says it
-// stored under ref ("" when it does not say).
+// pushTree writes m under ref after everything it references, and
+// returns the digest the registry says it stored under ref ("" when it
+// does not say). The children of an index are pushed at once, and so are
+// the blobs of each: every transfer of the image starts as soon as its
+// manifest is read, within the host's bound on transfers. Their blobs
+// differ (a shared one is placed once, see pushBlob), so this pushes no
+// manifest before its own blobs, and the repository still receives one
+// image at a time.
+//
+// A child is pushed by digest, once per image however many indexes of its
+// graph name it. Its blobs are checked even when the target holds the
+// child already (storage that lost a blob is repaired rather than
+// trusted), and a child's manifest is small: PUT it again rather than ask
+// first, one request either way, one less for the usual child the target
+// lacks.
 func (j *job) pushTree(ctx context.Context, m *registry.Manifest, ref string) (digest.Digest, error) {
 	if m.IsIndex() {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(childrenAtOnce)
 		for _, child := range m.Children {
-			g.Go(func() error { return j.copyChild(gctx, child) })
+			g.Go(func() error {
+				return j.children.do(child.Digest, func() error {
+					_, err := j.pushTree(gctx, child, child.Digest.String())
+					return err
+				})
+			})
 		}
 		if err := g.Wait(); err != nil {
 			return "", err
 		}
-	} else if err := j.ensureBlobs(ctx, m); err != nil {
+	} else if err := j.pushBlobs(ctx, m); err != nil {
 		return "", err
 	}
 	return j.pushManifest(ctx, ref, m.MediaType, m.Data)
 }
 
-// childrenAtOnce bounds the children of one index copied at once: an
-// index may list a thousand, each a few requests before its blobs' turn.
+// childrenAtOnce bounds the children of one index pushed at once: an
+// index may list a thousand (MaxIndexEntries), each a few requests before
+// its blobs' turn; 16 keeps two or three platforms' children with their
+// attestations going together, while the hosts bound the requests and
+// transfers themselves.
 const childrenAtOnce = 16
 
-// copyChild copies an index's child by digest, once per image however many
-// indexes of its graph name it. Its blobs are checked even when the target
-// holds the child already (storage that lost a blob is repaired rather
-// than trusted), and a child's manifest is small: PUT it again rather
-// than ask first, one request either way, one less for the usual child the
-// target lacks.
-func (j *job) copyChild(ctx context.Context, child *registry.Manifest) error {
-	return j.children.do(child.Digest, func() error { return j.copyManifest(ctx, child, child.Digest.String()) })
+// pushManifest is PushManifest with the retry layer's budget for a step
+// (registry.StepBudget): a manifest that cannot be pushed fails the image
+// however many of its blobs landed.
+func (j *job) pushManifest(ctx context.Context, ref, mediaType string, data []byte) (digest.Digest, error) {
+	return j.dst.PushManifest(registry.WithBudget(ctx, registry.StepBudget), ref, mediaType, data)
 }
 
 // onceEach runs a function once per digest; later callers get the first
@@ -191,125 +188,6 @@ func (o *onceEach) do(d digest.Digest, f func() error) error {
 	return r.err
 }
 
-// blobsAtOnce bounds the blobs of one image manifest placed at once (each
-// is a request or two before its transfer, which the host bounds anyway).
-const blobsAtOnce = 8
-
-// ensureBlobs makes the target hold every blob of an image manifest.
-func (j *job) ensureBlobs(ctx context.Context, m *registry.Manifest) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(blobsAtOnce)
-	for _, b := range m.Blobs {
-		g.Go(func() error { return j.ensureBlob(gctx, b) })
-	}
-	return g.Wait()
-}
-
-// ensureBlob makes the target repository hold blob b: already there
-// (skipped), mounted from another repository of the target registry, or
-// streamed from the source. Foreign layers that may not be distributed
-// stay references, as docker leaves them.
-func (j *job) ensureBlob(ctx context.Context, b v1.Descriptor) error {
-	if !b.MediaType.IsDistributable() {
-		return nil
-	}
-	d := digest.Digest(b.Digest.String())
-	key := blobKey(j.dst.Host(), d)
-	shared, done := j.e.blobs.lock(key, j)
-	if shared != nil {
-		done(shared)
-		return shared
-	}
-	err := j.placeBlob(ctx, key, d, b.Size)
-	done(err)
-	return err
-}
-
-// placeBlob is ensureBlob under the blob's lock.
-func (j *job) placeBlob(ctx context.Context, key string, d digest.Digest, size int64) error {
-	here, other := j.e.blobs.lookup(key, j.dst.Name())
-	if !here && other == "" && j.e.shouldLearn(size) {
-		j.e.learnKnown(ctx)
-		here, other = j.e.blobs.lookup(key, j.dst.Name())
-	}
-	var outcome placement
-	var err error
-	switch {
-	case here:
-		outcome = placeFound
-	case other == "" && j.likelyAbsent(d):
-		outcome, err = j.placeOrStream(ctx, d, size)
-	default:
-		var location string
-		if outcome, location, err = j.placeOrUpload(ctx, d, other); err == nil && outcome == placeUpload {
-			err = j.upload(ctx, d, size, location)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	switch outcome {
-	case placeFound:
-		j.st.skipped.Add(1)
-		j.e.opts.progress.Advanced(j.c, size)
-	case placeMounted:
-		j.st.mounted.Add(1)
-		j.e.opts.progress.Advanced(j.c, size)
-	}
-	j.e.blobs.record(key, j.dst.Name())
-	return nil
-}
-
-// likelyAbsent reports whether the target repository probably lacks blob
-// d, which is then downloaded while the target is asked: the image is
-// new there or replaces one (the plan said so), and the image the plan
-// saw under the tag, read again from the target now, does not list d.
-// It is only a guess about where to spend a round trip: d is asked for
-// all the same, and when the target has it, the download is dropped.
-func (j *job) likelyAbsent(d digest.Digest) bool {
-	if j.c.Action != diff.Create && j.c.Action != diff.Update {
-		return false
-	}
-	return !j.present[d]
-}
-
-// placeOrStream places a blob the target likely lacks: the download from
-// the source starts together with the mount-or-upload POST rather than a
-// round trip after it. When the target has the blob after all, the
-// download is dropped.
-func (j *job) placeOrStream(ctx context.Context, d digest.Digest, size int64) (placement, error) {
-	release, err := j.dst.AcquireTransfer(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer release()
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	started := make(chan download, 1)
-	go func() {
-		rc, err := j.src.GetBlob(dctx, d, size)
-		started <- download{rc, err}
-	}()
-	outcome, location, err := j.placeOrUpload(ctx, d, "")
-	if err != nil || outcome != placeUpload {
-		cancel() // the download ends at once, wherever it is
-		if dl := <-started; dl.rc != nil {
-			dl.rc.Close()
-		}
-		return outcome, err
-	}
-	// A download that failed to start on a transient fault is tried
-	// again by stream; another failure is the source's.
-	return placeUpload, j.stream(dctx, d, size, location, <-started)
-}
-
-// download is a blob download from the source started ahead of the
-// transfer it feeds: the stream, or why it could not start.
-type download struct {
-	rc  io.ReadCloser
-	err error
-}
-
 // placement is how a blob came to be in the target repository.
 type placement int
 
@@ -328,15 +206,24 @@ const (
 // has shown how it treats mounts, a HEAD goes along with the POST, at the
 // same time: a 202 for a blob the HEAD finds means the host ignores
 // mounts, and it is asked HEAD first from then on.
+//
+// When the target stays unavailable through the retry layer's tries of
+// the POST (a request budget: the mount is a shortcut), the blob is
+// uploaded, into a session opened by a POST of its own with a step's
+// budget (see send): a registry whose mounts fail may still take the
+// bytes, and sending a blob the target may hold already is harmless,
+// failing the image is not.
 func (j *job) place(ctx context.Context, d digest.Digest, other string) (placement, string, error) {
 	host := j.dst.Host()
 	support := j.e.mounts.get(host)
 	if support == mountsIgnored {
 		has, err := j.hasBlob(ctx, d)
-		if err != nil || has {
-			return placeFound, "", err
-		}
-		if other == "" {
+		switch {
+		case err != nil && !registry.Transient(err):
+			return 0, "", err
+		case err == nil && has:
+			return placeFound, "", nil
+		case other == "":
 			return placeUpload, "", nil
 		}
 	}
@@ -355,6 +242,9 @@ func (j *job) place(ctx context.Context, d digest.Digest, other string) (placeme
 		err = ctx.Err()
 	}
 	switch {
+	case registry.Transient(err):
+		j.e.opts.logger.Debug("blob placement failed, uploading it", "blob", d.String(), "target", j.c.Target, "err", err)
+		return placeUpload, "", nil
 	case err != nil:
 		return 0, "", err
 	case mounted:
@@ -369,31 +259,6 @@ func (j *job) place(ctx context.Context, d digest.Digest, other string) (placeme
 		return placeFound, "", nil
 	}
 	return placeUpload, location, nil
-}
-
-// placeOrUpload is place; when the target stayed unavailable through the
-// retry layer's tries, the blob is uploaded (into a session of its own,
-// opened with the transfer's restarts): sending a blob the target may hold
-// already is harmless, failing the image is not.
-func (j *job) placeOrUpload(ctx context.Context, d digest.Digest, other string) (placement, string, error) {
-	outcome, location, err := j.place(ctx, d, other)
-	if registry.Transient(err) {
-		j.e.opts.logger.Debug("blob placement failed, uploading it", "blob", d.String(), "target", j.c.Target, "err", err)
-		return placeUpload, "", nil
-	}
-	return outcome, location, err
-}
-
-// pushManifest is PushManifest, given one more round of the retry layer's
-// tries when the target stayed unavailable through the first (a registry
-// restarting for longer than they last).
-func (j *job) pushManifest(ctx context.Context, ref, mediaType string, data []byte) (digest.Digest, error) {
-	stored, err := j.dst.PushManifest(ctx, ref, mediaType, data)
-	if registry.Transient(err) {
-		j.e.opts.logger.Debug("restarting manifest push", "manifest", ref, "target", j.c.Target, "err", err)
-		stored, err = j.dst.PushManifest(ctx, ref, mediaType, data)
-	}
-	return stored, err
 }
 
 // mount sends the mount-or-upload POST: from other, else from the target

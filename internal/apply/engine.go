@@ -1,9 +1,3 @@
-// Package apply copies locked images to the target registry: by digest,
-// never by tag, with the exact manifest bytes, children before their index,
-// blobs before their manifest and the tag last, so that the target never
-// holds a tag whose manifest lacks its blobs. Blobs already in the target
-// are skipped, blobs in another repository of the target are mounted, and a
-// blob shared by images copied in parallel is uploaded once.
 package apply
 
 import (
@@ -54,11 +48,20 @@ type Result struct {
 	ReferrerFailures []ReferrerFailure
 }
 
-// Engine copies images. Create one per run: it remembers which blobs the
-// target registry holds, to mount rather than upload them.
+// Engine copies images. It holds only what it was configured with: what
+// one Apply learns lives in a run of its own, so that Apply may be called
+// again, or at once from several goroutines, on one Engine.
 type Engine struct {
-	client   *registry.Client
-	opts     options
+	client *registry.Client
+	opts   options
+}
+
+// run is what one Apply learns and holds: which repositories of the
+// target hold which blobs, what each target host shows of mounts, the
+// upload sessions it has open. A later Apply starts afresh, as the target
+// may have changed in between.
+type run struct {
+	*Engine
 	blobs    *blobTracker
 	mounts   mountState
 	sessions sessions // upload sessions open on the targets
@@ -68,7 +71,7 @@ type Engine struct {
 	// from the target's other repositories if one has it rather than
 	// uploaded again; when, shouldLearn says.
 	knownOnce sync.Once
-	creates   bool // the run creates images, other than aliases (set by Apply)
+	creates   bool // the run creates images, other than aliases
 }
 
 // Known is an image the target registry already holds at its locked
@@ -153,7 +156,7 @@ func New(client *registry.Client, opts ...Option) *Engine {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Engine{client: client, opts: o, blobs: newBlobTracker()}
+	return &Engine{client: client, opts: o}
 }
 
 // ErrNotStarted is wrapped by the result of an image the engine did not
@@ -183,25 +186,26 @@ func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 		groups[repo] = append(groups[repo], i)
 	}
 	sort.Strings(order)
+	r := &run{Engine: e, blobs: newBlobTracker()}
+	for _, c := range changes {
+		r.creates = r.creates || (c.Action == diff.Create && !e.aliasOf(c))
+	}
 	var learning sync.WaitGroup
 	defer learning.Wait()
-	for _, c := range changes {
-		e.creates = e.creates || (c.Action == diff.Create && !e.aliasOf(c))
-	}
-	if e.shouldLearn(0) {
-		learning.Go(func() { e.learnKnown(ctx) })
+	if r.shouldLearn(0) {
+		learning.Go(func() { r.learnKnown(ctx) })
 	}
 	var g errgroup.Group
 	g.SetLimit(e.parallelism(changes))
 	var stop atomic.Pointer[registry.WaitTooLongError]
 	for _, repo := range order {
 		g.Go(func() error {
-			e.copyRepository(ctx, changes, groups[repo], results, &stop)
+			r.copyRepository(ctx, changes, groups[repo], results, &stop)
 			return nil
 		})
 	}
 	_ = g.Wait() // copyImage reports failures in its Result
-	e.sessions.cancelAll(ctx, e.opts.logger)
+	r.sessions.cancelAll(ctx, e.opts.logger)
 	return results
 }
 
@@ -209,7 +213,7 @@ func (e *Engine) Apply(ctx context.Context, changes []diff.Change) []Result {
 // other. The next image's manifests are read from the source while the
 // one before is pushed, so that its blobs can start as soon as the
 // repository is free; reading writes nothing.
-func (e *Engine) copyRepository(ctx context.Context, changes []diff.Change, idx []int, results []Result, stop *atomic.Pointer[registry.WaitTooLongError]) {
+func (e *run) copyRepository(ctx context.Context, changes []diff.Change, idx []int, results []Result, stop *atomic.Pointer[registry.WaitTooLongError]) {
 	var next *reading
 	for k, i := range idx {
 		cur := next
@@ -251,7 +255,7 @@ func (e *Engine) parallelism(changes []diff.Change) int {
 
 // copyImage copies one image and checks that its target then resolves to
 // the locked digest.
-func (e *Engine) copyImage(ctx context.Context, c diff.Change, r *reading) Result {
+func (e *run) copyImage(ctx context.Context, c diff.Change, r *reading) Result {
 	start := time.Now()
 	e.opts.progress.Started(c)
 	st := &stats{}
@@ -263,7 +267,7 @@ func (e *Engine) copyImage(ctx context.Context, c diff.Change, r *reading) Resul
 	return res
 }
 
-func (e *Engine) copy(ctx context.Context, c diff.Change, st *stats, r *reading) error {
+func (e *run) copy(ctx context.Context, c diff.Change, st *stats, r *reading) error {
 	if done, err := e.copyAlias(ctx, c, st); done {
 		return err
 	}
@@ -324,7 +328,7 @@ type reading struct {
 // startReading starts reading an image's source side in the background,
 // unless the image is only to be tagged (copyAlias): its source is read,
 // if at all, when the copy waits for it.
-func (e *Engine) startReading(ctx context.Context, c diff.Change) *reading {
+func (e *run) startReading(ctx context.Context, c diff.Change) *reading {
 	r := &reading{done: make(chan struct{})}
 	ctx, r.cancel = context.WithCancel(ctx)
 	r.run = func() {

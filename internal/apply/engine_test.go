@@ -35,6 +35,15 @@ type recorder struct {
 	mu       sync.Mutex
 	requests []string // "METHOD path?query"
 	corrupt  map[string]bool
+	// served, when set, is called after each request is answered.
+	served func(req *http.Request)
+}
+
+// onServed sets the function called after each request is answered.
+func (r *recorder) onServed(f func(req *http.Request)) {
+	r.mu.Lock()
+	r.served = f
+	r.mu.Unlock()
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -44,6 +53,9 @@ func newRecorder(t *testing.T) *recorder {
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.requests = append(r.requests, req.Method+" "+req.URL.RequestURI())
+		if served := r.served; served != nil {
+			defer served(req)
+		}
 		corrupt := false
 		for d := range r.corrupt {
 			if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/blobs/"+d) {

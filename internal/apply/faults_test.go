@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,10 +91,11 @@ func newEngine(t *testing.T, hcl string, regOpts []isregistry.Option, opts ...Op
 }
 
 // TestRefetchOnCorruption: a blob whose bytes fail the digest check is
-// fetched again, once more from the same source, then from the next
-// source in order, and the image lands on the first try with the right
-// bytes; when every source serves other bytes, the image fails naming it
-// and the target never receives the blob.
+// fetched again from the same source as often as the retry layer tries a
+// request (6 times by default), then from the next source in order, and
+// the image lands on the first try with the right bytes; when every
+// source serves other bytes, the image fails naming it and the target
+// never receives the blob.
 func TestRefetchOnCorruption(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -102,8 +104,8 @@ func TestRefetchOnCorruption(t *testing.T) {
 		wantOrder  []string
 		wantFailed bool
 	}{
-		{name: "next mirror", mirrors: 3, wantOrder: []string{"m1", "m1", "m2", "m3"}},
-		{name: "every source bad", mirrors: 2, allBad: true, wantOrder: []string{"m1", "m1", "m2"}, wantFailed: true},
+		{name: "next mirror", mirrors: 3, wantOrder: slices.Concat(repeat("m1", 6), repeat("m2", 6), []string{"m3"})},
+		{name: "every source bad", mirrors: 2, allBad: true, wantOrder: slices.Concat(repeat("m1", 6), repeat("m2", 6)), wantFailed: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			jr := &journal{}
@@ -127,7 +129,7 @@ registry "docker.io" { mirrors = [` + strings.Join(urls, ", ") + `] }`
 			jr.mu.Lock()
 			jr.entries = nil // the pushes
 			jr.mu.Unlock()
-			r := newEngine(t, hcl, nil).Apply(context.Background(), []diff.Change{change("docker.io/library/x:1", dst.host()+"/mirror/x:1", d)})
+			r := newEngine(t, hcl, instantRetries()).Apply(context.Background(), []diff.Change{change("docker.io/library/x:1", dst.host()+"/mirror/x:1", d)})
 			var order []string
 			for _, e := range jr.matching("GET /v2/library/x/blobs/" + ld.String()) {
 				order = append(order, strings.Fields(e)[0])
@@ -155,6 +157,15 @@ registry "docker.io" { mirrors = [` + strings.Join(urls, ", ") + `] }`
 			checkMirrored(t, []diff.Change{r[0].Change})
 		})
 	}
+}
+
+// repeat is n copies of s.
+func repeat(s string, n int) []string { return slices.Repeat([]string{s}, n) }
+
+// instantRetries are the registry options of a test that counts retries,
+// not their waits: the default policy, waits made at once.
+func instantRetries() []isregistry.Option {
+	return []isregistry.Option{isregistry.WithRetryPolicy(isregistry.RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})}
 }
 
 // throttledTarget answers the first upload PUT of a blob with status and

@@ -100,7 +100,7 @@ func (j *job) copyReferrer(ctx context.Context, a referrers.Artifact) (v1.Descri
 	if a.Via == referrers.ViaTag {
 		ref = a.Tag
 	}
-	if err := j.copyManifest(ctx, m, ref); err != nil {
+	if _, err := j.pushTree(ctx, m, ref); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("the target refused the artifact (%s): %w", a.ArtifactType, err)
 	}
 	return referrers.Descriptor(m.Data, m.MediaType)

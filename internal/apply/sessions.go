@@ -70,7 +70,13 @@ func opening(ctx context.Context) (octx context.Context, stop func()) {
 	}
 }
 
-// cancelAll ends every session still open with a DELETE, 8 at a time,
+// cancelsAtOnce bounds the DELETEs cancelAll sends at once: a run leaves
+// a session open per transfer in flight at most (the hosts' transfer
+// bounds, 8 by default), so that they go in one round trip, and a run cut
+// short with many sessions open does not flood the registry as it exits.
+const cancelsAtOnce = 8
+
+// cancelAll ends every session still open with a DELETE, cancelsAtOnce at a time,
 // within sessionCancelTimeout whether or not ctx has ended (an
 // interrupted run cleans up before it exits). A DELETE that fails leaves
 // the session to the registry's purge; it is logged, not reported.
@@ -85,7 +91,7 @@ func (s *sessions) cancelAll(ctx context.Context, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sessionCancelTimeout)
 	defer cancel()
 	var g errgroup.Group
-	g.SetLimit(8)
+	g.SetLimit(cancelsAtOnce)
 	for location, repo := range open {
 		g.Go(func() error {
 			if err := repo.CancelUpload(ctx, location); err != nil {

@@ -23,6 +23,11 @@ type Built struct {
 	Problem string
 }
 
+// buildsAtOnce bounds the builds observed at once: each is a manifest
+// read and its config blob (a few KiB to a MiB), heavier than a HEAD, and
+// a repository has a handful of builds, so 8 reads them in one round.
+const buildsAtOnce = 8
+
 // ObserveBuilds reads, for each build, the digest its target reference
 // points at and checks its inputs label against the lock: an image built
 // from other inputs is not the one the lock describes. A registry that
@@ -30,7 +35,7 @@ type Built struct {
 func ObserveBuilds(ctx context.Context, obs Observer, builds []lock.Build) ([]Built, error) {
 	out := make([]Built, len(builds))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(buildsAtOnce)
 	for i, b := range builds {
 		g.Go(func() error {
 			c, err := observeBuild(gctx, obs, b)

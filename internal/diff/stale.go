@@ -32,6 +32,11 @@ func (e *StaleError) Error() string {
 //
 // Only p.Changes are checked: for one part of a partitioned plan (Part),
 // the images of the other parts are being pushed by their own runners.
+// recheckAtOnce bounds the changes checked again at once: one HEAD each
+// (two for a build), as upstreamJobs, so the same 32; the registry client
+// bounds each host further.
+const recheckAtOnce = 32
+
 // A target that has moved to where the plan takes it (the locked digest;
 // for a build, an image labelled with the locked inputs) is not stale but
 // done, as when an earlier run of this plan was interrupted after it
@@ -44,7 +49,7 @@ func CheckStale(ctx context.Context, p *Plan, lockSum digest.Digest, obs Observe
 	var mu sync.Mutex
 	var reasons []string
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
+	g.SetLimit(recheckAtOnce)
 	for i, c := range p.Changes {
 		g.Go(func() error {
 			landed, reason, err := recheck(gctx, obs, c)

@@ -194,9 +194,19 @@ type Finder struct{ client *registry.Client }
 // NewFinder returns a Finder that reads through client.
 func NewFinder(client *registry.Client) *Finder { return &Finder{client: client} }
 
+// questionsAtOnce bounds the questions Find asks at once: the subjects
+// are an image's manifests, an index and its children (up to
+// MaxIndexEntries), each asked 1 + len(cosignSuffixes) questions. 64 is
+// the registry client's bound of requests to a far host (16, four times),
+// so that a far registry still gets every question of a usual image (an
+// index, a few platforms and their attestations) at once, while an index
+// of a thousand children does not start four thousand goroutines to queue
+// on the host's bound.
+const questionsAtOnce = 64
+
 // Find lists what is attached to each subject in ep's repository, sorted:
-// what Find does for one subject, its questions asked at once (the
-// listing and each cosign tag, for every subject), each within a request
+// what Find does for one subject, its questions asked at once, up to
+// questionsAtOnce (the listing and each cosign tag, for every subject), each within a request
 // slot of the host. On a far registry an image's referrers then cost the
 // round trips of one question, not of a dozen in a row.
 //
@@ -208,6 +218,7 @@ func (f *Finder) Find(ctx context.Context, ep registry.Endpoint, subjects []dige
 	found := make([][]Artifact, len(subjects)*questions)
 	errs := make([]error, len(found))
 	var g errgroup.Group
+	g.SetLimit(questionsAtOnce)
 	for i, s := range subjects {
 		for q := range questions {
 			g.Go(func() error {

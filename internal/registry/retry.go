@@ -130,21 +130,22 @@ type retryTransport struct {
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	try := req // the first try may consume req's own body; later ones get copies
+	try := req              // the first try may consume req's own body; later ones get copies
+	budget := budgetOf(ctx) // WithBudget: a longer one for some steps
 	for attempt := 1; ; attempt++ {
 		resp, err := t.next.RoundTrip(try)
 		reason := retryReason(resp, err)
 		if reason == "" && err == nil && manifestBlobUnknown(req, resp) {
 			reason = "manifest blob unknown"
 		}
-		if reason == "" || !replayable || attempt >= t.p.Attempts || ctx.Err() != nil {
+		if reason == "" || !replayable || attempt >= t.p.tries(budget) || ctx.Err() != nil {
 			if reason != "" && resp != nil && attempt > 1 {
 				// The fault outlived the retries: say how often it was tried.
 				resp.Header.Set(AttemptsHeader, strconv.Itoa(attempt))
 			}
 			return retryFinish(req, attempt, resp, err)
 		}
-		wait, tooLong := t.backoff(resp, attempt)
+		wait, tooLong := t.backoff(resp, t.p.backoffStep(budget, attempt))
 		if tooLong {
 			// The server asks for a longer pause than we allow: trying
 			// again earlier would only be refused, so the caller stops.
@@ -233,8 +234,9 @@ func manifestBlobUnknown(req *http.Request, resp *http.Response) bool {
 // Transient reports whether err is a failure of a kind this layer retries
 // (a 429 or 5xx answer, a reset or refused connection, a timeout) that
 // outlived its tries: the registry may be back in a moment, so that a
-// caller may start the step it belongs to again (a blob transfer, a
-// manifest push), once or twice, through this layer again. A wait longer
+// caller may go on another way (upload a blob whose mount failed, open a
+// download again on a fresh stream); a step that needs more tries asks
+// for them with WithBudget rather than run this layer again. A wait longer
 // than allowed (*WaitTooLongError) and a context that ended are not
 // transient: the caller stops.
 func Transient(err error) bool {
@@ -274,10 +276,11 @@ func retryErrReason(err error) string {
 	return ""
 }
 
-// backoff returns how long to wait after the attempt-th try (1-based)
-// failed with resp (nil on a network error), and true when that is the
-// server's Retry-After and it exceeds MaxWait.
-func (t *retryTransport) backoff(resp *http.Response, attempt int) (time.Duration, bool) {
+// backoff returns how long to wait after a try failed with resp (nil on a
+// network error), step the exponent of the backoff (the try's number
+// less one, see backoffStep), and true when that is the server's
+// Retry-After and it exceeds MaxWait.
+func (t *retryTransport) backoff(resp *http.Response, step int) (time.Duration, bool) {
 	if resp != nil {
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			// The server knows when it will take us back: waiting less
@@ -285,7 +288,7 @@ func (t *retryTransport) backoff(resp *http.Response, attempt int) (time.Duratio
 			return d, d > t.p.MaxWait
 		}
 	}
-	return jitter(t.p.Base, t.p.Max, attempt-1), false
+	return jitter(t.p.Base, t.p.Max, step), false
 }
 
 // jitter returns a uniform wait in [ceil/2, ceil], ceil = min(max,

@@ -61,6 +61,12 @@ type Options struct {
 	Referrers referrers.Target
 }
 
+// verifyAtOnce bounds the images verified at once: a HEAD each, and with
+// --deep the whole manifest tree read and every blob asked for (dozens of
+// requests an image), so half the 32 of a HEAD-only fan-out; the registry
+// client bounds each host further.
+const verifyAtOnce = 16
+
 // Check checks, without changing anything, that every locked image's
 // target reference resolves to its locked digest and, when deep, that
 // every child manifest and blob it needs is present. An error means the
@@ -74,7 +80,7 @@ func Check(ctx context.Context, l *lock.Lock, a Auditor, opts Options) (*Report,
 		mu.Unlock()
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
+	g.SetLimit(verifyAtOnce)
 	for _, img := range l.Images {
 		g.Go(func() error {
 			head, err := a.HeadTarget(gctx, img.Target)
