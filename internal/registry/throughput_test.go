@@ -95,7 +95,11 @@ func TestMinimumThroughput(t *testing.T) {
 }
 
 // paced is a request body that sends chunks of size every gap, then
-// its last byte after last, then ends.
+// its last byte after last, then ends. It is only read inside a
+// synctest bubble: its sleeps are the slow link being simulated on the
+// bubble's fake clock (they take no wall time), not a way of ordering
+// events; the order comes from the bubble, which runs the reader and the
+// stall timer only when every goroutine is blocked.
 type paced struct {
 	chunks, size int
 	gap, last    time.Duration
